@@ -1,0 +1,137 @@
+"""Options of an E-LIME run.
+
+:class:`ELimeConfig` is frozen and hashable: it keys the cache of compiled programs. Its numeric rates travel
+into the compiled program as a :class:`GAParams` pytree, so sweeping them does not recompile.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Mapping, Optional
+
+import jax.numpy as jnp
+from flax import struct
+
+SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid")
+FILLS = ("black", "mean", "image_mean", "blur")
+CROSSOVERS = ("uniform", "one_point", "two_point")
+DTYPES = ("float32", "bfloat16")
+
+
+@struct.dataclass
+class GAParams:
+  """Rates that may change between runs without recompiling (all scalars)."""
+
+  init_prob: jnp.ndarray
+  crossover_rate: jnp.ndarray
+  mutation_rate: jnp.ndarray  # per gene; a negative value means 1 / K
+  parsimony: jnp.ndarray
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ELimeConfig:
+  """Everything an explanation depends on besides the image, the classifier and the seed.
+
+  Attributes:
+    population_size: individuals per generation (P).
+    generations: generations after the initial population (G); evaluations = P * (G + 1).
+    init_prob: probability that an initial gene is 1 (superpixel kept).
+    tournament_size: individuals drawn per tournament; larger means stronger selection pressure.
+    crossover: ``"uniform"``, ``"one_point"`` or ``"two_point"``.
+    crossover_rate: probability that a pair of parents is recombined rather than copied.
+    mutation_rate: per-gene bit-flip probability; ``None`` means 1 / K for an image with K superpixels.
+    num_elite: best individuals copied unchanged into the next generation.
+    parsimony: fitness = p(target | kept superpixels) - parsimony * (kept / K).
+    fill: what hidden superpixels show: ``"black"``, ``"mean"`` (each superpixel's own mean colour, LIME's
+      default), ``"image_mean"``, ``"blur"`` (a Gaussian-blurred copy); ``explain(baseline=...)`` overrides it
+      with any image.
+    blur_sigma: standard deviation in pixels of the ``"blur"`` fill.
+    segmentation: ``"quickshift"`` (LIME's default), ``"slic"``, ``"felzenszwalb"`` or ``"grid"``.
+    segmentation_params: keyword arguments for the segmentation function; for quickshift the defaults are
+      LIME's ``kernel_size=4, max_dist=200, ratio=0.2``.
+    genome_length: static genome length; ``None`` pads K up to a power of two (at least 16) so images with
+      different K share one compiled program.
+    chunk_size: individuals evaluated at once; ``None`` evaluates the whole population in one batch. Bounds
+      memory; the result does not depend on it.
+    patience: stop when the best fitness has not improved for this many generations (``None``: never).
+    dtype: ``"float32"`` or ``"bfloat16"`` for the masked images fed to the classifier; fitness stays float32.
+  """
+
+  population_size: int = 64
+  generations: int = 40
+  init_prob: float = 0.5
+  tournament_size: int = 3
+  crossover: str = "uniform"
+  crossover_rate: float = 0.9
+  mutation_rate: Optional[float] = None
+  num_elite: int = 2
+  parsimony: float = 0.1
+  fill: str = "black"
+  blur_sigma: float = 8.0
+  segmentation: str = "quickshift"
+  segmentation_params: Any = ()
+  genome_length: Optional[int] = None
+  chunk_size: Optional[int] = None
+  patience: Optional[int] = None
+  dtype: str = "float32"
+
+  def __post_init__(self):
+    params = self.segmentation_params
+    if isinstance(params, Mapping):
+      params = tuple(sorted(params.items()))
+    object.__setattr__(self, "segmentation_params", tuple(params))
+    _check_int("population_size", self.population_size, 2)
+    _check_int("generations", self.generations, 0)
+    _check_int("tournament_size", self.tournament_size, 1)
+    _check_int("num_elite", self.num_elite, 0)
+    if self.num_elite >= self.population_size:
+      raise ValueError(f"num_elite must be smaller than population_size ({self.population_size}), got {self.num_elite}")
+    _check_prob("init_prob", self.init_prob)
+    _check_prob("crossover_rate", self.crossover_rate)
+    if self.mutation_rate is not None:
+      _check_prob("mutation_rate", self.mutation_rate)
+    if not (isinstance(self.parsimony, (int, float)) and math.isfinite(self.parsimony) and self.parsimony >= 0):
+      raise ValueError(f"parsimony must be a finite number >= 0, got {self.parsimony!r}")
+    if not (isinstance(self.blur_sigma, (int, float)) and self.blur_sigma > 0):
+      raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma!r}")
+    _check_choice("crossover", self.crossover, CROSSOVERS)
+    _check_choice("fill", self.fill, FILLS)
+    _check_choice("segmentation", self.segmentation, SEGMENTATIONS)
+    _check_choice("dtype", self.dtype, DTYPES)
+    if self.genome_length is not None:
+      _check_int("genome_length", self.genome_length, 2)
+    if self.chunk_size is not None:
+      _check_int("chunk_size", self.chunk_size, 1)
+    if self.patience is not None:
+      _check_int("patience", self.patience, 1)
+
+  @property
+  def num_evaluations(self) -> int:
+    """Classifier evaluations of a run that is not stopped early."""
+    return self.population_size * (self.generations + 1)
+
+  def ga_params(self) -> GAParams:
+    rate = -1.0 if self.mutation_rate is None else self.mutation_rate
+    f32 = lambda v: jnp.asarray(v, jnp.float32)
+    return GAParams(f32(self.init_prob), f32(self.crossover_rate), f32(rate), f32(self.parsimony))
+
+  def static(self) -> "ELimeConfig":
+    """The config with its dynamic rates zeroed: the key of a compiled program."""
+    return dataclasses.replace(self, init_prob=0.5, crossover_rate=0.5, mutation_rate=None, parsimony=0.0,
+                               fill="black", blur_sigma=1.0, segmentation="grid",
+                               segmentation_params=())
+
+
+def _check_int(name: str, value: Any, low: int) -> None:
+  if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _check_prob(name: str, value: Any) -> None:
+  if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+    raise ValueError(f"{name} must be a probability in [0, 1], got {value!r}")
+
+
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+  if value not in choices:
+    raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")

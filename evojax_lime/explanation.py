@@ -1,0 +1,90 @@
+"""The result of an explanation and how to render it."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from evojax_lime.config import ELimeConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+  """Which superpixels explain the classifier's prediction.
+
+  Attributes:
+    image: ``(H, W, 3)`` float32 image that was explained.
+    labels: ``(H, W)`` int32 superpixel ids 0..K-1.
+    fill: ``(H, W, 3)`` float32 shown in place of hidden superpixels.
+    genome: ``(K,)`` bool, the best genome: True = superpixel kept.
+    importance: ``(K,)`` float32 in [0, 1], fitness-weighted frequency of each superpixel in the final population.
+    target: class explained.
+    original_probability: p(target | full image).
+    explanation_probability: p(target | only the kept superpixels).
+    best_fitness: fitness of ``genome``.
+    fitness_history: ``(generations_run + 1,)`` best fitness per generation (entry 0: initial population).
+    mean_fitness_history: ``(generations_run + 1,)`` mean population fitness.
+    generations_run: generations evolved (fewer than configured after an early stop).
+    num_evaluations: classifier evaluations spent by the GA.
+    segmentation_time, compile_time, evolve_time, wall_time: seconds; ``wall_time`` covers the whole call.
+    config: the options used.
+    seed: the seed the run derived every random choice from.
+  """
+
+  image: np.ndarray
+  labels: np.ndarray
+  fill: np.ndarray
+  genome: np.ndarray
+  importance: np.ndarray
+  target: int
+  original_probability: float
+  explanation_probability: float
+  best_fitness: float
+  fitness_history: np.ndarray
+  mean_fitness_history: np.ndarray
+  generations_run: int
+  num_evaluations: int
+  segmentation_time: float
+  compile_time: float
+  evolve_time: float
+  wall_time: float
+  config: ELimeConfig
+  seed: Any
+
+  @property
+  def num_segments(self) -> int:
+    return int(self.genome.shape[0])
+
+  @property
+  def selected(self) -> np.ndarray:
+    """``(k,)`` int ids of the kept superpixels, ascending."""
+    return np.flatnonzero(self.genome)
+
+  def mask(self) -> np.ndarray:
+    """``(H, W)`` bool, True where a kept superpixel lies."""
+    return self.genome[self.labels]
+
+  def masked_image(self) -> np.ndarray:
+    """``(H, W, 3)`` float32, the image the classifier saw for the explanation."""
+    return np.where(self.mask()[..., None], self.image, self.fill).astype(np.float32)
+
+  def summary(self) -> dict[str, Any]:
+    """JSON-ready scalars and lists (no images)."""
+    return {
+        "target": self.target,
+        "original_probability": self.original_probability,
+        "explanation_probability": self.explanation_probability,
+        "best_fitness": self.best_fitness,
+        "num_segments": self.num_segments,
+        "selected": self.selected.tolist(),
+        "importance": self.importance.tolist(),
+        "fitness_history": self.fitness_history.tolist(),
+        "mean_fitness_history": self.mean_fitness_history.tolist(),
+        "generations_run": self.generations_run,
+        "num_evaluations": self.num_evaluations,
+        "timings": {"segmentation": self.segmentation_time, "compile": self.compile_time,
+                    "evolve": self.evolve_time, "wall": self.wall_time},
+        "config": dataclasses.asdict(self.config),
+        "seed": self.seed if isinstance(self.seed, int) else repr(self.seed),
+    }

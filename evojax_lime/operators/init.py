@@ -1,0 +1,26 @@
+"""Bernoulli initialisation."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from evojax_lime.operators._genes import gene_uniform, valid_genes
+
+
+def bernoulli_init(key: jax.Array, pop_size: int, length: int, *, num_genes: jax.Array | int,
+                   p: jax.Array | float = 0.5) -> jax.Array:
+  """A random population where each real gene is 1 with probability ``p``.
+
+  Args:
+    key: PRNG key.
+    pop_size: static population size P.
+    length: static genome length L (K real genes, then inert padding).
+    num_genes: K, the number of real genes (may be traced).
+    p: probability of a 1.
+
+  Returns:
+    ``(P, L)`` bool; padding genes are always False.
+  """
+  valid = valid_genes(num_genes, length)
+  keys = jax.random.split(key, pop_size)
+  return jax.vmap(lambda k: (gene_uniform(k, length) < p) & valid)(keys)

@@ -1,0 +1,26 @@
+"""Tournament selection."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+
+def tournament_selection(key: jax.Array, fitness: jax.Array, num_selected: int, *, size: int = 3) -> jax.Array:
+  """Indices of tournament winners.
+
+  Each of the ``num_selected`` tournaments draws ``size`` individuals uniformly with replacement and keeps
+  the fittest (NaN counts as least fit).
+
+  Args:
+    key: PRNG key.
+    fitness: ``(P,)`` fitness of the current population.
+    num_selected: static number of winners S.
+    size: static tournament size.
+
+  Returns:
+    ``(S,)`` int32 indices into the population.
+  """
+  fit = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)
+  entrants = jax.random.randint(key, (num_selected, size), 0, fitness.shape[0])
+  winner = jnp.argmax(fit[entrants], axis=1)
+  return jnp.take_along_axis(entrants, winner[:, None], axis=1)[:, 0].astype(jnp.int32)

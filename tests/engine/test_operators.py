@@ -1,0 +1,121 @@
+"""Properties of the GA operators, jitted and not."""
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from evojax_lime import operators as ops
+
+P, L, K = 256, 64, 50
+
+
+def _pop(seed, p=0.5):
+  return ops.bernoulli_init(jax.random.PRNGKey(seed), P, L, num_genes=K, p=p)
+
+
+class OperatorsTest(chex.TestCase):
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_init_shape_rate_and_padding(self):
+    init = self.variant(lambda k: ops.bernoulli_init(k, P, L, num_genes=K, p=0.3))
+    pop = init(jax.random.PRNGKey(0))
+    chex.assert_shape(pop, (P, L))
+    chex.assert_type(pop, bool)
+    assert not pop[:, K:].any()
+    assert abs(float(pop[:, :K].mean()) - 0.3) < 0.02
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_mutation_flips_configured_fraction(self):
+    pop = _pop(1)
+    mutate = self.variant(lambda k, x: ops.bit_flip_mutation(k, x, num_genes=K, rate=0.1))
+    out = mutate(jax.random.PRNGKey(2), pop)
+    chex.assert_equal_shape((out, pop))
+    flipped = np.asarray(out != pop)
+    assert not flipped[:, K:].any()
+    assert abs(flipped[:, :K].mean() - 0.1) < 0.01
+
+  def test_mutation_default_rate_is_one_over_k(self):
+    pop = _pop(1)
+    out = ops.bit_flip_mutation(jax.random.PRNGKey(3), pop, num_genes=K, rate=None)
+    flips_per_individual = np.asarray(out != pop).sum(1).mean()
+    assert 0.85 < flips_per_individual < 1.15
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_crossover_takes_each_gene_from_a_parent(self):
+    a, b = _pop(4), _pop(5)
+    for kind in ("uniform", "one_point", "two_point"):
+      cx = self.variant(lambda k, x, y: ops.crossover(k, x, y, num_genes=K, kind=kind, rate=1.0))
+      child = np.asarray(cx(jax.random.PRNGKey(6), a, b))
+      a_, b_ = np.asarray(a), np.asarray(b)
+      assert ((child == a_) | (child == b_)).all(), kind
+      # Recombination really happened for most pairs.
+      assert ((child != a_).any(1)).mean() > 0.8, kind
+      assert ((child != b_).any(1)).mean() > 0.8, kind
+
+  def test_one_and_two_point_are_contiguous_segments(self):
+    a = jnp.zeros((P, L), bool)
+    b = jnp.ones((P, L), bool)
+    one = np.asarray(ops.crossover(jax.random.PRNGKey(7), a, b, num_genes=K, kind="one_point", rate=1.0))
+    # one-point: zeros then ones; the cut lies inside the real genes.
+    assert (np.diff(one.astype(int), axis=1) >= 0).all()
+    assert (one[:, 0] == 0).all() and (one[:, K - 1] == 1).all()
+    two = np.asarray(ops.crossover(jax.random.PRNGKey(8), a, b, num_genes=K, kind="two_point", rate=1.0))
+    assert (np.abs(np.diff(two.astype(int), axis=1)).sum(1) <= 2).all()
+
+  def test_crossover_rate_zero_copies_first_parent(self):
+    a, b = _pop(9), _pop(10)
+    chex.assert_trees_all_equal(ops.crossover(jax.random.PRNGKey(0), a, b, num_genes=K, rate=0.0), a)
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_tournament_prefers_fitter(self):
+    fitness = jnp.arange(P, dtype=jnp.float32)
+    select = self.variant(lambda k, f: ops.tournament_selection(k, f, 4096, size=3))
+    idx = np.asarray(select(jax.random.PRNGKey(11), fitness))
+    chex.assert_shape(idx, (4096,))
+    assert idx.min() >= 0 and idx.max() < P
+    # E[max of 3 uniform ranks] = 3/4 of the range.
+    assert abs(idx.mean() / (P - 1) - 0.75) < 0.03
+    size1 = np.asarray(ops.tournament_selection(jax.random.PRNGKey(11), fitness, 4096, size=1))
+    assert size1.mean() < idx.mean()
+
+  def test_tournament_never_picks_nan_over_finite(self):
+    fitness = jnp.array([jnp.nan, 0.0])
+    idx = np.asarray(ops.tournament_selection(jax.random.PRNGKey(0), fitness, 512, size=2))
+    entrants_both = idx  # every tournament that drew index 1 must pick it
+    assert (entrants_both == 1).mean() > 0.7
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_elitism_never_loses_the_best(self):
+    fn = self.variant(lambda *a: ops.elitist_replacement(*a, num_elite=2))
+    for seed in range(5):
+      k1, k2, k3, k4 = jax.random.split(jax.random.PRNGKey(seed), 4)
+      parents, children = _pop(seed), _pop(seed + 100)
+      pf, cf = jax.random.normal(k1, (P,)), jax.random.normal(k2, (P,)) - 1.0
+      pop, fit = fn(parents, pf, children, cf)
+      chex.assert_shape((pop, fit), ((P, L), (P,)))
+      assert float(fit.max()) >= float(pf.max())
+      top2 = np.sort(np.asarray(pf))[-2:]
+      assert np.isin(top2, np.asarray(fit)).all()
+      # Every surviving individual carries its own fitness.
+      for i in np.flatnonzero(np.isin(np.asarray(fit), top2)):
+        j = int(np.flatnonzero(np.asarray(pf) == float(fit[i]))[0])
+        assert (np.asarray(pop[i]) == np.asarray(parents[j])).all()
+
+  def test_no_elitism_is_plain_replacement(self):
+    parents, children = _pop(1), _pop(2)
+    pop, fit = ops.elitist_replacement(parents, jnp.ones(P), children, jnp.zeros(P), num_elite=0)
+    chex.assert_trees_all_equal((pop, fit), (children, jnp.zeros(P)))
+
+  def test_gene_draws_do_not_depend_on_padding(self):
+    key = jax.random.PRNGKey(3)
+    short = ops.bernoulli_init(key, 8, 16, num_genes=10)
+    long = ops.bernoulli_init(key, 8, 128, num_genes=10)
+    chex.assert_trees_all_equal(short[:, :10], long[:, :10])
+    m_short = ops.bit_flip_mutation(key, short, num_genes=10, rate=0.3)
+    m_long = ops.bit_flip_mutation(key, long, num_genes=10, rate=0.3)
+    chex.assert_trees_all_equal(m_short[:, :10], m_long[:, :10])
+
+  def test_unknown_crossover_kind(self):
+    with pytest.raises(ValueError, match="crossover kind"):
+      ops.crossover(jax.random.PRNGKey(0), _pop(0), _pop(1), num_genes=K, kind="three_point")
