@@ -3,6 +3,8 @@
 Data flow: image -> superpixels -> genomes -> masked batch -> classifier -> fitness -> selection -> next genomes.
 """
 from evojax_lime import operators
+from evojax_lime.batch import explain_batch
+from evojax_lime.cache import enable_compilation_cache
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evolve import EvolveResult, evolve, gene_importance
 from evojax_lime.explain import explain
@@ -16,6 +18,6 @@ from evojax_lime.step import generation_step, init_state
 from evojax_lime.superpixels import genome_length, segment
 
 __version__ = "0.1.0"
-__all__ = ["ELimeConfig", "EvolveResult", "Explanation", "GAParams", "GAState", "Problem", "evaluate", "evolve",
-           "explain", "gene_importance", "generation_step", "genome_length", "host_classifier", "init_state",
+__all__ = ["ELimeConfig", "EvolveResult", "Explanation", "GAParams", "GAState", "Problem", "enable_compilation_cache", "evaluate", "evolve",
+           "explain", "explain_batch", "gene_importance", "generation_step", "genome_length", "host_classifier", "init_state",
            "make_fill", "masked_batch", "operators", "segment"]

@@ -51,10 +51,11 @@ class ELimeConfig:
       LIME's ``kernel_size=4, max_dist=200, ratio=0.2``.
     genome_length: static genome length; ``None`` pads K up to a power of two (at least 16) so images with
       different K share one compiled program.
-    chunk_size: individuals evaluated at once; ``None`` evaluates the whole population in one batch. Bounds
-      memory; the result does not depend on it.
+    chunk_size: individuals evaluated at once; ``None`` picks the largest chunk that fits in a share of the
+      free device memory. Bounds memory; the result does not depend on it.
     patience: stop when the best fitness has not improved for this many generations (``None``: never).
     dtype: ``"float32"`` or ``"bfloat16"`` for the masked images fed to the classifier; fitness stays float32.
+    shard: split each evaluated chunk over every device (``jax.devices()``); the result does not change.
   """
 
   population_size: int = 64
@@ -74,6 +75,7 @@ class ELimeConfig:
   chunk_size: Optional[int] = None
   patience: Optional[int] = None
   dtype: str = "float32"
+  shard: bool = False
 
   def __post_init__(self):
     params = self.segmentation_params
@@ -102,6 +104,8 @@ class ELimeConfig:
       _check_int("genome_length", self.genome_length, 2)
     if self.chunk_size is not None:
       _check_int("chunk_size", self.chunk_size, 1)
+    if not isinstance(self.shard, bool):
+      raise ValueError(f"shard must be True or False, got {self.shard!r}")
     if self.patience is not None:
       _check_int("patience", self.patience, 1)
 

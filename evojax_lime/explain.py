@@ -1,6 +1,7 @@
 """``explain``: image -> superpixels -> evolved genome -> :class:`Explanation`."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any, Optional
 
@@ -9,9 +10,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
+from evojax_lime.evolve import EvolveResult
 from evojax_lime.explanation import Explanation
 from evojax_lime.fitness import Classifier, Problem
 from evojax_lime.inputs import as_image, check_scores, check_segments, check_target
+from evojax_lime.memory import auto_chunk_size
 from evojax_lime.program import fill_fn, predict_fn, program
 from evojax_lime.superpixels import genome_length, relabel, segment
 
@@ -23,6 +26,81 @@ def prng_key(seed: Any) -> jax.Array:
   if isinstance(seed, jax.Array) and (jnp.issubdtype(seed.dtype, jax.dtypes.prng_key) or seed.shape == (2,)):
     return seed
   raise ValueError(f"seed must be an integer or a jax.random key, got {seed!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+  """One image made ready for the compiled program (host side: checks, segmentation, target, fill)."""
+
+  image: np.ndarray
+  labels: np.ndarray
+  fill: np.ndarray
+  target: int
+  original_probability: float
+  segmentation_time: float
+
+  @property
+  def num_genes(self) -> int:
+    return int(self.labels.max()) + 1
+
+  def problem(self) -> Problem:
+    return Problem(image=jnp.asarray(self.image), labels=jnp.asarray(self.labels), fill=jnp.asarray(self.fill),
+                   target=jnp.int32(self.target), num_genes=jnp.int32(self.num_genes))
+
+
+def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segments: Any, config: ELimeConfig,
+            logits: bool, baseline: Any) -> Prepared:
+  """Validates the inputs, cuts superpixels, picks the target and builds the fill image."""
+  if not isinstance(config, ELimeConfig):
+    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
+  img = as_image(image)
+  t0 = time.perf_counter()
+  labels = segment(img, config.segmentation, dict(config.segmentation_params)) if segments is None else relabel(segments)
+  segmentation_time = time.perf_counter() - t0
+  check_segments(labels, img.shape[:2])
+  length = genome_length(int(labels.max()) + 1, config.genome_length)
+
+  scores = check_scores(predict_fn(classifier)(jnp.asarray(img)[None]), 1, logits=logits)
+  probs = np.asarray(jax.nn.softmax(scores, axis=-1)) if logits else scores
+  target = int(np.argmax(probs[0])) if target is None else check_target(target, probs.shape[1])
+
+  if baseline is None:
+    fill = np.asarray(fill_fn(config.fill, length, float(config.blur_sigma))(img, labels))
+  else:
+    fill = as_image(baseline, name="baseline")
+    if fill.shape != img.shape:
+      raise ValueError(f"baseline shape {fill.shape} does not match the image's {img.shape}")
+  return Prepared(image=img, labels=labels, fill=fill.astype(np.float32), target=target,
+                  original_probability=float(probs[0, target]), segmentation_time=segmentation_time)
+
+
+def compiled_program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int,
+                     image_shape: tuple[int, ...], batched: bool = False):
+  """The cached program for these options, with the chunk size resolved (automatically when not given)."""
+  chunk = config.chunk_size
+  if chunk is None:
+    num_devices = jax.device_count() if config.shard else 1
+    chunk = auto_chunk_size(classifier, height=image_shape[0], width=image_shape[1], dtype=config.dtype,
+                            population=config.population_size, num_devices=num_devices)
+  return program(classifier, logits=logits, config=config.static(), length=length, chunk_size=chunk, batched=batched)
+
+
+def finish(prep: Prepared, result: EvolveResult, *, config: ELimeConfig, seed: Any, compile_time: float,
+           evolve_time: float, wall_time: float) -> Explanation:
+  """Host-side result of one image -> :class:`Explanation` (checks the classifier stayed finite)."""
+  fitness = np.asarray(result.state.fitness)
+  if not (np.isfinite(fitness).all() and np.isfinite(result.best_probability)):
+    raise ValueError("classifier returned NaN or infinite values for a masked image")
+  k = prep.num_genes
+  gens_run = int(result.state.generation)
+  return Explanation(
+      image=prep.image, labels=prep.labels, fill=prep.fill, genome=np.asarray(result.state.best_genome[:k], bool),
+      importance=np.asarray(result.importance[:k], np.float32), target=prep.target,
+      original_probability=prep.original_probability, explanation_probability=float(result.best_probability),
+      best_fitness=float(result.state.best_fitness), fitness_history=np.asarray(result.best_history[:gens_run + 1]),
+      mean_fitness_history=np.asarray(result.mean_history[:gens_run + 1]), generations_run=gens_run,
+      num_evaluations=config.population_size * (gens_run + 1), segmentation_time=prep.segmentation_time,
+      compile_time=compile_time, evolve_time=evolve_time, wall_time=wall_time, config=config, seed=seed)
 
 
 def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
@@ -48,48 +126,14 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
     ValueError: a bad image, label map, target, seed, or classifier output, each with what was expected.
   """
   start = time.perf_counter()
-  if not isinstance(config, ELimeConfig):
-    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
   key = prng_key(seed)
-  img = as_image(image)
+  prep = prepare(image, classifier, target=target, segments=segments, config=config, logits=logits,
+                 baseline=baseline)
+  run = compiled_program(classifier, logits=logits, config=config, image_shape=prep.image.shape,
+                         length=genome_length(prep.num_genes, config.genome_length))
   t0 = time.perf_counter()
-  labels = segment(img, config.segmentation, dict(config.segmentation_params)) if segments is None else relabel(segments)
-  segmentation_time = time.perf_counter() - t0
-  check_segments(labels, img.shape[:2])
-  num_genes = int(labels.max()) + 1
-  length = genome_length(num_genes, config.genome_length)
-
-  scores = check_scores(predict_fn(classifier)(jnp.asarray(img)[None]), 1, logits=logits)
-  probs = np.asarray(jax.nn.softmax(scores, axis=-1)) if logits else scores
-  target = int(np.argmax(probs[0])) if target is None else check_target(target, probs.shape[1])
-
-  if baseline is None:
-    fill = fill_fn(config.fill, length, float(config.blur_sigma))(img, labels)
-  else:
-    fill = as_image(baseline, name="baseline")
-    if fill.shape != img.shape:
-      raise ValueError(f"baseline shape {fill.shape} does not match the image's {img.shape}")
-
-  problem = Problem(image=jnp.asarray(img), labels=jnp.asarray(labels), fill=jnp.asarray(fill, jnp.float32),
-                    target=jnp.int32(target), num_genes=jnp.int32(num_genes))
-  run = program(classifier, logits=logits, config=config.static(), length=length)
-  t0 = time.perf_counter()
-  result, compile_time = run(key, problem, config.ga_params())
+  result, compile_time = run(key, prep.problem(), config.ga_params())
   result = jax.device_get(result)
   evolve_time = time.perf_counter() - t0 - compile_time
-
-  fitness = np.asarray(result.state.fitness)
-  if not (np.isfinite(fitness).all() and np.isfinite(result.best_probability)):
-    raise ValueError("classifier returned NaN or infinite values for a masked image")
-  gens_run = int(result.state.generation)
-  return Explanation(
-      image=img, labels=labels, fill=np.asarray(fill, np.float32),
-      genome=np.asarray(result.state.best_genome[:num_genes], bool),
-      importance=np.asarray(result.importance[:num_genes], np.float32), target=target,
-      original_probability=float(probs[0, target]), explanation_probability=float(result.best_probability),
-      best_fitness=float(result.state.best_fitness),
-      fitness_history=np.asarray(result.best_history[:gens_run + 1]),
-      mean_fitness_history=np.asarray(result.mean_history[:gens_run + 1]), generations_run=gens_run,
-      num_evaluations=config.population_size * (gens_run + 1), segmentation_time=segmentation_time,
-      compile_time=compile_time, evolve_time=evolve_time, wall_time=time.perf_counter() - start,
-      config=config, seed=seed)
+  return finish(prep, result, config=config, seed=seed, compile_time=compile_time, evolve_time=evolve_time,
+                wall_time=time.perf_counter() - start)

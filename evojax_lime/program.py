@@ -10,8 +10,9 @@ import jax.numpy as jnp
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evolve import EvolveResult, evolve
-from evojax_lime.fitness import Classifier, Problem, evaluate
 from evojax_lime.fill import make_fill
+from evojax_lime.fitness import Classifier, Problem, evaluate
+from evojax_lime.sharding import population_mesh, round_to_devices, shard_rows
 
 
 def _shape_key(*trees: Any) -> tuple:
@@ -19,15 +20,22 @@ def _shape_key(*trees: Any) -> tuple:
 
 
 class Program:
-  """``(key, problem, params) -> EvolveResult`` for one classifier and static config, compiled once per shape.
+  """``(key, problem, params) -> EvolveResult``, compiled once per argument shape.
 
-  Compiling ahead of time keeps compile time apart from run time in every report.
+  With ``batched=True`` the key and every leaf of ``problem`` carry a leading image axis and all images
+  evolve together in one program. Compiling ahead of time keeps compile time apart from run time.
   """
 
-  def __init__(self, classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int):
-    evaluate_fn = functools.partial(evaluate, classifier=classifier, logits=logits, chunk_size=config.chunk_size,
-                                    dtype=jnp.dtype(config.dtype))
-    self._jitted = jax.jit(functools.partial(evolve, config=config, length=length, evaluate_fn=evaluate_fn))
+  def __init__(self, classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
+               batched: bool = False):
+    mesh = population_mesh() if config.shard else None
+    sharded = lambda images: classifier(shard_rows(images, mesh))
+    evaluate_fn = functools.partial(evaluate, classifier=sharded if mesh else classifier, logits=logits,
+                                    chunk_size=round_to_devices(chunk_size, mesh), dtype=jnp.dtype(config.dtype))
+    run = functools.partial(evolve, config=config, length=length, evaluate_fn=evaluate_fn)
+    if batched:
+      run = jax.vmap(run, in_axes=(0, 0, None))
+    self._jitted = jax.jit(run)
     self._compiled: dict[tuple, Any] = {}
 
   def compiled(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[Any, float]:
@@ -46,9 +54,10 @@ class Program:
 
 
 @functools.lru_cache(maxsize=64)
-def program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int) -> Program:
+def program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
+            batched: bool = False) -> Program:
   """The cached :class:`Program`; ``config`` should be ``ELimeConfig.static()`` so rate sweeps share it."""
-  return Program(classifier, logits=logits, config=config, length=length)
+  return Program(classifier, logits=logits, config=config, length=length, chunk_size=chunk_size, batched=batched)
 
 
 @functools.lru_cache(maxsize=64)
