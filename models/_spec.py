@@ -15,6 +15,14 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+class WeightsNotInstalledError(FileNotFoundError, ValueError):
+  """The package that ships a model's pretrained checkpoint is not installed (message says what to install).
+
+  A ``FileNotFoundError`` for ``ModelSpec.pretrained``'s contract and a ``ValueError`` like every other error a
+  user's choice of arguments can cause.
+  """
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
   """One named architecture.
@@ -27,8 +35,8 @@ class ModelSpec:
     convert: torch ``state_dict`` -> Flax variables for ``build``'s module.
     input_size: side of the square input the weights were trained at.
     mean, std: per-channel normalisation applied to ``[0, 1]`` RGB before the module.
-    pretrained: returns the path of a bundled checkpoint, or raises ``FileNotFoundError`` saying which
-      package provides it; ``None`` when no bundled weights exist.
+    pretrained: returns the path of a bundled checkpoint, or raises ``FileNotFoundError`` (preferably
+      :class:`WeightsNotInstalledError`) saying which package provides it; ``None`` when no bundled weights exist.
     num_classes: size of the output layer.
   """
 

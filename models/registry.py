@@ -1,0 +1,141 @@
+"""Named architectures and :func:`create`, which pairs one with weights from wherever they come.
+
+Each family module exports ``SPECS: dict[str, ModelSpec]``; adding a family means importing it and listing it
+in ``_FAMILIES``.
+"""
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import os
+from pathlib import Path
+from typing import Any, Mapping, Union
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from models import densenet, efficientnet_lite, mobilenet, resnet
+from models._convert import CheckpointMismatchError, check_shapes
+from models._model import Model
+from models._serialization import read_variables
+from models._spec import ModelSpec
+from models.torch_reader import load_torch_checkpoint
+
+_FAMILIES = (efficientnet_lite, resnet, densenet, mobilenet)
+
+Weights = Union[None, str, os.PathLike, Mapping[str, Any]]
+
+
+@functools.cache
+def _specs() -> dict[str, ModelSpec]:
+  specs: dict[str, ModelSpec] = {}
+  for family in _FAMILIES:
+    clashes = specs.keys() & family.SPECS.keys()
+    if clashes:
+      raise RuntimeError(f"{family.__name__} redefines models {sorted(clashes)}")
+    specs.update(family.SPECS)
+  return specs
+
+
+def available() -> list[str]:
+  """Sorted names :func:`create` accepts."""
+  return sorted(_specs())
+
+
+def _spec(name: str) -> ModelSpec:
+  try:
+    return _specs()[name]
+  except KeyError:
+    raise ValueError(f"unknown model {name!r}; available: {', '.join(available())}") from None
+
+
+@functools.cache
+def _imagenet_classes() -> tuple[str, ...]:
+  text = importlib.resources.files("models").joinpath("data/imagenet_classes.txt").read_text(encoding="utf-8")
+  return tuple(text.splitlines())
+
+
+def imagenet_classes() -> list[str]:
+  """The 1000 ImageNet-1k class names in output index order (e.g. index 281 is ``"tabby"``)."""
+  return list(_imagenet_classes())
+
+
+def _checkpoint_path(spec: ModelSpec, weights: Union[str, os.PathLike]) -> Path:
+  if weights == "pretrained":
+    if spec.pretrained is None:
+      bundled = [n for n in available() if _specs()[n].pretrained is not None]
+      raise ValueError(f"{spec.name} has no bundled weights; models that do: {', '.join(bundled)}")
+    return Path(spec.pretrained())
+  path = Path(weights)
+  if not path.is_file():
+    raise ValueError(f"weights must be None, 'pretrained', variables or a checkpoint file; {str(weights)!r} "
+                     f"{'is not a file' if path.exists() else 'does not exist'}")
+  return path
+
+
+def _variables(spec: ModelSpec, weights: Union[str, os.PathLike, Mapping[str, Any]]) -> Mapping[str, Any]:
+  """Unchecked Flax variables from a variables tree, ``"pretrained"``, a ``.msgpack`` or a torch checkpoint."""
+  if isinstance(weights, Mapping):
+    return weights
+  if not isinstance(weights, (str, os.PathLike)):
+    raise ValueError(f"weights must be None, 'pretrained', variables or a path, got {type(weights).__name__}")
+  path = _checkpoint_path(spec, weights)
+  if path.suffix != ".msgpack":
+    return spec.convert(load_torch_checkpoint(path))
+  saved_for, variables = read_variables(path)
+  if saved_for is not None and saved_for != spec.name:
+    raise CheckpointMismatchError(f"{path} holds variables for {saved_for}, not {spec.name}")
+  return variables
+
+
+def _random_variables(module: Any, input_shape: tuple[int, ...], seed: int) -> dict:
+  """Seeded variables: LeCun-normal kernels, zero biases, identity BatchNorm.
+
+  Drawn with numpy from the variable shapes instead of running ``module.init``, whose compiled program (every
+  initialiser plus a forward pass) takes far longer to build than the draw itself.
+  """
+  abstract = jax.eval_shape(module.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(input_shape, jnp.float32))
+  rng = np.random.default_rng(seed)
+
+  def draw(path, leaf) -> jax.Array:
+    name = path[-1].key
+    if name == "kernel":
+      fan_in = int(np.prod(leaf.shape[:-1]))
+      return jnp.asarray(rng.standard_normal(leaf.shape, np.float32) / np.sqrt(fan_in, dtype=np.float32))
+    return jnp.full(leaf.shape, 1.0 if name in ("scale", "var") else 0.0, leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(draw, abstract)
+
+
+def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed: int = 0) -> Model:
+  """Builds a registered classifier.
+
+  Args:
+    name: one of :func:`available`, e.g. ``"efficientnet_lite0"``.
+    weights: ``None`` for a random initialisation (deterministic in ``seed``, see :func:`_random_variables`); ``"pretrained"`` for the
+      checkpoint bundled with a package; a path to a torch checkpoint (``.pth``, ``.pt``, ``.bin``; read without
+      torch and converted) or to a ``.msgpack`` from :func:`models.save_variables`; or a Flax variables dict.
+    dtype: computation dtype (``jnp.float32`` or ``jnp.bfloat16``); weights stay float32, outputs are float32.
+    seed: PRNG seed of the random initialisation.
+
+  Returns:
+    A :class:`Model`.
+
+  Raises:
+    ValueError: unknown ``name`` (the message lists the available ones), ``"pretrained"`` for a model without
+      bundled weights, or an unreadable weights file.
+    UnsafeCheckpointError: a torch checkpoint whose pickle would run code.
+    CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys).
+    WeightsNotInstalledError: ``"pretrained"`` when the package shipping the weights is not installed.
+  """
+  spec = _spec(name)
+  module = spec.build(dtype)
+  shape = (1, spec.input_size, spec.input_size, 3)
+  if weights is None:
+    variables = _random_variables(module, shape, seed)
+  else:
+    variables = check_shapes(dict(_variables(spec, weights)), module, shape, spec.name)
+  classes = _imagenet_classes() if spec.num_classes == 1000 else tuple(f"class {i}" for i in range(spec.num_classes))
+  return Model(name=spec.name, module=module, variables=variables, input_size=spec.input_size, mean=spec.mean,
+               std=spec.std, class_names=classes, dtype=dtype)
