@@ -8,6 +8,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from evojax_lime.classifier import lower_classifier
+
 _PROBE_BATCH = 8
 # Leave room for XLA's own buffers, the population and fragmentation.
 _BUDGET_FRACTION = 0.4
@@ -25,7 +27,7 @@ def free_memory_bytes(device: jax.Device) -> int:
 def bytes_per_image(classifier: Callable, height: int, width: int, dtype: str) -> int:
   """Memory one image costs in a batched forward of ``classifier``, from XLA's compiled memory analysis."""
   spec = jax.ShapeDtypeStruct((_PROBE_BATCH, height, width, 3), jnp.dtype(dtype))
-  stats = jax.jit(classifier).lower(spec).compile().memory_analysis()
+  stats = lower_classifier(classifier, spec).memory_analysis()
   used = 0 if stats is None else stats.temp_size_in_bytes + stats.argument_size_in_bytes + stats.output_size_in_bytes
   # CPU backends may report no temporaries; never estimate below a few copies of the input.
   floor = 4 * height * width * 3 * jnp.dtype(dtype).itemsize

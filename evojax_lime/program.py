@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from evojax_lime.classifier import jit_classifier, split_classifier
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evolve import EvolveResult, evolve
 from evojax_lime.fill import make_fill
@@ -23,46 +24,57 @@ class Program:
   """``(key, problem, params) -> EvolveResult``, compiled once per argument shape.
 
   With ``batched=True`` the key and every leaf of ``problem`` carry a leading image axis and all images
-  evolve together in one program. Compiling ahead of time keeps compile time apart from run time.
+  evolve together in one program. With ``progress=True`` the program reports its generations to the host
+  (:mod:`evojax_lime.progress`). Compiling ahead of time keeps compile time apart from run time.
   """
 
   def __init__(self, classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
-               batched: bool = False):
+               batched: bool = False, progress: bool = False):
     mesh = population_mesh() if config.shard else None
-    sharded = lambda images: classifier(shard_rows(images, mesh))
-    evaluate_fn = functools.partial(evaluate, classifier=sharded if mesh else classifier, logits=logits,
-                                    chunk_size=round_to_devices(chunk_size, mesh), dtype=jnp.dtype(config.dtype))
-    run = functools.partial(evolve, config=config, length=length, evaluate_fn=evaluate_fn)
-    if batched:
-      run = jax.vmap(run, in_axes=(0, 0, None))
-    self._jitted = jax.jit(run)
+    self._weights, rebuild = split_classifier(classifier)
+
+    def run(weights, key, problem, params):
+      clf = rebuild(weights)
+      sharded = (lambda images: clf(shard_rows(images, mesh))) if mesh else clf
+      evaluate_fn = functools.partial(evaluate, classifier=sharded, logits=logits,
+                                      chunk_size=round_to_devices(chunk_size, mesh), dtype=jnp.dtype(config.dtype))
+      return evolve(key, problem, params, config=config, length=length, evaluate_fn=evaluate_fn, progress=progress)
+
+    self._jitted = jax.jit(jax.vmap(run, in_axes=(None, 0, 0, None)) if batched else run)
     self._compiled: dict[tuple, Any] = {}
 
-  def compiled(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[Any, float]:
-    """The executable for these argument shapes and the seconds spent compiling it (0 if cached)."""
+  def executable(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[Any, float]:
+    """The compiled executable ``(weights, key, problem, params) -> EvolveResult`` for these argument shapes
+    and the seconds spent compiling it (0 if cached)."""
     shape = _shape_key(key, problem, params)
     if shape in self._compiled:
       return self._compiled[shape], 0.0
     t0 = time.perf_counter()
-    exe = self._jitted.lower(key, problem, params).compile()
+    exe = self._jitted.lower(self._weights, key, problem, params).compile()
     self._compiled[shape] = exe
     return exe, time.perf_counter() - t0
 
+  def compiled(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[Any, float]:
+    """``(key, problem, params) -> EvolveResult`` compiled for these shapes, and the compile seconds."""
+    exe, compile_time = self.executable(key, problem, params)
+    return functools.partial(exe, self._weights), compile_time
+
   def __call__(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[EvolveResult, float]:
-    exe, compile_time = self.compiled(key, problem, params)
-    return exe(key, problem, params), compile_time
+    run, compile_time = self.compiled(key, problem, params)
+    return run(key, problem, params), compile_time
 
 
 @functools.lru_cache(maxsize=64)
 def program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
-            batched: bool = False) -> Program:
+            batched: bool = False, progress: bool = False) -> Program:
   """The cached :class:`Program`; ``config`` should be ``ELimeConfig.static()`` so rate sweeps share it."""
-  return Program(classifier, logits=logits, config=config, length=length, chunk_size=chunk_size, batched=batched)
+  return Program(classifier, logits=logits, config=config, length=length, chunk_size=chunk_size, batched=batched,
+                 progress=progress)
 
 
 @functools.lru_cache(maxsize=64)
 def predict_fn(classifier: Classifier):
-  return jax.jit(classifier)
+  return jit_classifier(classifier)
 
 
 @functools.lru_cache(maxsize=64)
