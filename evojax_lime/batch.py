@@ -12,7 +12,6 @@ from evojax_lime.config import ELimeConfig
 from evojax_lime.explain import compiled_program, finish, prepare, prng_key
 from evojax_lime.explanation import Explanation
 from evojax_lime.fitness import Classifier
-from evojax_lime.superpixels import genome_length
 
 
 def _per_image(value: Any, n: int, name: str) -> list:
@@ -59,14 +58,18 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
   preps = [prepare(img, classifier, target=t, segments=s, config=config, logits=logits, baseline=b)
            for img, t, s, b in zip(images, _per_image(targets, n, "targets"), _per_image(segments, n, "segments"),
                                    _per_image(baselines, n, "baselines"))]
-  length = max(genome_length(p.num_genes, config.genome_length) for p in preps)
+  length = max(p.length for p in preps)
   problems = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *[p.problem() for p in preps])
+  given_fill = {p.given_fill for p in preps}
+  if len(given_fill) > 1:
+    raise ValueError("baselines must be given for every image or for none")
   run = compiled_program(classifier, logits=logits, config=config, image_shape=preps[0].image.shape, length=length,
-                         batched=True)
+                         batched=True, given_fill=given_fill.pop())
   t0 = time.perf_counter()
-  results, compile_time = run(keys, problems, config.ga_params())
-  results = jax.device_get(results)
+  out, compile_time = run(keys, problems, config.ga_params())
+  results, problems, originals = jax.device_get(out)
   evolve_time = time.perf_counter() - t0 - compile_time
   wall = time.perf_counter() - start
-  return [finish(p, jax.tree_util.tree_map(lambda x: x[i], results), config=config, seed=seeds[i],
+  row = lambda tree, i: jax.tree_util.tree_map(lambda x: x[i], tree)
+  return [finish(p.completed(row(problems, i), originals[i]), row(results, i), config=config, seed=seeds[i],
                  compile_time=compile_time, evolve_time=evolve_time, wall_time=wall) for i, p in enumerate(preps)]

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 import jax.numpy as jnp
 from flax import struct
 
-SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid")
+SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax")
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 DTYPES = ("float32", "bfloat16")
@@ -46,7 +46,8 @@ class ELimeConfig:
       default), ``"image_mean"``, ``"blur"`` (a Gaussian-blurred copy); ``explain(baseline=...)`` overrides it
       with any image.
     blur_sigma: standard deviation in pixels of the ``"blur"`` fill.
-    segmentation: ``"quickshift"`` (LIME's default), ``"slic"``, ``"felzenszwalb"`` or ``"grid"``.
+    segmentation: ``"quickshift"`` (LIME's default), ``"slic"``, ``"felzenszwalb"``, ``"grid"`` (on the host,
+      with scikit-image) or ``"slic_jax"`` (SLIC in JAX, run inside the compiled program with the evolution).
     segmentation_params: keyword arguments for the segmentation function; for quickshift the defaults are
       LIME's ``kernel_size=4, max_dist=200, ratio=0.2``.
     genome_length: static genome length; ``None`` pads K up to a power of two (at least 16) so images with
@@ -119,11 +120,21 @@ class ELimeConfig:
     f32 = lambda v: jnp.asarray(v, jnp.float32)
     return GAParams(f32(self.init_prob), f32(self.crossover_rate), f32(rate), f32(self.parsimony))
 
+  @property
+  def segments_in_program(self) -> bool:
+    """Superpixels, fill and target are computed inside the compiled program."""
+    return self.segmentation == "slic_jax"
+
   def static(self) -> "ELimeConfig":
-    """The config with its dynamic rates zeroed: the key of a compiled program."""
-    return dataclasses.replace(self, init_prob=0.5, crossover_rate=0.5, mutation_rate=None, parsimony=0.0,
-                               fill="black", blur_sigma=1.0, segmentation="grid",
-                               segmentation_params=())
+    """The config with its dynamic rates zeroed: the key of a compiled program.
+
+    Host segmentation and fill happen before the program, so they are zeroed too; in-program segmentation
+    compiles them in and keeps them.
+    """
+    config = dataclasses.replace(self, init_prob=0.5, crossover_rate=0.5, mutation_rate=None, parsimony=0.0)
+    if self.segments_in_program:
+      return config
+    return dataclasses.replace(config, fill="black", blur_sigma=1.0, segmentation="grid", segmentation_params=())
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

@@ -16,7 +16,8 @@ from evojax_lime.fitness import Classifier, Problem
 from evojax_lime.inputs import as_image, check_scores, check_segments, check_target
 from evojax_lime.memory import auto_chunk_size
 from evojax_lime.program import fill_fn, predict_fn, program
-from evojax_lime.superpixels import genome_length, relabel, segment
+from evojax_lime.progress import Progress, reporting
+from evojax_lime.superpixels import genome_length, relabel, segment, slic_jax_max_segments
 
 
 def prng_key(seed: Any) -> jax.Array:
@@ -30,22 +31,60 @@ def prng_key(seed: Any) -> jax.Array:
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
-  """One image made ready for the compiled program (host side: checks, segmentation, target, fill)."""
+  """One image made ready for the compiled program (host side: checks, segmentation, target, fill).
+
+  With in-program segmentation ``labels`` is ``None`` until :meth:`completed` takes the program's own
+  superpixels, fill and target; ``target`` is -1 there for "the top-1 class", and ``length`` is a static
+  bound on K.
+  """
 
   image: np.ndarray
-  labels: np.ndarray
+  labels: Optional[np.ndarray]
   fill: np.ndarray
   target: int
   original_probability: float
   segmentation_time: float
+  length: int
+  given_fill: bool = False
 
   @property
   def num_genes(self) -> int:
     return int(self.labels.max()) + 1
 
   def problem(self) -> Problem:
-    return Problem(image=jnp.asarray(self.image), labels=jnp.asarray(self.labels), fill=jnp.asarray(self.fill),
-                   target=jnp.int32(self.target), num_genes=jnp.int32(self.num_genes))
+    labels = np.zeros(self.image.shape[:2], np.int32) if self.labels is None else self.labels
+    k = 0 if self.labels is None else self.num_genes
+    return Problem(image=jnp.asarray(self.image), labels=jnp.asarray(labels), fill=jnp.asarray(self.fill),
+                   target=jnp.int32(self.target), num_genes=jnp.int32(k))
+
+  def completed(self, problem: Problem, original_probability: Any) -> "Prepared":
+    """This image with what an in-program segmentation computed (host arrays of one image)."""
+    if self.labels is not None:
+      return self
+    return dataclasses.replace(self, labels=np.asarray(problem.labels), fill=np.asarray(problem.fill, np.float32),
+                               target=int(problem.target), original_probability=float(original_probability))
+
+
+def _checked_baseline(baseline: Any, shape: tuple[int, ...]) -> np.ndarray:
+  fill = as_image(baseline, name="baseline")
+  if fill.shape != shape:
+    raise ValueError(f"baseline shape {fill.shape} does not match the image's {shape}")
+  return fill
+
+
+def _prepare_in_program(img: np.ndarray, classifier: Classifier, *, target: Optional[int], config: ELimeConfig,
+                        baseline: Any) -> Prepared:
+  """Checks what can be checked without running the classifier; the program does the rest."""
+  out = jax.eval_shape(classifier, jax.ShapeDtypeStruct((1, *img.shape), jnp.float32))
+  if len(out.shape) != 2 or out.shape[0] != 1 or out.shape[1] < 2:
+    raise ValueError(f"classifier must map (N, H, W, 3) images to (N, C) scores with C >= 2; "
+                     f"for N=1 it returns shape {out.shape}")
+  target = -1 if target is None else check_target(target, out.shape[1])
+  fill = np.zeros_like(img) if baseline is None else _checked_baseline(baseline, img.shape)
+  bound = slic_jax_max_segments(img.shape[0], img.shape[1], dict(config.segmentation_params))
+  return Prepared(image=img, labels=None, fill=fill, target=target, original_probability=float("nan"),
+                  segmentation_time=0.0, length=genome_length(bound, config.genome_length),
+                  given_fill=baseline is not None)
 
 
 def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segments: Any, config: ELimeConfig,
@@ -54,6 +93,8 @@ def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segmen
   if not isinstance(config, ELimeConfig):
     raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
   img = as_image(image)
+  if segments is None and config.segments_in_program:
+    return _prepare_in_program(img, classifier, target=target, config=config, baseline=baseline)
   t0 = time.perf_counter()
   labels = segment(img, config.segmentation, dict(config.segmentation_params)) if segments is None else relabel(segments)
   segmentation_time = time.perf_counter() - t0
@@ -67,22 +108,22 @@ def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segmen
   if baseline is None:
     fill = np.asarray(fill_fn(config.fill, length, float(config.blur_sigma))(img, labels))
   else:
-    fill = as_image(baseline, name="baseline")
-    if fill.shape != img.shape:
-      raise ValueError(f"baseline shape {fill.shape} does not match the image's {img.shape}")
+    fill = _checked_baseline(baseline, img.shape)
   return Prepared(image=img, labels=labels, fill=fill.astype(np.float32), target=target,
-                  original_probability=float(probs[0, target]), segmentation_time=segmentation_time)
+                  original_probability=float(probs[0, target]), segmentation_time=segmentation_time, length=length)
 
 
 def compiled_program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int,
-                     image_shape: tuple[int, ...], batched: bool = False):
+                     image_shape: tuple[int, ...], batched: bool = False, progress: bool = False,
+                     given_fill: bool = False):
   """The cached program for these options, with the chunk size resolved (automatically when not given)."""
   chunk = config.chunk_size
   if chunk is None:
     num_devices = jax.device_count() if config.shard else 1
     chunk = auto_chunk_size(classifier, height=image_shape[0], width=image_shape[1], dtype=config.dtype,
                             population=config.population_size, num_devices=num_devices)
-  return program(classifier, logits=logits, config=config.static(), length=length, chunk_size=chunk, batched=batched)
+  return program(classifier, logits=logits, config=config.static(), length=length, chunk_size=chunk, batched=batched,
+                 progress=progress, given_fill=given_fill)
 
 
 def finish(prep: Prepared, result: EvolveResult, *, config: ELimeConfig, seed: Any, compile_time: float,
@@ -91,6 +132,8 @@ def finish(prep: Prepared, result: EvolveResult, *, config: ELimeConfig, seed: A
   fitness = np.asarray(result.state.fitness)
   if not (np.isfinite(fitness).all() and np.isfinite(result.best_probability)):
     raise ValueError("classifier returned NaN or infinite values for a masked image")
+  if not np.isfinite(prep.original_probability):
+    raise ValueError("classifier returned NaN or infinite values for the unmasked image")
   k = prep.num_genes
   gens_run = int(result.state.generation)
   return Explanation(
@@ -105,7 +148,7 @@ def finish(prep: Prepared, result: EvolveResult, *, config: ELimeConfig, seed: A
 
 def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
             config: ELimeConfig = ELimeConfig(), seed: Any = 0, logits: bool = False,
-            baseline: Any = None) -> Explanation:
+            baseline: Any = None, progress: Optional[Progress] = None) -> Explanation:
   """Evolves the set of superpixels that best keeps ``classifier``'s belief in ``target``.
 
   Args:
@@ -118,6 +161,8 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
     seed: integer or ``jax.random`` key; the whole run is a deterministic function of it.
     logits: the classifier returns logits.
     baseline: optional ``(H, W, 3)`` image shown where superpixels are hidden (overrides ``config.fill``).
+    progress: optional ``(generation, best_fitness) -> None`` called from a host thread while the GA runs, about
+      every ``generations / 20`` generations; ``None`` compiles no reporting in at all.
 
   Returns:
     The :class:`Explanation`.
@@ -129,11 +174,12 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
   key = prng_key(seed)
   prep = prepare(image, classifier, target=target, segments=segments, config=config, logits=logits,
                  baseline=baseline)
-  run = compiled_program(classifier, logits=logits, config=config, image_shape=prep.image.shape,
-                         length=genome_length(prep.num_genes, config.genome_length))
+  run = compiled_program(classifier, logits=logits, config=config, image_shape=prep.image.shape, length=prep.length,
+                         progress=progress is not None, given_fill=prep.given_fill)
   t0 = time.perf_counter()
-  result, compile_time = run(key, prep.problem(), config.ga_params())
-  result = jax.device_get(result)
+  with reporting(progress):
+    out, compile_time = run(key, prep.problem(), config.ga_params())
+    result, problem, original = jax.device_get(out)
   evolve_time = time.perf_counter() - t0 - compile_time
-  return finish(prep, result, config=config, seed=seed, compile_time=compile_time, evolve_time=evolve_time,
+  return finish(prep.completed(problem, original), result, config=config, seed=seed, compile_time=compile_time, evolve_time=evolve_time,
                 wall_time=time.perf_counter() - start)

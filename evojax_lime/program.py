@@ -10,9 +10,10 @@ import jax.numpy as jnp
 
 from evojax_lime.classifier import jit_classifier, split_classifier
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.evolve import EvolveResult, evolve
+from evojax_lime.evolve import evolve
 from evojax_lime.fill import make_fill
 from evojax_lime.fitness import Classifier, Problem, evaluate
+from evojax_lime.in_program import complete_problem
 from evojax_lime.sharding import population_mesh, round_to_devices, shard_rows
 
 
@@ -21,7 +22,10 @@ def _shape_key(*trees: Any) -> tuple:
 
 
 class Program:
-  """``(key, problem, params) -> EvolveResult``, compiled once per argument shape.
+  """``(key, problem, params) -> (EvolveResult, Problem, p_original)``, compiled once per argument shape.
+
+  The returned problem and original probability are the ones the program computed itself with in-program
+  segmentation (:mod:`evojax_lime.in_program`); otherwise the problem is the input and p_original NaN.
 
   With ``batched=True`` the key and every leaf of ``problem`` carry a leading image axis and all images
   evolve together in one program. With ``progress=True`` the program reports its generations to the host
@@ -29,22 +33,27 @@ class Program:
   """
 
   def __init__(self, classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
-               batched: bool = False, progress: bool = False):
+               batched: bool = False, progress: bool = False, given_fill: bool = False):
     mesh = population_mesh() if config.shard else None
     self._weights, rebuild = split_classifier(classifier)
 
     def run(weights, key, problem, params):
       clf = rebuild(weights)
+      original = jnp.float32(jnp.nan)  # known on the host unless the program segments the image itself
+      if config.segments_in_program:
+        problem, original = complete_problem(problem, clf, config=config, length=length, logits=logits,
+                                             given_fill=given_fill)
       sharded = (lambda images: clf(shard_rows(images, mesh))) if mesh else clf
       evaluate_fn = functools.partial(evaluate, classifier=sharded, logits=logits,
                                       chunk_size=round_to_devices(chunk_size, mesh), dtype=jnp.dtype(config.dtype))
-      return evolve(key, problem, params, config=config, length=length, evaluate_fn=evaluate_fn, progress=progress)
+      result = evolve(key, problem, params, config=config, length=length, evaluate_fn=evaluate_fn, progress=progress)
+      return result, problem, original
 
     self._jitted = jax.jit(jax.vmap(run, in_axes=(None, 0, 0, None)) if batched else run)
     self._compiled: dict[tuple, Any] = {}
 
   def executable(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[Any, float]:
-    """The compiled executable ``(weights, key, problem, params) -> EvolveResult`` for these argument shapes
+    """The compiled executable ``(weights, key, problem, params) -> ...`` for these argument shapes
     and the seconds spent compiling it (0 if cached)."""
     shape = _shape_key(key, problem, params)
     if shape in self._compiled:
@@ -55,21 +64,22 @@ class Program:
     return exe, time.perf_counter() - t0
 
   def compiled(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[Any, float]:
-    """``(key, problem, params) -> EvolveResult`` compiled for these shapes, and the compile seconds."""
+    """``(key, problem, params) -> (EvolveResult, Problem, p_original)`` compiled for these shapes, and the
+    compile seconds."""
     exe, compile_time = self.executable(key, problem, params)
     return functools.partial(exe, self._weights), compile_time
 
-  def __call__(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[EvolveResult, float]:
+  def __call__(self, key: jax.Array, problem: Problem, params: GAParams) -> tuple[Any, float]:
     run, compile_time = self.compiled(key, problem, params)
     return run(key, problem, params), compile_time
 
 
 @functools.lru_cache(maxsize=64)
 def program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
-            batched: bool = False, progress: bool = False) -> Program:
+            batched: bool = False, progress: bool = False, given_fill: bool = False) -> Program:
   """The cached :class:`Program`; ``config`` should be ``ELimeConfig.static()`` so rate sweeps share it."""
   return Program(classifier, logits=logits, config=config, length=length, chunk_size=chunk_size, batched=batched,
-                 progress=progress)
+                 progress=progress, given_fill=given_fill)
 
 
 @functools.lru_cache(maxsize=64)

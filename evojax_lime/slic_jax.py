@@ -1,23 +1,23 @@
 """SLIC superpixels in pure JAX: jit-able, vmappable, static shapes throughout.
 
-Follows ``skimage.segmentation.slic`` (min-max rescale, CIELAB, grid seeds from ``regular_grid``, distance
-``|lab|^2 / compactness^2 + |yx|^2 / step^2``, colourless first assignment, a fixed number of k-means
-iterations) so that segmentation can run inside the same compiled program as the evolution. Differences:
+Follows ``skimage.segmentation.slic`` (min-max rescale, CIELAB, seeds from ``regular_grid``, distance
+``|lab|^2 / compactness^2 + |yx|^2 / step^2``, a centre reaching two strides, colourless first assignment,
+a fixed number of k-means iterations, small fragments merged into an earlier neighbour) so that
+segmentation can run inside the same compiled program as the evolution. Differences:
 
-* each pixel only compares itself with the centres of the 3x3 grid cells around it (skimage scans a
-  ``4 * step`` window around every centre), so one iteration costs ``9 * H * W`` distances;
+* each pixel only compares itself with the centres of the seed cells around its own, 3x3 by default, so an
+  iteration costs ``9 * H * W`` distances (skimage scans a window of about 4x4 strides around each centre;
+  ``search_radius=2`` with ``move_to_low_gradient=False`` follows it closely);
 * seeds can move to the lowest colour gradient of their 3x3 pixel window (the SLIC paper; skimage does not);
-* the connectivity step never splits a large region (skimage cuts regions above ``max_size_factor``) and
-  merges each small fragment into its largest 4-adjacent region (skimage picks the last one its scan met).
+* the connectivity step never splits a large region (skimage cuts regions above ``max_size_factor``).
 
-Outputs are ``labels`` ``(H, W)`` int32 in ``0..K-1`` in raster order of first appearance, every label one
-4-connected region (with ``enforce_connectivity``), and ``K`` as a traced int32 scalar bounded by the static
-``max_segments``.
+Outputs are ``labels`` ``(H, W)`` int32 in ``0..K-1`` in raster order of first pixel, every label one
+4-connected region (with ``enforce_connectivity``), and ``K`` as a traced int32 scalar bounded by the
+static ``max_segments``.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any
 
 import jax
@@ -26,7 +26,7 @@ import numpy as np
 from jax import lax
 
 # Options that fix shapes or loop counts; pass them as ``static_argnames`` when jitting ``slic``.
-STATIC_ARGNAMES = ("n_segments", "max_num_iter", "enforce_connectivity", "move_to_low_gradient")
+STATIC_ARGNAMES = ("n_segments", "max_num_iter", "enforce_connectivity", "move_to_low_gradient", "search_radius")
 
 # sRGB -> XYZ and the D65 2-degree white point, exactly as skimage.color (its "lab_ref_white").
 _XYZ_FROM_RGB = np.array([
@@ -35,8 +35,10 @@ _XYZ_FROM_RGB = np.array([
     [0.019334, 0.119193, 0.950227],
 ])
 _D65_WHITE = np.array([0.95047, 1.0, 1.08883])
-# Centre offsets scanned by the pixel -> centre assignment and by the seed move; (0, 0) first so that
-# argmin ties keep a seed where it is.
+# skimage's connectivity walk checks right, left, down, up and keeps the last hit: the rank of each
+# ``_neighbours`` direction (up, down, left, right) in that order.
+_SCAN_RANK = np.array([3, 2, 1, 0])
+# Pixel offsets a seed may move by; (0, 0) first so that argmin ties keep a seed where it is.
 _OFFSETS_3X3 = np.array([(0, 0)] + [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
 
 
@@ -52,12 +54,16 @@ def rgb_to_lab(images: jax.Array) -> jax.Array:
   rgb = jnp.asarray(images)
   if not jnp.issubdtype(rgb.dtype, jnp.floating):
     rgb = rgb.astype(jnp.float32)
-  linear = jnp.where(rgb > 0.04045, ((jnp.maximum(rgb, 0.04045) + 0.055) / 1.055) ** 2.4, rgb / 12.92)
-  # An explicit multiply-add rather than a matmul: GPUs run float32 matmuls in TF32 (~1e-3 error).
-  to_white_xyz = jnp.asarray(_XYZ_FROM_RGB / _D65_WHITE[:, None], rgb.dtype)
-  xyz = jnp.sum(linear[..., None, :] * to_white_xyz, axis=-1)
-  f = jnp.where(xyz > 0.008856, jnp.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
-  fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
+  # exp(log) stands in for pow and cbrt, which XLA on CPU runs about 2x and 40x slower.
+  gamma = jnp.exp(2.4 * jnp.log((jnp.maximum(rgb, 0.04045) + 0.055) / 1.055))
+  linear = jnp.where(rgb > 0.04045, gamma, rgb / 12.92)
+  # Spelled-out products rather than a matmul: GPUs run float32 matmuls in TF32 (~1e-3 error).
+  to_white_xyz = _XYZ_FROM_RGB / _D65_WHITE[:, None]
+  channels = [linear[..., c] for c in range(3)]
+  xyz = [sum(float(m) * c for m, c in zip(row, channels)) for row in to_white_xyz]
+  fx, fy, fz = [
+      jnp.where(t > 0.008856, jnp.exp(jnp.log(jnp.maximum(t, 0.008856)) / 3), 7.787 * t + 16.0 / 116.0)
+      for t in xyz]
   return jnp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
@@ -126,8 +132,8 @@ def max_segments(height: int, width: int, *, n_segments: int = 100, enforce_conn
                  min_size_factor: float = 0.5) -> int:
   """Static upper bound on the ``K`` returned by ``slic`` for an ``(H, W)`` image.
 
-  Without connectivity K is at most the number of seeds; with it every region but a lone one has at least
-  ``min_size`` pixels (fragments are merged until none is left), and k-means regions may split in two.
+  Without connectivity K is at most the number of seeds; with it k-means regions may split, but every
+  region of a multi-region result has at least ``min_size`` pixels.
 
   Args:
     height: image rows.
@@ -147,75 +153,119 @@ def max_segments(height: int, width: int, *, n_segments: int = 100, enforce_conn
   return height * width // max(min_size, 1)
 
 
-def _neighbours(x: jax.Array, fill: Any) -> jax.Array:
-  """``(H, W)`` -> ``(4, H, W)`` values of the up, down, left and right neighbour, ``fill`` off the image."""
-  p = jnp.pad(x, 1, constant_values=fill)
-  return jnp.stack([p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
+def _features(image: jax.Array, compactness: Any) -> jax.Array:
+  """``(H, W, 3)`` RGB -> ``(5, H, W)`` features (y, x, L, a, b), colour divided by ``compactness``.
 
-
-def _lab_features(image: jax.Array, grid: _Grid, compactness: Any) -> jax.Array:
-  """``(H, W, 3)`` RGB -> ``(H, W, 5)`` features (y, x, L, a, b) whose squared distance is SLIC's."""
+  Channel-first so that the k-means distances run over contiguous ``(H, W)`` planes: with the 5 channels
+  minor, XLA on CPU was several times slower.
+  """
   image = image.astype(jnp.promote_types(image.dtype, jnp.float32))
   # skimage rescales the whole image (all channels together) to [0, 1] before the Lab conversion.
   lo, hi = jnp.min(image), jnp.max(image)
   image = (image - lo) / jnp.where(hi > lo, hi - lo, 1.0)
-  lab = rgb_to_lab(image) / compactness
+  lab = jnp.moveaxis(rgb_to_lab(image), -1, 0) / compactness
   h, w = image.shape[:2]
   ys, xs = jnp.meshgrid(jnp.arange(h, dtype=lab.dtype), jnp.arange(w, dtype=lab.dtype), indexing="ij")
-  return jnp.concatenate([jnp.stack([ys, xs], axis=-1) / grid.step, lab], axis=-1)
+  return jnp.concatenate([ys[None], xs[None], lab], axis=0)
 
 
-def _seed_positions(lab: jax.Array, grid: _Grid, move_to_low_gradient: bool) -> tuple[jax.Array, jax.Array]:
-  """``(rows, cols)`` int32 seed rows and columns, optionally moved to the 3x3 gradient minimum."""
-  h, w = lab.shape[:2]
-  ys = jnp.asarray(np.arange(grid.rows) * grid.stride_y + grid.start_y)[:, None]
-  xs = jnp.asarray(np.arange(grid.cols) * grid.stride_x + grid.start_x)[None, :]
-  ys, xs = jnp.broadcast_to(ys, (grid.rows, grid.cols)), jnp.broadcast_to(xs, (grid.rows, grid.cols))
-  if not move_to_low_gradient:
-    return ys, xs
-  # Seeding on an edge would start a cluster that straddles two objects.
-  p = jnp.pad(lab, ((1, 1), (1, 1), (0, 0)), mode="edge")
-  grad = (jnp.sum((p[2:, 1:-1] - p[:-2, 1:-1]) ** 2, -1) + jnp.sum((p[1:-1, 2:] - p[1:-1, :-2]) ** 2, -1))
-  cand_y = jnp.clip(ys[None] + _OFFSETS_3X3[:, 0, None, None], 0, h - 1)
-  cand_x = jnp.clip(xs[None] + _OFFSETS_3X3[:, 1, None, None], 0, w - 1)
-  best = jnp.argmin(grad[cand_y, cand_x], axis=0)[None]
-  return jnp.take_along_axis(cand_y, best, 0)[0], jnp.take_along_axis(cand_x, best, 0)[0]
+def _seeds(lab: jax.Array, grid: _Grid, move_to_low_gradient: bool) -> jax.Array:
+  """``(S, 2)`` seed (row, column) positions, optionally moved to the 3x3 gradient minimum.
+
+  Args:
+    lab: ``(3, H, W)`` colour features.
+    grid: the seed grid, S = ``grid.size`` seeds in raster order.
+    move_to_low_gradient: see ``slic``.
+  """
+  h, w = lab.shape[1:]
+  ys, xs = np.meshgrid(np.arange(grid.rows) * grid.stride_y + grid.start_y,
+                       np.arange(grid.cols) * grid.stride_x + grid.start_x, indexing="ij")
+  ys, xs = jnp.asarray(ys.ravel()), jnp.asarray(xs.ravel())
+  if move_to_low_gradient:
+    # Seeding on an edge would start a cluster that straddles two objects.
+    p = jnp.pad(lab, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    grad = jnp.sum((p[:, 2:, 1:-1] - p[:, :-2, 1:-1]) ** 2 + (p[:, 1:-1, 2:] - p[:, 1:-1, :-2]) ** 2, axis=0)
+    cand_y = jnp.clip(ys[None] + _OFFSETS_3X3[:, :1], 0, h - 1)  # (9, S)
+    cand_x = jnp.clip(xs[None] + _OFFSETS_3X3[:, 1:], 0, w - 1)
+    best = jnp.argmin(grad[cand_y, cand_x], axis=0)[None]
+    ys, xs = jnp.take_along_axis(cand_y, best, 0)[0], jnp.take_along_axis(cand_x, best, 0)[0]
+  return jnp.stack([ys, xs], axis=-1)
 
 
-def _candidate_cells(length: int, start: int, stride: int, cells: int) -> np.ndarray:
-  """``(3, length)`` static index of the seed cell before, at and after each pixel's nearest seed."""
+def _candidate_cells(length: int, start: int, stride: int, cells: int, radius: int) -> np.ndarray:
+  """``(2 * radius + 1, length)`` int32 seed cells within ``radius`` of each pixel's nearest, along one axis.
+
+  Cells past the border are clipped to it; the repeats cost a little work but change no result.
+  """
   nearest = np.clip((2 * (np.arange(length) - start) + stride) // (2 * stride), 0, cells - 1)
-  return np.clip(nearest[None] + np.arange(-1, 2)[:, None], 0, cells - 1).astype(np.int32)
+  return np.clip(nearest[None] + np.arange(-radius, radius + 1)[:, None], 0, cells - 1).astype(np.int32)
 
 
-def _assign(features: jax.Array, centres: jax.Array, grid: _Grid) -> jax.Array:
-  """Nearest centre among the 3x3 cells around each pixel: ``(H, W, 5)``, ``(S, 5)`` -> ``(H, W)`` int32."""
-  h, w = features.shape[:2]
-  rows = _candidate_cells(h, grid.start_y, grid.stride_y, grid.rows)
-  cols = _candidate_cells(w, grid.start_x, grid.stride_x, grid.cols)
-  # Two gathers by row then column keep the index arrays at (3, H) and (3, W) instead of (9, H, W).
-  by_row = centres.reshape(grid.rows, grid.cols, -1)[rows]  # (3, H, cols, 5)
-  cand = by_row[:, :, cols]  # (3, H, 3, W, 5)
-  dist = jnp.sum((cand - features[None, :, None]) ** 2, axis=-1)  # (3, H, 3, W)
-  best = jnp.argmin(jnp.moveaxis(dist, 2, 1).reshape(9, h, w), axis=0)
-  row = jnp.take_along_axis(jnp.asarray(rows)[:, :, None], (best // 3)[None], 0)[0]  # rows[best // 3, y]
-  col = jnp.take_along_axis(jnp.asarray(cols)[:, None, :], (best % 3)[None], 0)[0]  # cols[best % 3, x]
-  return (row * grid.cols + col).astype(jnp.int32)
+def _assign(features: jax.Array, centres: jax.Array, labels: jax.Array, grid: _Grid,
+            rows: np.ndarray, cols: np.ndarray) -> jax.Array:
+  """Nearest centre among the seed cells ``rows x cols`` around each pixel.
+
+  As in skimage a centre only reaches pixels within two strides of it, and a pixel no centre reaches
+  keeps its label.
+
+  Args:
+    features: ``(5, H, W)`` (y, x, colour / compactness).
+    centres: ``(S, 5)`` in the same units, seeds in raster order of the ``grid``.
+    labels: ``(H, W)`` int32 previous assignment.
+    grid: the seed grid.
+    rows: ``(M, H)`` candidate seed rows per pixel row, from ``_candidate_cells``.
+    cols: ``(M, W)`` candidate seed columns per pixel column.
+
+  Returns:
+    ``(H, W)`` int32 centre index per pixel.
+  """
+  # The candidates are separable, so two 1-D takes (seed rows, then seed columns) build the (M, H, M, W)
+  # candidate set; a single gather with an (M * M, H, W) index was 1.5x (3x3) to 5x (5x5) slower on CPU.
+  by_cell = centres.T.reshape(-1, grid.rows, grid.cols)
+  cand = jnp.take(jnp.take(by_cell, jnp.asarray(rows), axis=1), jnp.asarray(cols), axis=3)  # (5, M, H, M, W)
+  dy, dx, dl, da, db = features[:, None, :, None, :] - cand
+  # Spelled out per channel: a reduction over the channel axis kept XLA on CPU from fusing the gather
+  # into one loop (about 10x slower).
+  dist = (dy * dy + dx * dx) / grid.step ** 2 + dl * dl + da * da + db * db
+  # skimage's window, rows int(max(cy - 2 sy, 0)) <= y < int(min(cy + 2 sy + 1, H)), is for integer y
+  # the same as -2 sy - 1 < y - cy <= 2 sy; likewise for columns.
+  reach = ((dy > -2 * grid.stride_y - 1) & (dy <= 2 * grid.stride_y)
+           & (dx > -2 * grid.stride_x - 1) & (dx <= 2 * grid.stride_x))
+  dist = jnp.where(reach, dist, jnp.inf)
+  # Argmin over columns, then rows: the first minimum in (row, column) order, i.e. the lowest seed index,
+  # which is skimage's tie-break.
+  best_col, col_min = jnp.argmin(dist, axis=2), jnp.min(dist, axis=2)  # (M, H, W)
+  best_row = jnp.argmin(col_min, axis=0)
+  best_col = jnp.take_along_axis(best_col, best_row[None], axis=0)[0]
+  row = jnp.take_along_axis(jnp.asarray(rows)[:, :, None], best_row[None], axis=0)[0]
+  col = jnp.take_along_axis(jnp.asarray(cols)[:, None, :], best_col[None], axis=0)[0]
+  return jnp.where(jnp.min(col_min, axis=0) < jnp.inf, row * grid.cols + col, labels)
 
 
 def _update(features: jax.Array, labels: jax.Array, centres: jax.Array) -> jax.Array:
-  """Cluster means ``(S, 5)``; a cluster left empty keeps its previous centre."""
-  flat = features.reshape(-1, features.shape[-1])
+  """Cluster means ``(S, 5)`` of ``(5, H, W)`` features; a cluster left empty keeps its previous centre."""
+  flat = features.reshape(features.shape[0], -1).T
+  flat = jnp.concatenate([flat, jnp.ones_like(flat[:, :1])], axis=1)  # (H * W, 6): features and a count
   sums = jax.ops.segment_sum(flat, labels.ravel(), num_segments=centres.shape[0])
-  counts = jax.ops.segment_sum(jnp.ones_like(flat[:, 0]), labels.ravel(), num_segments=centres.shape[0])
-  return jnp.where(counts[:, None] > 0, sums / jnp.maximum(counts, 1)[:, None], centres)
+  counts = sums[:, -1:]
+  return jnp.where(counts > 0, sums[:, :-1] / jnp.maximum(counts, 1), centres)
 
 
-def _kmeans(features: jax.Array, centres: jax.Array, grid: _Grid, max_num_iter: int) -> jax.Array:
+def _kmeans(features: jax.Array, centres: jax.Array, grid: _Grid, max_num_iter: int,
+            search_radius: int) -> jax.Array:
   """``max_num_iter`` assignments with an update between each, as skimage: ``(H, W)`` int32 cluster ids."""
-  centres = lax.fori_loop(
-      0, max_num_iter - 1, lambda _, c: _update(features, _assign(features, c, grid), c), centres)
-  return _assign(features, centres, grid)
+  h, w = features.shape[1:]
+  rows = _candidate_cells(h, grid.start_y, grid.stride_y, grid.rows, search_radius)
+  cols = _candidate_cells(w, grid.start_x, grid.stride_x, grid.cols, search_radius)
+  own_cell = jnp.asarray(rows[search_radius][:, None] * grid.cols + cols[search_radius][None, :])
+
+  def step(_, state):
+    centres, labels = state
+    labels = _assign(features, centres, labels, grid, rows, cols)
+    return _update(features, labels, centres), labels
+
+  centres, labels = lax.fori_loop(0, max_num_iter - 1, step, (centres, own_cell))
+  return _assign(features, centres, labels, grid, rows, cols)
 
 
 def _pointer_jump(parent: jax.Array) -> jax.Array:
@@ -227,74 +277,98 @@ def _pointer_jump(parent: jax.Array) -> jax.Array:
   return lax.while_loop(lambda s: s[1], body, (parent, jnp.array(True)))[0]
 
 
+def _shift(x: jax.Array, offset: int, axis: int, fill: Any) -> jax.Array:
+  """``out[i] = x[i - offset]`` along ``axis``, ``fill`` where that falls off the array."""
+  n = x.shape[axis]
+  pad = [(0, 0)] * x.ndim
+  pad[axis] = (max(offset, 0), max(-offset, 0))
+  kept = lax.slice_in_dim(x, max(-offset, 0), n - max(offset, 0), axis=axis)
+  return jnp.pad(kept, pad, constant_values=fill)
+
+
+def _neighbours(x: jax.Array, fill: Any) -> jax.Array:
+  """``(H, W)`` -> ``(4, H, W)`` values of the up, down, left and right neighbour, ``fill`` off the image."""
+  return jnp.stack([_shift(x, 1, 0, fill), _shift(x, -1, 0, fill), _shift(x, 1, 1, fill), _shift(x, -1, 1, fill)])
+
+
+def _run_starts(clusters: jax.Array, axis: int) -> jax.Array:
+  """``(H, W)`` int32 flat index of the first pixel of each pixel's run of equal ids along ``axis``."""
+  h, w = clusters.shape
+  flat = jnp.arange(h * w, dtype=jnp.int32).reshape(h, w)
+  # Flat indices grow along both axes, so a running max picks the latest run start.
+  return lax.cummax(jnp.where(_shift(clusters, 1, axis, -1) != clusters, flat, 0), axis=axis)
+
+
 def _connected_components(clusters: jax.Array) -> jax.Array:
   """4-connected components of equal cluster id: ``(H, W)`` -> ``(H, W)`` int32 smallest flat index in each.
 
-  Min-label propagation between same-cluster neighbours; the extra jumps ``comp[comp]`` (a smaller
-  member of the same component) shortcut long regions, so it takes far fewer rounds than their diameter.
+  Min-label propagation over a whole row run and then a whole column run at a time (a segment_min per
+  run), plus a jump ``comp[comp]`` to a smaller member's label: a round per turn of a region's shape
+  rather than per pixel of its diameter (about 9 rounds instead of 70 at 224x224).
   """
   h, w = clusters.shape
-  same = _neighbours(clusters, -1) == clusters[None]
-  big = jnp.iinfo(jnp.int32).max
+  row_starts, col_starts = _run_starts(clusters, 1).ravel(), _run_starts(clusters, 0).ravel()
+
+  def run_min(comp, starts):
+    return jax.ops.segment_min(comp, starts, num_segments=h * w)[starts]
 
   def body(state):
     comp, _ = state
-    new = jnp.min(jnp.where(same, _neighbours(comp, big), comp[None]), axis=0)
-    new = new.ravel()[new.ravel()]
-    new = new[new].reshape(h, w)
+    new = run_min(run_min(comp, row_starts), col_starts)
+    new = new[new]
     return new, jnp.any(new != comp)
 
-  start = jnp.arange(h * w, dtype=jnp.int32).reshape(h, w)
-  return lax.while_loop(lambda s: s[1], body, (start, jnp.array(True)))[0]
+  start = jnp.arange(h * w, dtype=jnp.int32)
+  return lax.while_loop(lambda s: s[1], body, (start, jnp.array(True)))[0].reshape(h, w)
 
 
-def _largest_neighbour(comp: jax.Array, size: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Per component root, the 4-adjacent component with the largest (size, id), or size -1 if none.
+def _merge_into_earlier(comp: jax.Array, min_size: jax.Array) -> jax.Array:
+  """Merges each component under ``min_size`` pixels into a neighbour that starts earlier, as skimage.
 
-  Args:
-    comp: ``(H, W)`` int32 component root (a flat pixel index) per pixel.
-    size: ``(H * W,)`` int32 pixel count per root.
-
-  Returns:
-    ``(H * W,)`` sizes and ``(H * W,)`` ids of that neighbour, indexed by root.
-  """
-  n = comp.size
-  nb = _neighbours(comp, -1)
-  nb_size = jnp.where((nb >= 0) & (nb != comp[None]), size[jnp.maximum(nb, 0)], -1)
-  px_size = jnp.max(nb_size, axis=0)
-  px_id = jnp.max(jnp.where(nb_size == px_size[None], nb, -1), axis=0)
-  best_size = jax.ops.segment_max(px_size.ravel(), comp.ravel(), num_segments=n)
-  best_id = jax.ops.segment_max(
-      jnp.where(px_size == best_size[comp], px_id, -1).ravel(), comp.ravel(), num_segments=n)
-  return best_size, best_id
-
-
-def _merge_small(comp: jax.Array, min_size: jax.Array) -> jax.Array:
-  """Merges components under ``min_size`` pixels into their largest neighbour until none is left.
-
-  A small component only merges into a neighbour with a larger (size, id), so merge chains are acyclic,
-  and the smallest small component always has one, so every round removes at least one component.
-  Merged regions stay 4-connected because each merge joins adjacent components.
+  skimage numbers components in raster order and gives a small one the label of the last earlier
+  neighbour its breadth-first walk met; the raster-last pixel of the component that touches an earlier one
+  stands in for the end of that walk. Pointers only go to earlier components, so they form a forest, and
+  every component but the one at pixel (0, 0) has an earlier neighbour (left of or above its first pixel).
 
   Args:
-    comp: ``(H, W)`` int32 roots from ``_connected_components``.
+    comp: ``(H, W)`` int32 components from ``_connected_components`` (root = first pixel).
     min_size: int32 scalar.
 
   Returns:
-    ``(H, W)`` int32 roots of the merged regions.
+    ``(H, W)`` int32 region roots.
   """
-  n = comp.size
-  ids = jnp.arange(n, dtype=jnp.int32)
+  h, w = comp.shape
+  ids = jnp.arange(h * w, dtype=jnp.int32)
+  size = jax.ops.segment_sum(jnp.ones(h * w, jnp.int32), comp.ravel(), num_segments=h * w)
+  earlier = _neighbours(comp, h * w) < comp[None]
+  key = jnp.max(jnp.where(earlier, ids.reshape(1, h, w) * 4 + _SCAN_RANK[:, None, None], -1), axis=0)
+  best = jax.ops.segment_max(key.ravel(), comp.ravel(), num_segments=h * w)
+  direction = 3 - best % 4  # back from scan rank to the _neighbours axis
+  neighbour = best // 4 + jnp.asarray([-w, w, -1, 1])[direction]
+  target = comp.ravel()[jnp.clip(neighbour, 0, h * w - 1)]
+  merge = (size < min_size) & (best >= 0)
+  return _pointer_jump(jnp.where(merge, target, ids))[comp]
 
-  def body(state):
-    comp, _ = state
-    size = jax.ops.segment_sum(jnp.ones(n, jnp.int32), comp.ravel(), num_segments=n)
-    nb_size, nb_id = _largest_neighbour(comp, size)
-    merge = (size > 0) & (size < min_size) & ((nb_size > size) | ((nb_size == size) & (nb_id > ids)))
-    parent = _pointer_jump(jnp.where(merge, nb_id, ids))
-    return parent[comp], jnp.any(merge)
 
-  return lax.while_loop(lambda s: s[1], body, (comp, jnp.array(True)))[0]
+def _absorb_first(regions: jax.Array, min_size: jax.Array) -> jax.Array:
+  """Joins the region at pixel (0, 0), the only one that can still be small, to its largest neighbour.
+
+  Args:
+    regions: ``(H, W)`` int32 region roots from ``_merge_into_earlier``.
+    min_size: int32 scalar.
+
+  Returns:
+    ``(H, W)`` int32 region roots, all of at least ``min_size`` pixels unless the image is one region.
+  """
+  n = regions.size
+  size = jax.ops.segment_sum(jnp.ones(n, jnp.int32), regions.ravel(), num_segments=n)
+  first = regions[0, 0]
+  nb = _neighbours(regions, -1)
+  border = (regions[None] == first) & (nb >= 0) & (nb != first)
+  nb_size = jnp.where(border, size[jnp.maximum(nb, 0)], -1)
+  target = nb.ravel()[jnp.argmax(nb_size.ravel())]
+  join = (size[first] < min_size) & (jnp.max(nb_size) >= 0)
+  return jnp.where(join & (regions == first), target, regions)
 
 
 def _relabel(regions: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -308,8 +382,8 @@ def _relabel(regions: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 
 def slic(image: jax.Array, *, n_segments: int = 100, compactness: float = 10.0, max_num_iter: int = 10,
-         enforce_connectivity: bool = True, min_size_factor: float = 0.5,
-         move_to_low_gradient: bool = True) -> tuple[jax.Array, jax.Array]:
+         enforce_connectivity: bool = True, min_size_factor: float = 0.5, move_to_low_gradient: bool = True,
+         search_radius: int = 1) -> tuple[jax.Array, jax.Array]:
   """SLIC superpixels of one RGB image, traceable under ``jax.jit`` and ``jax.vmap``.
 
   Jit with ``jax.jit(slic, static_argnames=STATIC_ARGNAMES)``; ``compactness`` and ``min_size_factor`` may
@@ -320,10 +394,12 @@ def slic(image: jax.Array, *, n_segments: int = 100, compactness: float = 10.0, 
     n_segments: approximate number of superpixels; fixes the static seed grid.
     compactness: colour vs. space balance; higher gives squarer superpixels (skimage's meaning).
     max_num_iter: number of pixel assignments (k-means iterations).
-    enforce_connectivity: make every label one 4-connected region, merging fragments under
-      ``min_size_factor * H * W / n_seeds`` pixels into their largest neighbour.
+    enforce_connectivity: make every label one 4-connected region; components under
+      ``min_size_factor * H * W / n_seeds`` pixels join an adjacent one, as in skimage.
     min_size_factor: see ``enforce_connectivity``.
     move_to_low_gradient: move each seed to the lowest Lab gradient in its 3x3 pixel window first.
+    search_radius: seed cells searched either side of a pixel's own: 1 compares it with 9 centres, 2 with
+      25 (2-3x slower on CPU, closer to skimage, whose centres reach two strides).
 
   Returns:
     ``labels`` ``(H, W)`` int32 in ``0..K-1`` (raster order of first pixel) and ``K`` as an int32 scalar,
@@ -338,15 +414,17 @@ def slic(image: jax.Array, *, n_segments: int = 100, compactness: float = 10.0, 
     raise ValueError(f"image must be (H, W, 3) RGB, got shape {image.shape}")
   h, w = image.shape[:2]
   _check(h, w, n_segments, max_num_iter)
+  if search_radius < 1:
+    raise ValueError(f"search_radius must be >= 1, got {search_radius}")
   grid = _regular_grid(h, w, n_segments)
-  features = _lab_features(image, grid, compactness)
-  seed_y, seed_x = _seed_positions(features[..., 2:], grid, move_to_low_gradient)
+  features = _features(image, compactness)
+  seeds = _seeds(features[2:], grid, move_to_low_gradient).astype(features.dtype)
   # Colour 0 as in skimage: the first assignment is then purely spatial (the grid cells).
-  centres = jnp.zeros((grid.size, features.shape[-1]), features.dtype)
-  centres = centres.at[:, 0].set(seed_y.ravel() / grid.step).at[:, 1].set(seed_x.ravel() / grid.step)
-  clusters = _kmeans(features, centres, grid, max_num_iter)
+  centres = jnp.concatenate([seeds, jnp.zeros((grid.size, 3), features.dtype)], axis=-1)
+  clusters = _kmeans(features, centres, grid, max_num_iter, search_radius)
   if enforce_connectivity:
-    regions = _merge_small(_connected_components(clusters), _min_size(grid, h, w, min_size_factor))
+    min_size = _min_size(grid, h, w, min_size_factor)
+    regions = _absorb_first(_merge_into_earlier(_connected_components(clusters), min_size), min_size)
   else:
     regions = clusters
   return _relabel(regions)

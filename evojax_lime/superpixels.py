@@ -1,6 +1,7 @@
 """Image -> superpixel labels ``(H, W)`` int32 in 0..K-1, and the static genome length they are padded to."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Mapping
 
@@ -13,6 +14,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "slic": {"n_segments": 100, "compactness": 10.0, "start_label": 0},
     "felzenszwalb": {"scale": 100.0, "sigma": 0.8, "min_size": 50},
     "grid": {"n_segments": 64},
+    "slic_jax": {"n_segments": 100, "compactness": 10.0},
 }
 MIN_GENOME_LENGTH = 16
 
@@ -40,7 +42,7 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
 
   Args:
     image: ``(H, W, 3)`` float32 RGB in [0, 1].
-    method: ``"quickshift"``, ``"slic"``, ``"felzenszwalb"`` or ``"grid"``.
+    method: ``"quickshift"``, ``"slic"``, ``"felzenszwalb"``, ``"grid"`` or ``"slic_jax"``.
     params: keyword arguments overriding the method's defaults.
 
   Returns:
@@ -54,6 +56,8 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
   try:
     if method == "grid":
       labels = grid_segments(image.shape[0], image.shape[1], **kwargs)
+    elif method == "slic_jax":
+      labels = np.asarray(slic_jax_labels(image, kwargs, jit=True)[0])
     elif method == "quickshift":
       labels = sk.quickshift(image.astype(np.float64), **kwargs)
     elif method == "slic":
@@ -63,6 +67,37 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
   except TypeError as e:  # an unknown keyword from the caller
     raise ValueError(f"bad segmentation_params for {method}: {e}") from None
   return relabel(labels)
+
+
+def slic_jax_params(params: Mapping[str, Any]) -> dict[str, Any]:
+  """The options of JAX SLIC: its defaults overridden by ``params``."""
+  return {**_DEFAULTS["slic_jax"], **dict(params)}
+
+
+def slic_jax_labels(image, params: Mapping[str, Any], *, jit: bool = False):
+  """JAX SLIC of one ``(H, W, 3)`` image -> ``((H, W) labels, K)``, traceable (see :mod:`evojax_lime.slic_jax`)."""
+  from evojax_lime import slic_jax
+  fn = _jitted_slic() if jit else slic_jax.slic
+  try:
+    return fn(image, **slic_jax_params(params))
+  except TypeError as e:
+    raise ValueError(f"bad segmentation_params for slic_jax: {e}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _jitted_slic():
+  import jax
+  from evojax_lime import slic_jax
+  return jax.jit(slic_jax.slic, static_argnames=slic_jax.STATIC_ARGNAMES)
+
+
+def slic_jax_max_segments(height: int, width: int, params: Mapping[str, Any]) -> int:
+  """Static bound on K of JAX SLIC on an ``(H, W)`` image: the genome length in-program segmentation needs."""
+  from evojax_lime import slic_jax
+  opts = slic_jax_params(params)
+  return slic_jax.max_segments(height, width, n_segments=opts["n_segments"],
+                               enforce_connectivity=opts.get("enforce_connectivity", True),
+                               min_size_factor=opts.get("min_size_factor", 0.5))
 
 
 def genome_length(num_segments: int, fixed: int | None = None) -> int:
