@@ -7,6 +7,7 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.fitness import Problem
+from evojax_lime.progress import reported
 from evojax_lime.step import EvaluateFn, generation_step, init_state
 from evojax_lime.state import GAState
 
@@ -42,7 +43,7 @@ def gene_importance(population: jax.Array, fitness: jax.Array) -> jax.Array:
 
 
 def evolve(key: jax.Array, problem: Problem, params: GAParams, *, config: ELimeConfig, length: int,
-           evaluate_fn: EvaluateFn) -> EvolveResult:
+           evaluate_fn: EvaluateFn, progress: bool = False) -> EvolveResult:
   """Initial population plus ``config.generations`` generations, all in one traced program.
 
   Args:
@@ -52,10 +53,13 @@ def evolve(key: jax.Array, problem: Problem, params: GAParams, *, config: ELimeC
     config: static options (population size, generations, operators, patience).
     length: static genome length L.
     evaluate_fn: genomes -> fitness (see :mod:`evojax_lime.fitness`).
+    progress: compile in host reports of the generations (see :mod:`evojax_lime.progress`).
   """
   state = init_state(key, problem, params, config=config, length=length, evaluate_fn=evaluate_fn)
   step = lambda s: generation_step(s, problem, params, config=config, evaluate_fn=evaluate_fn)
   gens = config.generations
+  if progress:
+    step = reported(step, state, total=gens)
   best = jnp.full((gens + 1,), jnp.nan, jnp.float32).at[0].set(state.best_fitness)
   mean = jnp.full((gens + 1,), jnp.nan, jnp.float32).at[0].set(state.fitness.mean())
   if config.patience is None:

@@ -12,7 +12,7 @@ from models._convert import CheckpointMismatchError
 from models._model import Model
 from models._serialization import load_variables, save_variables
 from models._spec import ModelSpec, WeightsNotInstalledError
-from models.registry import available, create, imagenet_classes
+from models.registry import available, create, imagenet_classes, spec
 from models.torch_reader import UnsafeCheckpointError, load_torch_checkpoint
 
 __all__ = [
@@ -27,4 +27,5 @@ __all__ = [
     "load_torch_checkpoint",
     "load_variables",
     "save_variables",
+    "spec",
 ]

@@ -43,7 +43,12 @@ def available() -> list[str]:
   return sorted(_specs())
 
 
-def _spec(name: str) -> ModelSpec:
+def spec(name: str) -> ModelSpec:
+  """The :class:`ModelSpec` registered as ``name`` (input size, normalisation, bundled weights).
+
+  Raises:
+    ValueError: for an unknown name, listing the available ones.
+  """
   try:
     return _specs()[name]
   except KeyError:
@@ -129,7 +134,7 @@ def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed
     CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys).
     WeightsNotInstalledError: ``"pretrained"`` when the package shipping the weights is not installed.
   """
-  spec = _spec(name)
+  spec = spec(name)
   module = spec.build(dtype)
   shape = (1, spec.input_size, spec.input_size, 3)
   if weights is None:

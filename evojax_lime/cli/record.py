@@ -1,0 +1,115 @@
+"""The JSON record of one explanation: everything needed to read, compare or reproduce it."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from evojax_lime.explanation import Explanation
+
+_PACKAGES = ("evojax-lime", "jax", "jaxlib", "flax", "numpy", "scikit-image", "pillow")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassInfo:
+  """A class of the classifier with its probability on the full image."""
+
+  id: int
+  name: str
+  probability: float
+
+  def as_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """What one image's explanation is about, beyond the :class:`Explanation` itself.
+
+  Attributes:
+    source: where the photo came from: its path, or what provided a bundled one.
+    photo_size: ``(height, width)`` of the original photo.
+    model: registry name of the classifier.
+    weights: ``"pretrained"`` or the weights file.
+    predicted: top-1 class on the full image.
+    target: the class explained.
+    top5: the five most probable classes on the full image.
+    timings: seconds: segmentation, compile, evolve, wall (load to explanation).
+  """
+
+  source: str
+  photo_size: tuple[int, int]
+  model: str
+  weights: str
+  predicted: ClassInfo
+  target: ClassInfo
+  top5: Sequence[ClassInfo]
+  timings: dict[str, float]
+
+
+@functools.cache
+def versions() -> dict[str, str]:
+  """Installed versions of the packages a result depends on."""
+  found = {}
+  for name in _PACKAGES:
+    try:
+      found[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+      found[name] = None
+  return found
+
+
+@functools.cache
+def devices() -> list[str]:
+  import jax
+
+  return [f"{d.platform}:{d.id} {d.device_kind}" for d in jax.devices()]
+
+
+def _finite(value: Any) -> Any:
+  """JSON has no NaN or infinity; an unknown number is ``null``."""
+  if isinstance(value, float) and not math.isfinite(value):
+    return None
+  if isinstance(value, dict):
+    return {k: _finite(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [_finite(v) for v in value]
+  return value
+
+
+def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[str, Any]:
+  """The JSON-ready record of one explanation."""
+  summary = explanation.summary()
+  importance = np.asarray(explanation.importance, float)
+  return _finite({
+      "image": {"source": run.source, "height": run.photo_size[0], "width": run.photo_size[1]},
+      "model": {"name": run.model, "weights": run.weights},
+      "predicted": run.predicted.as_dict(),
+      "target": run.target.as_dict(),
+      "top5": [c.as_dict() for c in run.top5],
+      "original_probability": explanation.original_probability,
+      "explanation_probability": explanation.explanation_probability,
+      "best_fitness": explanation.best_fitness,
+      "num_superpixels": explanation.num_segments,
+      "kept": [{"id": int(i), "importance": float(importance[i])} for i in explanation.selected],
+      "importance": importance.tolist(),
+      "fitness_history": {"best": summary["fitness_history"], "mean": summary["mean_fitness_history"]},
+      "generations_run": explanation.generations_run,
+      "num_evaluations": explanation.num_evaluations,
+      "config": summary["config"],
+      "seed": summary["seed"],
+      "timings": run.timings,
+      "device": devices(),
+      "versions": versions(),
+      "files": files,
+  })
+
+
+def save_json(data: dict[str, Any], path: Path) -> None:
+  path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -1,0 +1,61 @@
+"""Runs the installed ``evojax-lime`` console script, and builds photos (good and bad) to feed it."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+_SCRIPT = shutil.which("evojax-lime")
+COMMAND = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "evojax_lime.cli"]
+# Small runs: every launch pays the JAX import and a compile of the GA with EfficientNet-Lite0 in it; a fixed
+# chunk size skips the automatic one's extra compile.
+FAST = ("--population", "8", "--generations", "2", "--chunk-size", "8", "--quiet")
+EXIF_ORIENTATION = 0x0112
+
+
+def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+  """``evojax-lime *args`` in ``cwd``; stdout and stderr captured as text."""
+  return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def error_lines(result: subprocess.CompletedProcess) -> list[str]:
+  """stderr's lines, after checking that no traceback leaked into it."""
+  assert "Traceback" not in result.stderr, result.stderr
+  return result.stderr.splitlines()
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> np.ndarray:
+  return data.chelsea()
+
+
+@pytest.fixture(scope="session")
+def photos(tmp_path_factory, chelsea) -> dict[str, Path]:
+  """A folder of photos in awkward formats, plus a bad file, and the other bad files outside it."""
+  folder = tmp_path_factory.mktemp("photos")
+  cat = Image.fromarray(chelsea)
+  exif = Image.Exif()
+  exif[EXIF_ORIENTATION] = 6  # stored sideways: must be shown rotated 90 degrees clockwise
+  cat.save(folder / "a_rotated.jpg", quality=92, exif=exif)
+  gray16 = (np.asarray(cat.convert("L"), np.uint16) * 257).astype(np.uint16)
+  Image.fromarray(gray16).save(folder / "b_gray16.png")
+  rgba = cat.convert("RGBA")
+  rgba.putalpha(200)
+  rgba.save(folder / "c_rgba.png")
+  cat.convert("P").save(folder / "d_palette.gif")
+  good = (folder / "a_rotated.jpg").read_bytes()
+  (folder / "e_truncated.jpg").write_bytes(good[:len(good) // 2])
+  (folder / "notes.txt").write_text("not an image, and not named like one: the folder scan skips it")
+
+  bad = tmp_path_factory.mktemp("bad")
+  (bad / "empty.png").write_bytes(b"")
+  (bad / "text.jpg").write_text("this is plain text with an image's name\n")
+  (bad / "no_images").mkdir()
+  return {"folder": folder, "cat": folder / "a_rotated.jpg", "empty": bad / "empty.png", "text": bad / "text.jpg",
+          "empty_dir": bad / "no_images", "missing": bad / "missing.jpg"}

@@ -1,0 +1,110 @@
+"""Successful runs of the console script: the README's default command, explicit photos and targets, many images."""
+import json
+import re
+
+import numpy as np
+from PIL import Image
+
+from evojax_lime.cli import render
+
+from tests.cli.conftest import FAST, cli, error_lines
+
+OUTPUTS = ("_overlay.png", "_explanation.png", "_fitness.png", ".json")
+
+
+def _outputs(folder, stem):
+  return [folder / f"{stem}{suffix}" for suffix in OUTPUTS]
+
+
+def _record(folder, stem):
+  return json.loads((folder / f"{stem}.json").read_text())
+
+
+def test_default_command_explains_the_bundled_photo(tmp_path):
+  out = tmp_path / "out"
+  result = cli("explain", *FAST, "--out", out, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert error_lines(result) == []
+  assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in _outputs(out, "chelsea"))
+  rec = _record(out, "chelsea")
+  assert rec["image"]["source"].startswith("skimage.data.chelsea")
+  assert (rec["image"]["height"], rec["image"]["width"]) == (300, 451)
+  assert rec["model"] == {"name": "efficientnet_lite0", "weights": "pretrained"}
+  assert rec["predicted"]["name"] in ("Egyptian cat", "tabby", "tiger cat")  # a pretrained net sees a cat
+  assert rec["target"] == rec["predicted"] == rec["top5"][0]
+  assert 0 < rec["original_probability"] <= 1 and 0 < rec["explanation_probability"] <= 1
+  k = rec["num_superpixels"]
+  assert k >= 2 and len(rec["importance"]) == k
+  assert all(0 <= s["id"] < k and 0 <= s["importance"] <= 1 for s in rec["kept"])
+  assert len(rec["fitness_history"]["best"]) == len(rec["fitness_history"]["mean"]) == 3
+  assert rec["config"]["population_size"] == 8 and rec["config"]["generations"] == 2
+  assert rec["seed"] == 0
+  assert set(rec["timings"]) == {"segmentation", "compile", "evolve", "wall"}
+  assert rec["device"] and {"evojax-lime", "jax", "flax", "numpy", "scikit-image"} <= set(rec["versions"])
+  # The overlay is at the photo's resolution, the explanation at the model's.
+  assert Image.open(out / "chelsea_overlay.png").size == (451, 300)
+  assert Image.open(out / "chelsea_explanation.png").size == (224, 224)
+  assert Image.open(out / "chelsea_fitness.png").format == "PNG"
+  summary = result.stdout.splitlines()[0]
+  assert summary.startswith("chelsea.jpg: ") and f"of {k} superpixels" in summary
+
+
+def test_folder_with_a_bad_photo_target_by_name_and_one_compile(tmp_path, photos):
+  out = tmp_path / "out"
+  result = cli("explain", photos["folder"], *FAST, "--target", "Tiger_Cat", "--seed", "3", "--out", out, cwd=tmp_path)
+  assert result.returncode == 1  # one photo failed
+  (line,) = error_lines(result)
+  assert line.startswith("evojax-lime: error: ") and "e_truncated.jpg" in line and "truncated" in line
+  stems = ("a_rotated", "b_gray16", "c_rgba", "d_palette")
+  assert sorted(p.name for p in out.iterdir()) == sorted(p.name for s in stems for p in _outputs(out, s))
+  records = [_record(out, s) for s in stems]
+  assert all(r["target"]["id"] == 282 and r["target"]["name"] == "tiger cat" for r in records)
+  assert all(r["seed"] == 3 for r in records)
+  # Photos are resized before explaining, so all share one compiled program.
+  assert records[0]["timings"]["compile"] > 0
+  assert [r["timings"]["compile"] for r in records[1:]] == [0.0, 0.0, 0.0]
+  # EXIF orientation 6: a 451 x 300 photo stored sideways is shown 300 wide and 451 high.
+  assert Image.open(out / "a_rotated_overlay.png").size == (300, 451)
+  assert Image.open(out / "b_gray16_overlay.png").size == (451, 300)
+  # The summary table lists every photo, the failed one with its error.
+  table = result.stdout[result.stdout.index("image "):]
+  assert all(f"{s}." in table for s in stems) and re.search(r"e_truncated\.jpg +failed: ", table)
+  assert f"{photos['folder'] / 'a_rotated.jpg'}: tiger cat (282)" in result.stdout  # the photo as named
+
+
+def test_explicit_photo_and_target_by_id(tmp_path, photos, chelsea):
+  out = tmp_path / "out"
+  result = cli("explain", photos["cat"], *FAST, "--target", "281", "--segmentation", "slic", "--fill", "mean",
+               "--out", out, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  rec = _record(out, "a_rotated")
+  assert rec["target"]["id"] == 281 and rec["target"]["name"] == "tabby"
+  assert rec["config"]["segmentation"] == "slic" and rec["config"]["fill"] == "mean"
+  assert rec["image"]["source"] == str(photos["cat"])
+  # Turned upright: each overlay pixel is the photo's, turned 90 degrees clockwise, either kept or dimmed.
+  overlay = np.asarray(Image.open(out / "a_rotated_overlay.png").convert("L"), float)
+  gray = np.asarray(Image.fromarray(chelsea).convert("L"), float)
+
+  def explained(k):
+    turned = np.rot90(gray, k)
+    return ((np.abs(overlay - turned) < 16) | (np.abs(overlay - render.HIDDEN_BRIGHTNESS * turned) < 16)).mean()
+
+  assert explained(-1) > 0.75 and explained(-1) > explained(1) + 0.2  # drawn lines and JPEG noise aside
+
+
+def test_models_lists_bundled_weights(tmp_path):
+  result = cli("models", cwd=tmp_path)
+  assert result.returncode == 0 and error_lines(result) == []
+  lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+  assert "bundled" in lines["efficientnet_lite0"] and "(default)" in lines["efficientnet_lite0"]
+  assert "--weights FILE" in lines["resnet50"]
+
+
+def test_help_is_complete(tmp_path):
+  result = cli("explain", "--help", cwd=tmp_path)
+  assert result.returncode == 0
+  for option in ("--model", "--weights", "--target", "--population", "--generations", "--segmentation", "--fill",
+                 "--parsimony", "--crossover", "--mutation-rate", "--patience", "--chunk-size", "--seed", "--dtype",
+                 "--out", "--quiet"):
+    assert option in result.stdout
+  assert "(default: efficientnet_lite0)" in result.stdout and "(default: 64)" in result.stdout
