@@ -134,13 +134,14 @@ def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed
     CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys).
     WeightsNotInstalledError: ``"pretrained"`` when the package shipping the weights is not installed.
   """
-  spec = spec(name)
-  module = spec.build(dtype)
-  shape = (1, spec.input_size, spec.input_size, 3)
+  model_spec = spec(name)
+  module = model_spec.build(dtype)
+  shape = (1, model_spec.input_size, model_spec.input_size, 3)
   if weights is None:
     variables = _random_variables(module, shape, seed)
   else:
-    variables = check_shapes(dict(_variables(spec, weights)), module, shape, spec.name)
-  classes = _imagenet_classes() if spec.num_classes == 1000 else tuple(f"class {i}" for i in range(spec.num_classes))
-  return Model(name=spec.name, module=module, variables=variables, input_size=spec.input_size, mean=spec.mean,
-               std=spec.std, class_names=classes, dtype=dtype)
+    variables = check_shapes(dict(_variables(model_spec, weights)), module, shape, model_spec.name)
+  n = model_spec.num_classes
+  classes = _imagenet_classes() if n == 1000 else tuple(f"class {i}" for i in range(n))
+  return Model(name=model_spec.name, module=module, variables=variables, input_size=model_spec.input_size,
+               mean=model_spec.mean, std=model_spec.std, class_names=classes, dtype=dtype)
