@@ -104,6 +104,8 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--chunk-size", type=int, metavar="N",
                  help="masked images per classifier call, to bound memory (default: fit free memory)")
   g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; a run is a function of it")
+  g.add_argument("--cache-dir", metavar="DIR",
+                 help="keep compiled programs in DIR so later runs with the same shapes skip compilation")
 
   o = p.add_argument_group("output")
   o.add_argument("--out", metavar="DIR", help="folder for the outputs (default: a new evojax-lime-out/<time>)")

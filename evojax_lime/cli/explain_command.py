@@ -5,6 +5,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from evojax_lime.cache import enable_compilation_cache
 from evojax_lime.cli import images, report
 from evojax_lime.cli.args import config_from_args
 from evojax_lime.cli.errors import FAILURE, CliError, print_error
@@ -17,6 +18,11 @@ from evojax_lime.cli.progress import status
 def run(args: argparse.Namespace) -> int:
   """Runs the command; returns the exit status. Raises :class:`CliError` for a problem that stops everything."""
   config = config_from_args(args)
+  if args.cache_dir:
+    try:
+      enable_compilation_cache(args.cache_dir)
+    except OSError as err:
+      raise CliError(f"--cache-dir {args.cache_dir}: {err.strerror or err}") from None
   inputs = images.collect(args.images)
   for arg, reason in inputs.errors:
     print_error(f"{arg}: {reason}")

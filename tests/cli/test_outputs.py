@@ -75,8 +75,9 @@ def test_folder_with_a_bad_photo_target_by_name_and_one_compile(tmp_path, photos
 def test_explicit_photo_and_target_by_id(tmp_path, photos, chelsea):
   out = tmp_path / "out"
   result = cli("explain", photos["cat"], *FAST, "--target", "281", "--segmentation", "slic", "--fill", "mean",
-               "--out", out, cwd=tmp_path)
+               "--out", out, "--cache-dir", tmp_path / "cache", cwd=tmp_path)
   assert result.returncode == 0, result.stderr
+  assert any((tmp_path / "cache").iterdir())  # compiled programs kept for the next process
   rec = _record(out, "a_rotated")
   assert rec["target"]["id"] == 281 and rec["target"]["name"] == "tabby"
   assert rec["config"]["segmentation"] == "slic" and rec["config"]["fill"] == "mean"

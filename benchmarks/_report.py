@@ -1,0 +1,54 @@
+"""What every benchmark records beside its numbers: the machine, the versions, and a markdown table."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Sequence
+
+import jax
+
+_PACKAGES = ("evojax-lime", "jax", "jaxlib", "flax", "numpy", "scikit-image", "torch", "torchvision", "lime")
+
+
+def machine() -> dict[str, Any]:
+  """Hardware and software the numbers were measured on."""
+  versions = {}
+  for name in _PACKAGES:
+    try:
+      versions[name] = metadata.version(name)
+    except metadata.PackageNotFoundError:
+      pass
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open("/proc/cpuinfo") as f:
+      cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+  except OSError:
+    pass
+  return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
+          "devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
+          "backend": jax.default_backend(), "versions": versions,
+          "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+  """Rows as a markdown table over ``columns`` (floats to 4 significant digits)."""
+  fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
+  lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+  lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+  return "\n".join(lines) + "\n"
+
+
+def write(out_dir: str | os.PathLike, name: str, payload: dict[str, Any], table: str, title: str) -> Path:
+  """Writes ``<name>.json`` (payload + machine) and ``<name>.md`` (title, machine line, table)."""
+  out = Path(out_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  info = machine()
+  (out / f"{name}.json").write_text(json.dumps({"machine": info, **payload}, indent=2, default=str))
+  header = f"# {title}\n\nMachine: {info['device_kind']} ({info['backend']}), CPU {info['cpu']} x{info['cpu_count']}, " \
+           f"jax {info['versions'].get('jax', '?')}, {info['date']}\n\n"
+  (out / f"{name}.md").write_text(header + table)
+  return out / f"{name}.json"
