@@ -5,23 +5,19 @@ import json
 import os
 import platform
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
 import jax
 
-_PACKAGES = ("evojax-lime", "jax", "jaxlib", "flax", "numpy", "scikit-image", "torch", "torchvision", "lime")
+from evojax_lime.versions import PACKAGES, package_versions
+
+_PACKAGES = (*PACKAGES, "torch", "torchvision", "lime")
 
 
 def machine() -> dict[str, Any]:
   """Hardware and software the numbers were measured on."""
-  versions = {}
-  for name in _PACKAGES:
-    try:
-      versions[name] = metadata.version(name)
-    except metadata.PackageNotFoundError:
-      pass
+  versions = {k: v for k, v in package_versions(_PACKAGES).items() if v is not None}
   cpu = platform.processor() or platform.machine()
   try:
     with open("/proc/cpuinfo") as f:

@@ -2,7 +2,7 @@
 
 Data flow: image -> superpixels -> genomes -> masked batch -> classifier -> fitness -> selection -> next genomes.
 """
-from evojax_lime import operators
+from evojax_lime import metrics, operators
 from evojax_lime.batch import explain_batch
 from evojax_lime.cache import enable_compilation_cache
 from evojax_lime.config import ELimeConfig, GAParams
@@ -12,12 +12,13 @@ from evojax_lime.explanation import Explanation
 from evojax_lime.fill import make_fill
 from evojax_lime.fitness import Problem, evaluate
 from evojax_lime.host import host_classifier
+from evojax_lime.lime import LimeExplanation, explain_lime, lime_weights
 from evojax_lime.masking import masked_batch
 from evojax_lime.state import GAState
 from evojax_lime.step import generation_step, init_state
 from evojax_lime.superpixels import genome_length, segment
 
 __version__ = "0.1.0"
-__all__ = ["ELimeConfig", "EvolveResult", "Explanation", "GAParams", "GAState", "Problem", "enable_compilation_cache", "evaluate", "evolve",
-           "explain", "explain_batch", "gene_importance", "generation_step", "genome_length", "host_classifier", "init_state",
-           "make_fill", "masked_batch", "operators", "segment"]
+__all__ = ["ELimeConfig", "EvolveResult", "Explanation", "GAParams", "GAState", "LimeExplanation", "Problem", "enable_compilation_cache", "evaluate", "evolve",
+           "explain", "explain_batch", "explain_lime", "gene_importance", "generation_step", "genome_length", "host_classifier", "init_state", "lime_weights",
+           "make_fill", "masked_batch", "metrics", "operators", "segment"]

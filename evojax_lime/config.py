@@ -67,8 +67,8 @@ class ELimeConfig:
   crossover_rate: float = 0.9
   mutation_rate: Optional[float] = None
   num_elite: int = 2
-  parsimony: float = 0.1
-  fill: str = "black"
+  parsimony: float = 0.5
+  fill: str = "mean"
   blur_sigma: float = 8.0
   segmentation: str = "quickshift"
   segmentation_params: Any = ()

@@ -5,15 +5,14 @@ import dataclasses
 import functools
 import json
 import math
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from evojax_lime.explanation import Explanation
+from evojax_lime.versions import package_versions
 
-_PACKAGES = ("evojax-lime", "jax", "jaxlib", "flax", "numpy", "scikit-image", "pillow")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,13 +55,7 @@ class Run:
 @functools.cache
 def versions() -> dict[str, str]:
   """Installed versions of the packages a result depends on."""
-  found = {}
-  for name in _PACKAGES:
-    try:
-      found[name] = metadata.version(name)
-    except metadata.PackageNotFoundError:
-      found[name] = None
-  return found
+  return package_versions()
 
 
 @functools.cache

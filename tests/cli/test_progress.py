@@ -21,7 +21,7 @@ def problem():
 @pytest.mark.parametrize("patience", [None, 3])
 def test_progress_reports_generations_and_changes_nothing(problem, patience):
   image, classifier = problem
-  config = el.ELimeConfig(population_size=8, generations=90, segmentation="grid", patience=patience)
+  config = el.ELimeConfig(population_size=8, generations=90, segmentation="grid", patience=patience, fill="black")
   reports = []
   with_bar = el.explain(image, classifier, config=config, progress=lambda g, b: reports.append((g, b)))
   plain = el.explain(image, classifier, config=config)

@@ -11,7 +11,7 @@ from evojax_lime.superpixels import grid_segments
 def planted_problem(planted: tuple[int, ...], *, side: int = 32, n_segments: int = 16, num_classes: int = 3):
   """Returns ``(image, labels, classifier)``.
 
-  Every superpixel of ``image`` is a bright distinct colour and the fill is black, so the classifier can tell
+  Every superpixel of ``image`` is a bright distinct colour; explain it with ``fill="black"`` so the classifier can tell
   which superpixels are visible. Class 0's logit is ``8 * (visible planted fraction - visible other fraction)``:
   its unique maximiser keeps every planted superpixel and nothing else.
   """

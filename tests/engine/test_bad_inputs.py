@@ -6,7 +6,7 @@ import pytest
 
 import evojax_lime as el
 
-CFG = el.ELimeConfig(population_size=4, generations=1, segmentation="grid")
+CFG = el.ELimeConfig(population_size=4, generations=1, segmentation="grid", fill="black")
 IMG = np.random.default_rng(0).uniform(size=(16, 16, 3)).astype(np.float32)
 
 

@@ -7,7 +7,7 @@ import pytest
 import evojax_lime as el
 from tests.engine.planted import planted_problem
 
-BASE = el.ELimeConfig(population_size=24, generations=6, parsimony=0.05)
+BASE = el.ELimeConfig(population_size=24, generations=6, parsimony=0.05, fill="black")
 
 
 @pytest.fixture(scope="module")

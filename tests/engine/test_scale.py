@@ -13,7 +13,7 @@ import evojax_lime as el
 from evojax_lime.memory import auto_chunk_size
 from tests.engine.planted import planted_problem
 
-BASE = el.ELimeConfig(population_size=16, generations=5, parsimony=0.05)
+BASE = el.ELimeConfig(population_size=16, generations=5, parsimony=0.05, fill="black")
 
 
 def _same(a, b):
@@ -93,7 +93,7 @@ _SHARDED_SCRIPT = textwrap.dedent("""
     image, labels, clf = planted_problem((1, 2, 7), side=24, n_segments=12)
     out = {}
     for shard in (False, True):
-      cfg = el.ELimeConfig(population_size=16, generations=5, chunk_size=8, shard=shard)
+      cfg = el.ELimeConfig(population_size=16, generations=5, chunk_size=8, shard=shard, fill="black")
       e = el.explain(image, clf, segments=labels, config=cfg, seed=7)
       b = el.explain_batch([image, image], clf, segments=[labels, labels], config=cfg, seeds=[7, 8])
       out[str(shard)] = [e.genome.tolist(), e.fitness_history.tolist(), [x.fitness_history.tolist() for x in b]]
@@ -119,7 +119,7 @@ _CACHE_SCRIPT = textwrap.dedent("""
     jax.monitoring.register_event_listener(lambda name, **kw: hits.append(name) if "cache_hits" in name else None)
     el.enable_compilation_cache(sys.argv[1])
     image, labels, clf = planted_problem((1, 2), side=24, n_segments=12)
-    e = el.explain(image, clf, segments=labels, config=el.ELimeConfig(population_size=8, generations=2))
+    e = el.explain(image, clf, segments=labels, config=el.ELimeConfig(population_size=8, generations=2, fill="black"))
     print(len(hits), e.genome.astype(int).tolist())
 """)
 

@@ -1,0 +1,109 @@
+"""Each benchmark script runs end to end in a tiny configuration (random 32 x 32 CNN), so they do not rot.
+
+The scripts run as subprocesses, concurrently, exactly as a user would start them.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]
+HELP_ONLY = ("vs_lime", "paper_study", "gpu_run")
+
+
+def _start(args, out=None):
+  env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+  tail = [] if out is None else ["--out", str(out)]
+  return subprocess.Popen([sys.executable, "-m", *args, *tail], cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(proc):
+  out, _ = proc.communicate(timeout=240)
+  assert proc.returncode == 0, out
+  return out
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+  out = tmp_path_factory.mktemp("bench")
+  procs = {
+      "vs_lime": _start(["benchmarks.vs_lime", *TINY, "--budgets", "24", "--steps", "4", "--batch-size", "10"], out),
+      "paper_study": _start(["benchmarks.paper_study", *TINY, "--photos", "chelsea", "coffee", "--seeds", "2",
+                             "--population", "6", "--generations", "2", "--lime-samples", "20"], out),
+      "sweep": _start(["benchmarks.paper_study", *TINY, "--seeds", "2", "--population", "6", "--generations", "2",
+                       "--fill", "black", "--parsimony", "0.1", "--sweep", "parsimony=0,0.3", "fill=mean"], out),
+      "throughput": _start(["benchmarks.throughput", "--model", "tiny", "--size", "16", "--populations", "8",
+                            "--chunk-sizes", "0", "4", "--generations", "1", "--repeats", "1", "--explain-check",
+                            "--check-population", "4", "--check-generations", "1"], out),
+      "segmentation_quality": _start(["benchmarks.segmentation_quality", "--model", "tiny", "--photos", "chelsea",
+                                      "--seeds", "1", "--population", "4", "--generations", "1", "--steps", "3",
+                                      "--methods", "slic", "slic_jax"],  # quickshift finds one region at 32 px
+                                     out),
+      "segmentation_speed": _start(["benchmarks.segmentation_speed", "--batch-sizes", "1", "--size", "32",
+                                    "--n-segments", "8", "--repeats", "1", "--host-repeats", "1"], out),
+      "forward_throughput": _start(["benchmarks.forward_throughput", "--models", "mobilenet_v3_small",
+                                    "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
+      **{f"{name}_help": _start([f"benchmarks.{name}", "--help"]) for name in HELP_ONLY},
+  }
+  logs = {name: _wait(p) for name, p in procs.items()}
+  return out, logs
+
+
+def test_vs_lime(results):
+  out, _ = results
+  payload = json.loads((out / "vs_lime_cpu.json").read_text())
+  assert {"platform", "cpu", "devices", "versions"} <= set(payload["machine"])
+  assert [r["method"] for r in payload["summary"]] == ["e-lime", "jax-lime", "lime"]
+  for row in payload["summary"]:
+    assert row["evaluations"] == 24 and 0 <= row["p_explanation"] <= 1
+    assert 0 <= row["insertion_auc"] <= 1 and 0 <= row["deletion_auc"] <= 1
+  assert "| e-lime |" in (out / "vs_lime_cpu.md").read_text()
+
+
+def test_paper_study(results):
+  out, _ = results
+  payload = json.loads((out / "paper_study_cpu.json").read_text())
+  assert len(payload["runs"]) == 4 and [r["photo"] for r in payload["summary"]] == ["chelsea", "coffee", "all"]
+  assert all("lime_probability" in r and r["evaluations"] == 18 for r in payload["runs"])
+  assert (out / "paper_study_cpu.png").stat().st_size > 1000
+  assert "| tiny | all |" in (out / "paper_study_cpu.md").read_text()
+
+
+def test_sweep(results):
+  out, _ = results
+  rows = json.loads((out / "paper_study_sweep_cpu.json").read_text())["sweep"]
+  assert [(r["factor"], r["value"]) for r in rows] == [("base", ""), ("parsimony", 0.0), ("parsimony", 0.3),
+                                                       ("fill", "mean")]
+  assert all(r["runs"] == 2 and 0 <= r["raised"] <= 1 for r in rows)
+
+
+def test_throughput(results):
+  out, _ = results
+  rows = json.loads((out / "throughput_cpu_tiny.json").read_text())["rows"]
+  assert [(r["population"], r["chunk"]) for r in rows] == [(8, 4), (8, 8)]
+  assert all(r["engine_images_per_s"] > 0 and r["forward_images_per_s"] > 0 for r in rows)
+
+
+def test_segmentation_quality(results):
+  out, _ = results
+  summary = json.loads((out / "segmentation_quality_cpu.json").read_text())["summary"]
+  assert [r["method"] for r in summary] == ["slic", "slic_jax"]
+  assert all(0 <= r["insertion_auc"] <= 1 and r["runs"] == 1 for r in summary)
+
+
+def test_segmentation_speed_and_forward(results):
+  out, _ = results
+  methods = {r["method"] for r in json.loads((out / "segmentation_cpu.json").read_text())["results"]}
+  assert any(m.startswith("jax_slic") for m in methods) and "skimage_slic" in methods
+  assert (out / "forward_cpu.md").read_text().count("mobilenet_v3_small") >= 1
+
+
+@pytest.mark.parametrize("script", HELP_ONLY)
+def test_help(results, script):
+  _, logs = results
+  assert logs[f"{script}_help"].startswith("usage:")
