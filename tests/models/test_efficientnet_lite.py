@@ -18,6 +18,7 @@ import models
 from models import efficientnet_lite
 from models._convert import check_shapes
 from models.torch_reader import load_torch_checkpoint
+from tests.torch_reference import randomise_batch_norm
 
 ATOL = 1e-4
 LOGIT_STD = 3.0
@@ -138,13 +139,8 @@ def test_random_lite12_match_reference(tmp_path, name, resolution):
   package = _reference_package()
   torch.manual_seed(0)
   reference = package.EfficientNet.from_name(name.replace("_", "-"), image_size=resolution).eval()
+  randomise_batch_norm(reference)
   with torch.no_grad():
-    for m in reference.modules():
-      if isinstance(m, torch.nn.BatchNorm2d):
-        m.weight.uniform_(0.5, 1.5)
-        m.bias.uniform_(-0.5, 0.5)
-        m.running_mean.uniform_(-0.5, 0.5)
-        m.running_var.uniform_(0.5, 2.0)
     images = _normalised(resolution, seed=1)
     reference._fc.weight.mul_(LOGIT_STD / float(_torch_logits(reference, images).std()))
   path = tmp_path / f"{name}.pth"

@@ -19,6 +19,7 @@ torchvision = pytest.importorskip("torchvision", reason="torchvision is the pari
 from models import densenet, mobilenet, resnet  # noqa: E402
 from models._convert import CheckpointMismatchError, check_shapes  # noqa: E402
 from models.torch_reader import load_torch_checkpoint  # noqa: E402
+from tests.torch_reference import randomise_batch_norm
 
 SPECS = {**resnet.SPECS, **densenet.SPECS, **mobilenet.SPECS}
 RESOLUTIONS = (64, 77)
@@ -31,17 +32,6 @@ LOGIT_STD = 3.0
 # XLA's LLVM optimisation passes dominate CPU compile time of these deep, once-run graphs (DenseNet-169: 14 s
 # -> 3 s) and buy nothing at batch 2.
 _COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
-
-
-def _randomise(model: "torch.nn.Module") -> None:
-  """BatchNorm affine parameters and running statistics far from the identity, in place."""
-  with torch.no_grad():
-    for m in model.modules():
-      if isinstance(m, torch.nn.BatchNorm2d):
-        m.weight.uniform_(0.5, 1.5)
-        m.bias.uniform_(-0.5, 0.5)
-        m.running_mean.uniform_(-0.5, 0.5)
-        m.running_var.uniform_(0.5, 2.0)
 
 
 def _rescale_logits(model: "torch.nn.Module", x: "torch.Tensor") -> None:
@@ -68,7 +58,7 @@ def _reference(name: str, directory: str) -> tuple["torch.nn.Module", str]:
   """The seeded torchvision model ``name`` in eval mode, and the path of its saved ``state_dict``."""
   torch.manual_seed(0)
   model = getattr(torchvision.models, name)().eval()
-  _randomise(model)
+  randomise_batch_norm(model)
   _rescale_logits(model, torch.from_numpy(_images(RESOLUTIONS[0], seed=1).transpose(0, 3, 1, 2).copy()))
   path = f"{directory}/{name}.pth"
   torch.save(model.state_dict(), path)
