@@ -24,14 +24,22 @@ import numpy as np
 from benchmarks import _report, throughput
 
 
+# (model, image size, [(population, chunk, generations)]); --quick is a dry run that fits a CPU.
+FULL = ("resnet50", 224, [(1024, 1024, 3), (65536, 2048, 1)])
+QUICK = ("tiny", 64, [(64, 64, 2), (256, 64, 1)])
+SETUP = FULL
+
+
 def section_throughput(res: dict) -> None:
+  model, size, runs = SETUP
   rows = []
   for dtype in ("float32", "bfloat16"):
-    clf = throughput.make_classifier("resnet50", 224, dtype)
-    for population, chunk, gens in ((1024, 1024, 3), (65536, 2048, 1)):
-      forward = throughput.raw_forward(clf, chunk, 224, dtype, repeats=3)
-      row = {"dtype": dtype, "population": population, "chunk": chunk, "forward_images_per_s": forward}
-      row.update(throughput.engine_run(clf, population=population, chunk=chunk, generations=gens, size=224,
+    clf = throughput.make_classifier(model, size, dtype)
+    for population, chunk, gens in runs:
+      forward = throughput.raw_forward(clf, chunk, size, dtype, repeats=3)
+      row = {"model": model, "dtype": dtype, "population": population, "chunk": chunk,
+             "forward_images_per_s": forward}
+      row.update(throughput.engine_run(clf, population=population, chunk=chunk, generations=gens, size=size,
                                        dtype=dtype, shard=False, repeats=2))
       row["ratio_to_forward"] = row["engine_images_per_s"] / forward
       rows.append(row)
@@ -43,8 +51,9 @@ def section_explain_vs_lime(res: dict) -> None:
   import evojax_lime as el
   from skimage import data
   from PIL import Image
-  photo = np.asarray(Image.fromarray(data.chelsea()).resize((224, 224)), np.float32) / 255.0
-  clf = throughput.make_classifier("resnet50", 224, "float32")
+  model, size, _ = SETUP
+  photo = np.asarray(Image.fromarray(data.chelsea()).resize((size, size)), np.float32) / 255.0
+  clf = throughput.make_classifier(model, size, "float32")
   out = {}
   for name, cfg in {"p100_g9": el.ELimeConfig(population_size=100, generations=9, segmentation="quickshift"),
                     "p200_g4": el.ELimeConfig(population_size=200, generations=4, segmentation="quickshift")}.items():
@@ -63,6 +72,9 @@ def section_explain_vs_lime(res: dict) -> None:
     from lime import lime_image
   except ImportError as e:
     res["lime_reference"] = f"skipped: {e}"
+    return
+  if not torch.cuda.is_available():
+    res["lime_reference"] = "skipped: torch sees no GPU"
     return
   net = torchvision.models.resnet50().eval().cuda()
   mean = torch.tensor([0.485, 0.456, 0.406], device="cuda").view(1, 3, 1, 1)
@@ -92,7 +104,7 @@ def section_slic(res: dict) -> None:
   from PIL import Image
   photo = np.asarray(Image.fromarray(data.chelsea()).resize((224, 224)), np.float32) / 255.0
   rows = []
-  for batch in (1, 16, 256):
+  for batch in ((1, 2) if SETUP is QUICK else (1, 16, 256)):
     images = jnp.asarray(np.broadcast_to(photo, (batch, 224, 224, 3)).copy())
     fn = jax.jit(lambda x: slic_jax.slic_batch(x, n_segments=100, compactness=10.0))
     t0 = time.perf_counter()
@@ -118,7 +130,10 @@ def main(argv=None):
   p.add_argument("--out", default="benchmarks/results")
   p.add_argument("--budget-s", type=float, default=420.0, help="skip sections once this much time has passed")
   p.add_argument("--sections", nargs="+", default=["throughput", "explain_vs_lime", "slic"])
+  p.add_argument("--quick", action="store_true", help="tiny model and sizes: a dry run of the script on a CPU")
   args = p.parse_args(argv)
+  global SETUP
+  SETUP = QUICK if args.quick else FULL
   start = time.perf_counter()
   res: dict = {"machine": _report.machine()}
   out = Path(args.out)

@@ -48,6 +48,7 @@ def results(tmp_path_factory):
                                     "--n-segments", "8", "--repeats", "1", "--host-repeats", "1"], out),
       "forward_throughput": _start(["benchmarks.forward_throughput", "--models", "mobilenet_v3_small",
                                     "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
+      "gpu_run": _start(["benchmarks.gpu_run", "--quick"], out),
       **{f"{name}_help": _start([f"benchmarks.{name}", "--help"]) for name in HELP_ONLY},
   }
   logs = {name: _wait(p) for name, p in procs.items()}
@@ -101,6 +102,14 @@ def test_segmentation_speed_and_forward(results):
   methods = {r["method"] for r in json.loads((out / "segmentation_cpu.json").read_text())["results"]}
   assert any(m.startswith("jax_slic") for m in methods) and "skimage_slic" in methods
   assert (out / "forward_cpu.md").read_text().count("mobilenet_v3_small") >= 1
+
+
+def test_gpu_run_dry_run(results):
+  out, _ = results
+  payload = json.loads((out / "gpu_run.json").read_text())
+  assert not [k for k in payload if k.endswith("_error")], payload
+  assert len(payload["throughput"]) == 4 and payload["elime_1000"]["p100_g9"]["evaluations"] == 1000
+  assert {r["method"] for r in payload["segmentation"]} == {"slic_jax", "skimage_slic", "skimage_quickshift"}
 
 
 @pytest.mark.parametrize("script", HELP_ONLY)
