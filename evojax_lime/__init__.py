@@ -19,6 +19,7 @@ from evojax_lime.step import generation_step, init_state
 from evojax_lime.superpixels import genome_length, segment
 
 __version__ = "0.1.0"
-__all__ = ["ELimeConfig", "EvolveResult", "Explanation", "GAParams", "GAState", "LimeExplanation", "Problem", "enable_compilation_cache", "evaluate", "evolve",
-           "explain", "explain_batch", "explain_lime", "gene_importance", "generation_step", "genome_length", "host_classifier", "init_state", "lime_weights",
+__all__ = ["ELimeConfig", "EvolveResult", "Explanation", "GAParams", "GAState", "LimeExplanation", "Problem",
+           "enable_compilation_cache", "evaluate", "evolve", "explain", "explain_batch", "explain_lime",
+           "gene_importance", "generation_step", "genome_length", "host_classifier", "init_state", "lime_weights",
            "make_fill", "masked_batch", "metrics", "operators", "segment"]

@@ -25,14 +25,19 @@ def split_classifier(classifier: Classifier) -> tuple[list, Callable[[list], Cla
   return [], lambda weights: classifier
 
 
+def _with_weights(classifier: Classifier) -> tuple[list, Callable]:
+  """``(weights, jitted)`` with ``jitted(weights, images)`` computing ``classifier(images)``."""
+  weights, rebuild = split_classifier(classifier)
+  return weights, jax.jit(lambda w, images: rebuild(w)(images))
+
+
 def jit_classifier(classifier: Classifier) -> Callable[[jax.Array], jax.Array]:
   """``jax.jit(classifier)`` with its weights as arguments; returns ``images -> scores``."""
-  weights, rebuild = split_classifier(classifier)
-  jitted = jax.jit(lambda w, images: rebuild(w)(images))
+  weights, jitted = _with_weights(classifier)
   return lambda images: jitted(weights, images)
 
 
 def lower_classifier(classifier: Classifier, spec: Any) -> Any:
   """The compiled classifier for input ``spec`` (a ``ShapeDtypeStruct``), weights as arguments."""
-  weights, rebuild = split_classifier(classifier)
-  return jax.jit(lambda w, images: rebuild(w)(images)).lower(weights, spec).compile()
+  weights, jitted = _with_weights(classifier)
+  return jitted.lower(weights, spec).compile()

@@ -57,7 +57,7 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
     if method == "grid":
       labels = grid_segments(image.shape[0], image.shape[1], **kwargs)
     elif method == "slic_jax":
-      labels = np.asarray(slic_jax_labels(image, kwargs, jit=True)[0])
+      labels = np.asarray(slic_jax_labels(image, params or {}, jit=True)[0])
     elif method == "quickshift":
       labels = sk.quickshift(image.astype(np.float64), **kwargs)
     elif method == "slic":
