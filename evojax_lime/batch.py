@@ -1,75 +1,40 @@
 """``explain_batch``: many images of one size evolved together in a single compiled program."""
 from __future__ import annotations
 
-import time
-from typing import Any, Optional, Sequence
-
-import jax
-import jax.numpy as jnp
-import numpy as np
+from typing import Any, Optional
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.explain import compiled_program, finish, prepare, prng_key
 from evojax_lime.explanation import Explanation
 from evojax_lime.fitness import Classifier
-
-
-def _per_image(value: Any, n: int, name: str) -> list:
-  if value is None or isinstance(value, (int, np.integer)) or (isinstance(value, jax.Array) and value.ndim <= 1):
-    return [value] * n
-  values = list(value)
-  if len(values) != n:
-    raise ValueError(f"{name} must have one entry per image ({n}), got {len(values)}")
-  return values
+from evojax_lime.search import Progress, Search
 
 
 def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, segments: Any = None,
                   config: ELimeConfig = ELimeConfig(), seeds: Any = 0, logits: bool = False,
-                  baselines: Any = None) -> list[Explanation]:
-  """Explains ``B`` images of one size at once: one compiled program, vmapped over the images.
+                  baselines: Any = None, params: Any = None,
+                  progress: Optional[Progress] = None) -> list[Explanation]:
+  """Explains ``B`` images of one size at once: one compiled program for all of them.
 
-  Each image keeps its own superpixels (genomes padded to a common length, which never changes a result),
-  target, fill and seed, and gets the same :class:`Explanation` that :func:`explain` gives it alone with the
-  same seed and a classifier whose per-image output does not depend on its batch.
+  Each step evaluates every image's population as one flat list of rows in chunks, so memory is bounded by
+  one chunk whatever ``B``. Each image keeps its own superpixels (genomes padded to a common length, which
+  never changes a result), target, fill, seed and rates.
 
   Args:
     images: ``(B, H, W, 3)`` array or a sequence of B images of one size.
-    classifier: as for :func:`explain`.
+    classifier: as for :func:`evojax_lime.explain`.
     targets: ``None`` (each image's top-1), one class for all, or one per image.
     segments: ``None`` or one ``(H, W)`` label map per image.
     config: options shared by all images.
-    seeds: one seed for all images or one per image.
+    seeds: one seed for all images, or one per image: a sequence, an integer array ``(B,)``, or
+      ``jax.random.split(key, B)``.
     logits: the classifier returns logits.
     baselines: ``None`` or one baseline image per image.
+    params: ``None`` (the config's rates), one :class:`GAParams`, or one per image.
+    progress: as for :func:`evojax_lime.explain`, over the whole batch.
 
   Returns:
     One :class:`Explanation` per image, in order; their timings are those of the whole batch.
   """
-  start = time.perf_counter()
-  images = list(images)
-  n = len(images)
-  if n == 0:
-    raise ValueError("explain_batch needs at least one image")
-  sizes = {tuple(np.shape(img)[:2]) for img in images}
-  if len(sizes) > 1:
-    raise ValueError(f"explain_batch needs images of one size, got {sorted(sizes)}")
-  seeds = _per_image(seeds, n, "seeds")
-  keys = jnp.stack([prng_key(s) for s in seeds])
-  preps = [prepare(img, classifier, target=t, segments=s, config=config, logits=logits, baseline=b)
-           for img, t, s, b in zip(images, _per_image(targets, n, "targets"), _per_image(segments, n, "segments"),
-                                   _per_image(baselines, n, "baselines"))]
-  length = max(p.length for p in preps)
-  problems = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *[p.problem() for p in preps])
-  given_fill = {p.given_fill for p in preps}
-  if len(given_fill) > 1:
-    raise ValueError("baselines must be given for every image or for none")
-  run = compiled_program(classifier, logits=logits, config=config, image_shape=preps[0].image.shape, length=length,
-                         batched=True, given_fill=given_fill.pop())
-  t0 = time.perf_counter()
-  out, compile_time = run(keys, problems, config.ga_params())
-  results, problems, originals = jax.device_get(out)
-  evolve_time = time.perf_counter() - t0 - compile_time
-  wall = time.perf_counter() - start
-  row = lambda tree, i: jax.tree_util.tree_map(lambda x: x[i], tree)
-  return [finish(p.completed(row(problems, i), originals[i]), row(results, i), config=config, seed=seeds[i],
-                 compile_time=compile_time, evolve_time=evolve_time, wall_time=wall) for i, p in enumerate(preps)]
+  search = Search(images, classifier, targets=targets, segments=segments, config=config, seeds=seeds,
+                  logits=logits, baselines=baselines, params=params)
+  return search.advance(progress=progress).explanations()

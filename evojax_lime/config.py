@@ -128,13 +128,13 @@ class ELimeConfig:
   def static(self) -> "ELimeConfig":
     """The config with its dynamic rates zeroed: the key of a compiled program.
 
-    Host segmentation and fill happen before the program, so they are zeroed too; in-program segmentation
-    compiles them in and keeps them.
+    Host segmentation happens before the program, so its options are zeroed too; in-program segmentation
+    compiles them in and keeps them. The fill is computed in the program's first step, so it stays.
     """
     config = dataclasses.replace(self, init_prob=0.5, crossover_rate=0.5, mutation_rate=None, parsimony=0.0)
     if self.segments_in_program:
       return config
-    return dataclasses.replace(config, fill="black", blur_sigma=1.0, segmentation="grid", segmentation_params=())
+    return dataclasses.replace(config, segmentation="grid", segmentation_params=())
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

@@ -1,4 +1,4 @@
-"""Generations under ``lax.scan``, or a compiled while loop when stopping early."""
+"""A whole run of one image as one traced function, for callers who bring their own ``evaluate_fn``."""
 from __future__ import annotations
 
 import jax
@@ -7,9 +7,10 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.fitness import Problem
-from evojax_lime.progress import reported
-from evojax_lime.step import EvaluateFn, generation_step, init_state
-from evojax_lime.state import GAState
+from evojax_lime.importance import gene_importance
+from evojax_lime.loop import advance, start
+from evojax_lime.state import GAState, RunState
+from evojax_lime.step import EvaluateFn
 
 
 @struct.dataclass
@@ -30,51 +31,33 @@ class EvolveResult:
   importance: jax.Array
 
 
-def gene_importance(population: jax.Array, fitness: jax.Array) -> jax.Array:
-  """``(L,)`` how often each gene is 1 in ``population`` ``(P, L)``, weighting individuals by fitness.
-
-  Weights are fitness minus the population minimum, so the worst individual counts for nothing and an equal
-  fitness everywhere gives the plain frequency.
-  """
-  fit = jnp.where(jnp.isfinite(fitness), fitness, jnp.nanmin(jnp.where(jnp.isfinite(fitness), fitness, jnp.nan)))
-  w = fit - fit.min()
-  w = jnp.where(w.sum() > 0, w, jnp.ones_like(w))
-  return (w[:, None] * population.astype(jnp.float32)).sum(0) / w.sum()
+def result_of(run: RunState, index: int = 0) -> EvolveResult:
+  """The :class:`EvolveResult` of image ``index`` of a batched run."""
+  ga = jax.tree_util.tree_map(lambda x: x[index], run.ga)
+  return EvolveResult(state=ga, best_history=run.best_history[index], mean_history=run.mean_history[index],
+                      best_probability=ga.best_probability, importance=run.importance[index])
 
 
 def evolve(key: jax.Array, problem: Problem, params: GAParams, *, config: ELimeConfig, length: int,
-           evaluate_fn: EvaluateFn, progress: bool = False) -> EvolveResult:
-  """Initial population plus ``config.generations`` generations, all in one traced program.
+           evaluate_fn: EvaluateFn) -> EvolveResult:
+  """Initial population plus ``config.generations`` generations (fewer with ``patience``), one traced loop.
 
   Args:
     key: PRNG key; the whole run is a function of it.
-    problem: image, superpixels, fill and target.
+    problem: image, superpixels, fill and target (``target >= 0``).
     params: GA rates.
     config: static options (population size, generations, operators, patience).
     length: static genome length L.
     evaluate_fn: genomes -> fitness (see :mod:`evojax_lime.fitness`).
-    progress: compile in host reports of the generations (see :mod:`evojax_lime.progress`).
   """
-  state = init_state(key, problem, params, config=config, length=length, evaluate_fn=evaluate_fn)
-  step = lambda s: generation_step(s, problem, params, config=config, evaluate_fn=evaluate_fn)
-  gens = config.generations
-  if progress:
-    step = reported(step, state, total=gens)
-  best = jnp.full((gens + 1,), jnp.nan, jnp.float32).at[0].set(state.best_fitness)
-  mean = jnp.full((gens + 1,), jnp.nan, jnp.float32).at[0].set(state.fitness.mean())
-  if config.patience is None:
-    def scan_body(s, _):
-      s = step(s)
-      return s, (s.best_fitness, s.fitness.mean())
-    state, (b, m) = jax.lax.scan(scan_body, state, None, length=gens)
-    best, mean = best.at[1:].set(b), mean.at[1:].set(m)
-  else:
-    def loop_body(carry):
-      s, b, m = carry
-      s = step(s)
-      return s, b.at[s.generation].set(s.best_fitness), m.at[s.generation].set(s.fitness.mean())
-    keep_going = lambda carry: (carry[0].generation < gens) & (carry[0].stall < config.patience)
-    state, best, mean = jax.lax.while_loop(keep_going, loop_body, (state, best, mean))
-  _, best_prob = evaluate_fn(state.best_genome[None], problem, params)
-  return EvolveResult(state=state, best_history=best, mean_history=mean, best_probability=best_prob[0],
-                      importance=gene_importance(state.population, state.fitness))
+  one = lambda tree: jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], tree)
+
+  def evaluate_batch(candidates, problems, parsimony):
+    del parsimony  # evaluate_fn applies params itself
+    fitness, prob = evaluate_fn(candidates[0], problem, params)
+    return fitness[None], prob[None], problems.target
+
+  run = start(jnp.asarray(key)[None], one(problem), one(params), config=config, length=length)
+  run = advance(run, jnp.int32(config.generations + 1), config=config, evaluate_batch=evaluate_batch,
+                complete=lambda p: p)
+  return result_of(run)

@@ -1,32 +1,25 @@
-"""Superpixels, fill and target computed inside the compiled program (``segmentation="slic_jax"``).
+"""What the first step of a program completes in a :class:`Problem` before the initial population.
 
-The host hands over only the image (and a target, or -1 for the top-1 class); JAX SLIC, the fill and the
-classifier's verdict on the full image are traced into the same program as the evolution, so a batch of
-photos goes from pixels to explanations without a host round trip.
+With in-program segmentation (``segmentation="slic_jax"``) the host hands over only the image: superpixels
+and K are computed here. The fill is always computed here (unless a baseline image was given), and the
+target is resolved by the first evaluation (:func:`evojax_lime.fitness.evaluate_rows`), so a batch of photos
+goes from pixels to explanations without a host round trip.
 """
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
-
 from evojax_lime.config import ELimeConfig
 from evojax_lime.fill import make_fill
-from evojax_lime.fitness import Classifier, Problem
+from evojax_lime.fitness import Problem
 from evojax_lime.superpixels import slic_jax_labels
 
 
-def complete_problem(problem: Problem, classifier: Classifier, *, config: ELimeConfig, length: int, logits: bool,
-                     given_fill: bool) -> tuple[Problem, jax.Array]:
-  """Fills in ``problem``'s labels, K, fill (unless ``given_fill``) and target (where it is negative).
-
-  Returns:
-    The completed :class:`Problem` and ``()`` p(target | full image).
-  """
+def complete_problem(problem: Problem, *, config: ELimeConfig, length: int, given_fill: bool) -> Problem:
+  """Fills in ``problem``'s labels and K (in-program segmentation) and its fill (unless ``given_fill``)."""
   image = problem.image
-  labels, num_genes = slic_jax_labels(image, dict(config.segmentation_params))
-  fill = problem.fill if given_fill else make_fill(image, labels, kind=config.fill, length=length,
-                                                   blur_sigma=config.blur_sigma)
-  scores = classifier(image[None].astype(jnp.dtype(config.dtype)))[0].astype(jnp.float32)
-  probs = jax.nn.softmax(scores) if logits else scores
-  target = jnp.where(problem.target < 0, jnp.argmax(probs), problem.target).astype(jnp.int32)
-  return Problem(image=image, labels=labels, fill=fill, target=target, num_genes=num_genes), probs[target]
+  if config.segments_in_program:
+    labels, num_genes = slic_jax_labels(image, dict(config.segmentation_params))
+    problem = problem.replace(labels=labels, num_genes=num_genes)
+  if not given_fill:
+    problem = problem.replace(fill=make_fill(image, problem.labels, kind=config.fill, length=length,
+                                             blur_sigma=config.blur_sigma))
+  return problem

@@ -20,7 +20,8 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.explain import prepare, prng_key
+from evojax_lime.prepare import prepare_on_host
+from evojax_lime.seeds import prng_key
 from evojax_lime.fitness import Classifier
 from evojax_lime.metrics import chunk_size_for, probability_program
 from evojax_lime.superpixels import genome_length
@@ -334,7 +335,7 @@ def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = 
     raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
   _check_options(num_features, feature_selection, kernel_width, alpha)
   key = prng_key(seed)
-  prep = prepare(image, classifier, target=target, segments=segments, config=config, logits=logits,
+  prep = prepare_on_host(image, classifier, target=target, segments=segments, config=config, logits=logits,
                  baseline=baseline)
   k = prep.num_genes
   length = genome_length(k, config.genome_length)

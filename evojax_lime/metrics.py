@@ -16,7 +16,7 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.fitness import Classifier, Problem, evaluate
-from evojax_lime.memory import auto_chunk_size
+from evojax_lime.memory import auto_chunk_size, classifier_profile
 
 _NO_PARSIMONY = GAParams(*(jnp.float32(0.0),) * 4)
 MODES = ("insertion", "deletion")
@@ -187,11 +187,11 @@ def as_problem(explanation: Any) -> Problem:
 
 
 def chunk_size_for(classifier: Classifier, config: ELimeConfig, *, image_shape: tuple[int, ...], rows: int) -> int:
-  """``config.chunk_size``, or the largest chunk (at most ``rows``) that fits in free device memory."""
+  """``config.chunk_size``, or the engine's chunk for ``rows`` rows (at most ``rows``)."""
   if config.chunk_size is not None:
     return min(config.chunk_size, rows)
-  return auto_chunk_size(classifier, height=image_shape[0], width=image_shape[1], dtype=config.dtype,
-                         population=rows)
+  profile = classifier_profile(classifier, image_shape[0], image_shape[1], config.dtype)
+  return min(rows, auto_chunk_size(profile, rows=rows))
 
 
 @functools.lru_cache(maxsize=64)

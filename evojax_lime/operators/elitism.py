@@ -1,6 +1,8 @@
 """Elitist replacement."""
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 
@@ -9,28 +11,30 @@ def _rank_key(fitness: jax.Array) -> jax.Array:
   return jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)
 
 
-def elitist_replacement(parents: jax.Array, parent_fitness: jax.Array, offspring: jax.Array,
-                        offspring_fitness: jax.Array, *, num_elite: int) -> tuple[jax.Array, jax.Array]:
+def elitist_replacement(parents: Any, parent_fitness: jax.Array, offspring: Any, offspring_fitness: jax.Array, *,
+                        num_elite: int) -> tuple[Any, jax.Array]:
   """The next generation: offspring, with its ``num_elite`` worst replaced by the best parents.
 
   The parents' fitness is already known, so elites cost no re-evaluation, and the best fitness of the
   population can never decrease.
 
   Args:
-    parents: ``(P, L)`` genomes of the current generation.
+    parents: ``(P, L)`` genomes of the current generation, or any pytree of arrays with leading axis ``P``
+      (for example genomes with their probabilities) that travels with them.
     parent_fitness: ``(P,)``.
-    offspring: ``(P, L)`` evaluated children.
+    offspring: evaluated children, the same structure as ``parents``.
     offspring_fitness: ``(P,)``.
     num_elite: static number of elites n (0 <= n < P).
 
   Returns:
-    ``((P, L) genomes, (P,) fitness)``.
+    ``(next generation (same structure as parents), (P,) fitness)``.
   """
   if num_elite == 0:
     return offspring, offspring_fitness
   _, elite = jax.lax.top_k(_rank_key(parent_fitness), num_elite)
   worst = jnp.argsort(_rank_key(offspring_fitness), stable=True)[:num_elite]
-  return offspring.at[worst].set(parents[elite]), offspring_fitness.at[worst].set(parent_fitness[elite])
+  replace = lambda o, p: o.at[worst].set(p[elite])
+  return jax.tree_util.tree_map(replace, offspring, parents), replace(offspring_fitness, parent_fitness)
 
 
 def best_index(fitness: jax.Array) -> jax.Array:

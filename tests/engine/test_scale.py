@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import evojax_lime as el
-from evojax_lime.memory import auto_chunk_size
+from evojax_lime.memory import auto_chunk_size, choose_chunk, classifier_profile
 from tests.engine.planted import planted_problem
 
 BASE = el.ELimeConfig(population_size=16, generations=5, parsimony=0.05, fill="black")
@@ -68,13 +68,31 @@ def test_population_far_larger_than_chunk():
   _same(exp, el.explain(image, clf, segments=labels, config=dataclasses.replace(cfg, chunk_size=1000)))
 
 
-def test_automatic_chunk_size():
+def test_automatic_chunk_size_counts_the_batch_and_divides_the_rows():
   image, labels, clf = planted_problem((2, 3), side=24, n_segments=12)
-  chunk = auto_chunk_size(clf, height=24, width=24, dtype="float32", population=10**9)
-  assert 1 <= chunk < 10**9  # bounded by memory, not by the population
-  assert auto_chunk_size(clf, height=24, width=24, dtype="float32", population=16) == 16
+  profile = classifier_profile(clf, 24, 24, "float32")
+  huge = auto_chunk_size(profile, rows=10**9)
+  assert 1 <= huge < 10**9  # bounded by memory, not by the population
+  assert auto_chunk_size(profile, rows=16) == 16
+  # Rows that do not fit are split into equal chunks: a divisor when one is near, else at most a few padded rows.
+  assert choose_chunk(64, 48) == 32 and choose_chunk(100, 30) == 25
+  assert choose_chunk(97, 30) * 4 - 97 <= 3
+  assert choose_chunk(65536, 3000) == 2048 and choose_chunk(24, 10, multiple=4) == 8
+  cfg = dataclasses.replace(BASE, population_size=32)
+  one = el.Search([image], clf, segments=[labels], config=cfg)
+  four = el.Search([image] * 4, clf, segments=[labels] * 4, config=cfg)
+  assert one.chunk_size == 32 and four.chunk_size == 128  # the whole step fits: one chunk of B x P rows
   _same(el.explain(image, clf, segments=labels, config=BASE),
         el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, chunk_size=3)))
+
+
+def test_chunk_size_is_stable_as_free_memory_moves():
+  image, labels, clf = planted_problem((2, 3), side=24, n_segments=12)
+  profile = classifier_profile(clf, 24, 24, "float32")
+  before = auto_chunk_size(profile, rows=10**9)
+  ballast = np.ones(50_000_000, np.uint8)  # 50 MB more in use
+  assert auto_chunk_size(profile, rows=10**9) == before
+  del ballast
 
 
 def test_bfloat16_fitness_close_to_float32():

@@ -1,0 +1,70 @@
+"""Seeds and keys: every random choice of a run flows from the key made here."""
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def _is_typed_key(x: Any) -> bool:
+  return isinstance(x, jax.Array) and jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _is_raw_key(x: Any) -> bool:
+  return isinstance(x, (jax.Array, np.ndarray)) and x.shape == (2,) and x.dtype == np.uint32
+
+
+def prng_key(seed: Any) -> jax.Array:
+  """An integer seed or an existing PRNG key (typed, or raw ``uint32 (2,)``) -> PRNG key."""
+  if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+    return jax.random.PRNGKey(int(seed))
+  if (_is_typed_key(seed) and seed.shape == ()) or _is_raw_key(seed):
+    return jnp.asarray(seed)
+  raise ValueError(f"seed must be an integer or a jax.random key, got {seed!r}")
+
+
+def per_image_seeds(seeds: Any, n: int) -> list:
+  """``seeds`` for ``n`` images -> one seed (int or key) per image.
+
+  Accepted: one integer or one key for every image; a sequence of ``n`` seeds; an integer array of shape
+  ``(n,)`` (one seed each); keys from ``jax.random.split(key, n)`` (raw ``(n, 2)`` or typed ``(n,)``). A raw key
+  ``uint32 (2,)`` is one key for every image, except for two images, where it could equally be two seeds and is
+  refused.
+  """
+  if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+    return [seeds] * n
+  if _is_typed_key(seeds):
+    if seeds.shape == ():
+      return [seeds] * n
+    if seeds.shape == (n,):
+      return list(seeds)
+    raise ValueError(f"seeds must hold one key per image ({n}), got keys of shape {seeds.shape}")
+  if isinstance(seeds, (jax.Array, np.ndarray)):
+    if _is_raw_key(seeds):
+      if n == 2:
+        raise ValueError("seeds of shape (2,) uint32 are ambiguous for two images (one raw key, or two seeds): "
+                         "pass a list of integers or jax.random.split(key, 2)")
+      return [seeds] * n
+    if not np.issubdtype(seeds.dtype, np.integer):
+      raise ValueError(f"seeds must be integers or jax.random keys, got an array of dtype {seeds.dtype}")
+    if seeds.shape == (n, 2) and seeds.dtype == np.uint32:
+      return list(seeds)
+    if seeds.shape != (n,):
+      raise ValueError(f"seeds must have one entry per image ({n}), got an array of shape {seeds.shape}")
+    return [int(s) for s in np.asarray(seeds)]
+  if seeds is None or isinstance(seeds, (str, bytes, bool)):
+    raise ValueError(f"seeds must be an integer, a key, or one of them per image; got {seeds!r}")
+  values = list(seeds)
+  if len(values) != n:
+    raise ValueError(f"seeds must have one entry per image ({n}), got {len(values)}")
+  return values
+
+
+def recorded(seed: Any) -> Any:
+  """A seed as a JSON-ready value: the integer, or the key's data as a list."""
+  if isinstance(seed, (int, np.integer)):
+    return int(seed)
+  data = jax.random.key_data(seed) if _is_typed_key(seed) else seed
+  return np.asarray(data).tolist()
