@@ -1,7 +1,9 @@
-"""Chunk size, genome padding and batching leave results bit-identical on real networks (random weights).
+"""Chunk size, genome padding and batching on real networks (random-weight ResNet-18 and EfficientNet-Lite0).
 
-XLA may sum in another order when a program's shapes change; these checks run the real ResNet-18 and
-EfficientNet-Lite0 ports, where that would show, at a small image size.
+Padding never changes what the classifier receives, so it is bit-identical. Chunk size and batching change
+the classifier's batch shape; XLA's convolutions may then sum in another order, which moves probabilities by
+a few ulps. Measured here: at most 1.5e-7 relative on probabilities, 7.5e-9 on fitness, the same genomes.
+The tests hold that bound with a margin.
 """
 import dataclasses
 
@@ -14,9 +16,11 @@ import evojax_lime as el
 import models
 
 BASE = el.ELimeConfig(population_size=8, generations=3, segmentation="grid", segmentation_params={"n_segments": 16})
+REL = 1e-6  # probabilities, relative
+ABS = 1e-6  # fitness histories
 
 
-def _same(a, b):
+def _identical(a, b):
   np.testing.assert_array_equal(a.genome, b.genome)
   np.testing.assert_array_equal(a.fitness_history, b.fitness_history)
   np.testing.assert_array_equal(a.mean_fitness_history, b.mean_fitness_history)
@@ -24,19 +28,31 @@ def _same(a, b):
   assert a.original_probability == b.original_probability
 
 
+def _close(a, b):
+  np.testing.assert_array_equal(a.genome, b.genome)
+  np.testing.assert_allclose(a.fitness_history, b.fitness_history, rtol=0, atol=ABS)
+  np.testing.assert_allclose(a.mean_fitness_history, b.mean_fitness_history, rtol=0, atol=ABS)
+  assert a.explanation_probability == pytest.approx(b.explanation_probability, rel=REL)
+  assert a.original_probability == pytest.approx(b.original_probability, rel=REL)
+
+
 @pytest.fixture(scope="module")
-def photo():
-  return np.asarray(Image.fromarray(data.chelsea()).resize((32, 32))).astype(np.float32) / 255
+def photos():
+  photo = np.asarray(Image.fromarray(data.chelsea()).resize((32, 32))).astype(np.float32) / 255
+  return photo, np.ascontiguousarray(photo[::-1])
 
 
 @pytest.mark.parametrize("name", ["resnet18", "efficientnet_lite0"])
-def test_chunks_padding_and_batches_are_bit_identical(photo, name):
+def test_padding_is_bit_identical_chunks_and_batches_within_ulps(photos, name):
+  photo, flipped = photos
   clf = models.create(name).classifier()
   ref = el.explain(photo, clf, config=BASE, seed=1)
+  _identical(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, genome_length=64), seed=1))
   for chunk in (1, 3):
-    _same(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, chunk_size=chunk), seed=1))
-  _same(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, genome_length=64), seed=1))
-  flipped = np.ascontiguousarray(photo[::-1])
+    _close(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, chunk_size=chunk), seed=1))
   batch = el.explain_batch([photo, flipped], clf, config=BASE, seeds=[1, 2])
-  _same(ref, batch[0])
-  _same(el.explain(flipped, clf, config=BASE, seed=2), batch[1])
+  _close(ref, batch[0])
+  _close(el.explain(flipped, clf, config=BASE, seed=2), batch[1])
+  # With the chunk holding exactly one image's population, the classifier sees what it saw alone.
+  _identical(ref, el.explain_batch([photo, flipped], clf, config=dataclasses.replace(BASE, chunk_size=8),
+                                   seeds=[1, 2])[0])
