@@ -190,6 +190,7 @@ class _Walk:
     elif name == "POP_MARK":
       self.pop_mark()
     elif name == "DUP":
+      self.charge(self.top().weight)
       self.push(self.top())
     elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
       index = len(self.memo) if name == "MEMOIZE" else arg
