@@ -8,16 +8,12 @@ truncations. They run in one subprocess under the same memory and time caps as t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import models
-from tests.models import _crafted as c
-from tests.models.test_reader_adversarial import HARNESS
+from tests.models import _corpus, _crafted as c
 
 RANDOM_MUTANTS = 150
 
@@ -54,11 +50,7 @@ def fuzz_outcomes(tmp_path_factory):
                                                        ("msgpack", msgpack_path, msgpack_regions)))]
   manifest = tmp / "manifest.json"
   manifest.write_text(json.dumps({"fuzz": fuzz}))
-  out = tmp / "outcomes.jsonl"
-  proc = subprocess.run([sys.executable, str(HARNESS), str(manifest), str(out)], capture_output=True, text=True,
-                        timeout=600, env={**os.environ})
-  assert proc.returncode == 0, proc.stderr[-3000:]
-  return {r["fuzz"]: r for r in map(json.loads, out.read_text().splitlines())}
+  return {r["fuzz"]: r for r in _corpus.run(manifest, tmp / "outcomes.jsonl")}
 
 
 @pytest.mark.parametrize("fmt", ["zip", "legacy", "msgpack"])
