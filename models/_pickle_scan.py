@@ -15,9 +15,10 @@ one small record per value and refuses, before ``pickle`` runs at all:
   freeing nested values recurse on the C stack), and more work than :data:`MAX_WORK`.
 
 Work is counted so that shared references cannot amplify it: every value carries its *expanded* weight (its
-size if every shared reference were copied, strings and bytes by length), a memo ``GET`` costs the weight of the
-value it fetches, hashing costs the key's weight, and no value may expand beyond :data:`MAX_EXPANDED`. So a
-refused-or-loaded file costs time linear in its size, whatever later walks, hashes or prints its values.
+size if every shared reference were copied, strings and bytes by length), a memo ``GET`` or a ``DUP`` costs the
+weight of the value it fetches, hashing costs the key's weight, and no value may expand beyond
+:data:`MAX_EXPANDED`. So unpickling, and whatever later walks, hashes or prints the result, is bounded by these
+constants instead of by what shared references could expand to.
 """
 from __future__ import annotations
 
