@@ -99,3 +99,25 @@ def test_every_error_is_a_value_error():
   for error in (models.CheckpointError, models.UnsafeCheckpointError, models.CheckpointLimitError,
                 models.CorruptCheckpointError, models.CheckpointMismatchError):
     assert issubclass(error, models.CheckpointError) and issubclass(error, ValueError)
+
+
+@pytest.mark.parametrize("break_shape", [True, False])
+def test_create_checks_keys_and_shapes_before_reading_tensor_data(tmp_path, break_shape):
+  """A zip whose tensors' data records are all missing: a mis-shaped key is refused as a mismatch before any
+  record is read; with every shape right, the check passes and reading the first record fails."""
+  spec = models.spec("efficientnet_lite0")
+  state = torch_reader.load_torch_checkpoint(spec.pretrained())
+  storages = {"f": np.zeros(1, np.float32), "i": np.zeros(1, np.int64)}
+  entries = {}
+  for key, array in state.items():
+    shape = (7,) + array.shape[1:] if break_shape and key == "_fc.weight" else array.shape
+    stride = tuple(int(np.prod(shape[i + 1:])) for i in range(len(shape)))
+    entries[key] = c.Tensor("f" if array.dtype == np.float32 else "i", 0, shape, stride)
+  path = tmp_path / "no_data.pt"
+  path.write_bytes(_corpus._zip_bytes(c.state_dict_pickle(entries, storages), {}))
+  if break_shape:
+    with pytest.raises(models.CheckpointMismatchError, match=r"mis-shaped: params/classifier/kernel \(1280, 7\)"):
+      models.create("efficientnet_lite0", path)
+  else:
+    with pytest.raises(models.CorruptCheckpointError, match="storage record 'archive/data/f' is missing"):
+      models.create("efficientnet_lite0", path)
