@@ -114,12 +114,12 @@ def _variables(spec: ModelSpec, weights: Union[str, os.PathLike, Mapping[str, An
                input_shape: tuple[int, ...]) -> dict:
   """Checked Flax variables (jnp arrays) from a variables tree, ``"pretrained"``, a ``.msgpack`` or a torch
   checkpoint."""
-  known = _KnownShapes(module, input_shape)
-  if isinstance(weights, Mapping):
-    return check_shapes(dict(weights), known, input_shape, spec.name)
-  if not isinstance(weights, (str, os.PathLike)):
+  if not isinstance(weights, (Mapping, str, os.PathLike)):
     raise ValueError(f"weights must be None, 'pretrained', variables or a path, got {type(weights).__name__}")
-  path = _checkpoint_path(spec, weights)
+  path = None if isinstance(weights, Mapping) else _checkpoint_path(spec, weights)
+  known = _KnownShapes(module, input_shape)
+  if path is None:
+    return check_shapes(dict(weights), known, input_shape, spec.name)
   if path.suffix != ".msgpack":
     return _torch_variables(spec, path, known, input_shape)
   saved_for, variables = read_variables(path)
@@ -164,8 +164,10 @@ def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed
   Raises:
     ValueError: unknown ``name`` (the message lists the available ones), ``"pretrained"`` for a model without
       bundled weights, or an unreadable weights file.
-    UnsafeCheckpointError: a torch checkpoint whose pickle would run code.
-    CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys).
+    UnsafeCheckpointError: a torch checkpoint whose pickle would run code, or (``CheckpointLimitError``) one
+      built to exhaust memory or time.
+    CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys); for a torch
+      checkpoint, found before any tensor data is read.
     WeightsNotInstalledError: ``"pretrained"`` when the package shipping the weights is not installed.
   """
   model_spec = spec(name)
