@@ -198,10 +198,10 @@ def _rebuild(name: str, args: tuple) -> _TensorRef:
     if not isinstance(args[0], _TensorRef):
       raise CorruptCheckpointError(f"a parameter wraps a {type(args[0]).__name__}, not a tensor")
     return args[0]
-  # metadata carries lazily applied conjugate/negative bits, which would change the values.
-  metadata = args[7] if name == "_rebuild_tensor_v3" and len(args) == 8 else (
-      args[6] if name == "_rebuild_tensor_v2" and len(args) == 7 else None)
-  if metadata:
+  # metadata (the last argument of v2 and v3) carries lazily applied conjugate/negative bits, which would change
+  # the values.
+  metadata = {"_rebuild_tensor_v2": 6, "_rebuild_tensor_v3": 7}.get(name)
+  if metadata is not None and len(args) > metadata and args[metadata]:
     raise CorruptCheckpointError("tensors with lazy conjugate/negative bits are not supported")
   if name != "_rebuild_tensor_v3":
     return _tensor_ref(*args[:4])
