@@ -5,19 +5,16 @@ a 1 GiB address-space cap (``tests/models/_reader_harness.py``). Per case it rec
 and the peak resident memory above what the process held before the case (Linux ``VmHWM``, reset per case).
 Writes ``benchmarks/results/reader_adversarial_cpu.{json,md}``. Runs in under a minute on a 2-core CPU.
 
-  PYTHONPATH=$PWD python3 benchmarks/reader_adversarial.py
+  python -m benchmarks.reader_adversarial
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from benchmarks import _report  # noqa: E402
-from tests.models import _corpus  # noqa: E402
+from benchmarks import _report
+from tests.models import _corpus
 
 
 def main() -> None:
