@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import jax
-import numpy as np
 from flax import serialization
 
 from models import _msgpack
