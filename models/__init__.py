@@ -8,6 +8,7 @@ Typical use::
   classify = model.classifier()             # pure JAX: images -> (N, 1000) probabilities
   models.save_variables("lite0.msgpack", model)   # later: models.create("efficientnet_lite0", "lite0.msgpack")
 """
+from models._checkpoint_errors import CheckpointError, CheckpointLimitError, CorruptCheckpointError
 from models._convert import CheckpointMismatchError
 from models._model import Model
 from models._serialization import load_variables, save_variables
@@ -16,7 +17,10 @@ from models.registry import available, create, imagenet_classes, spec
 from models.torch_reader import UnsafeCheckpointError, load_torch_checkpoint
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointLimitError",
     "CheckpointMismatchError",
+    "CorruptCheckpointError",
     "Model",
     "ModelSpec",
     "UnsafeCheckpointError",

@@ -13,11 +13,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from models._checkpoint_errors import CheckpointError
+
 # Bookkeeping buffers that carry no weights.
 _IGNORED_SUFFIXES = ("num_batches_tracked",)
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(CheckpointError):
   """A checkpoint's keys or shapes do not fit the chosen architecture."""
 
 

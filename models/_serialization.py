@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any, Mapping, Optional, Union
 
 import jax
-import numpy as np
 from flax import serialization
 
+from models import _msgpack
+from models._checkpoint_errors import CheckpointError, CorruptCheckpointError
 from models._model import Model
 
 _FORMAT = "evojax-lime-variables/1"
@@ -37,22 +38,32 @@ def save_variables(path: Union[str, os.PathLike], variables: Union[Model, Mappin
 
 
 def read_variables(path: Union[str, os.PathLike]) -> tuple[Optional[str], dict]:
-  """``(recorded model name or None, variables)`` of a file from :func:`save_variables` or ``flax.serialization``."""
+  """``(recorded model name or None, variables)`` of a file from :func:`save_variables` or ``flax.serialization``.
+
+  Raises:
+    CorruptCheckpointError: (a ``ValueError``) missing, unreadable or damaged file, or one that holds no Flax
+      variables.
+  """
   path = Path(path)
   if not path.is_file():
-    raise ValueError(f"{path} is not a file" + ("" if path.exists() else " (it does not exist)"))
+    raise CorruptCheckpointError(f"{path} is not a file" + ("" if path.exists() else " (it does not exist)"))
   try:
-    tree = serialization.msgpack_restore(path.read_bytes())
-  # msgpack raises assorted exception types on damaged input; all mean the same to the user.
-  except Exception as err:  # pylint: disable=broad-except
-    raise ValueError(f"{path}: not a readable msgpack variables file: {err}") from None
+    tree = _msgpack.restore(path.read_bytes())
+  except CheckpointError as err:
+    raise CorruptCheckpointError(f"{path}: not a readable msgpack variables file: {err}") from None
+  except OSError as err:
+    raise CorruptCheckpointError(f"{path}: cannot read: {err}") from None
+  name = None  # Plain flax.serialization.to_bytes(variables) output records none.
   if isinstance(tree, dict) and tree.get("format") == _FORMAT:
     name, tree = tree.get("model") or None, tree.get("variables")
-  else:
-    name = None  # Plain flax.serialization.to_bytes(variables) output.
+    if name is not None and not isinstance(name, str):
+      raise CorruptCheckpointError(f"{path}: the recorded model name is a {type(name).__name__}")
   if not isinstance(tree, dict) or not isinstance(tree.get("params"), dict):
-    raise ValueError(f"{path} holds no Flax variables (a dict with 'params')")
-  return name, jax.tree_util.tree_map(np.asarray, tree)
+    raise CorruptCheckpointError(f"{path} holds no Flax variables (a dict with 'params')")
+  try:
+    return name, jax.tree_util.tree_map(_msgpack.numeric, tree)
+  except CheckpointError as err:
+    raise CorruptCheckpointError(f"{path}: {err}") from None
 
 
 def load_variables(path: Union[str, os.PathLike]) -> dict:

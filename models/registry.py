@@ -79,19 +79,53 @@ def _checkpoint_path(spec: ModelSpec, weights: Union[str, os.PathLike]) -> Path:
   return path
 
 
-def _variables(spec: ModelSpec, weights: Union[str, os.PathLike, Mapping[str, Any]]) -> Mapping[str, Any]:
-  """Unchecked Flax variables from a variables tree, ``"pretrained"``, a ``.msgpack`` or a torch checkpoint."""
-  if isinstance(weights, Mapping):
-    return weights
-  if not isinstance(weights, (str, os.PathLike)):
+class _KnownShapes:
+  """Stands in for a module in :func:`check_shapes`: ``init`` returns its variables' shapes, traced once."""
+
+  def __init__(self, module: Any, input_shape: tuple[int, ...]):
+    self.abstract = jax.eval_shape(module.init, jax.random.PRNGKey(0),
+                                   jax.ShapeDtypeStruct(input_shape, jnp.float32))
+
+  def init(self, *_) -> Any:
+    return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), self.abstract)
+
+
+def _torch_variables(spec: ModelSpec, path: Path, known: _KnownShapes, input_shape: tuple[int, ...]) -> dict:
+  """Converts a torch checkpoint whose keys and shapes were checked before any tensor data was read.
+
+  The check converts zero-memory placeholders of the saved shapes; its allocations are bounded by the
+  model's own size first, so a checkpoint declaring huge tensors is refused without allocating them.
+  """
+  size = sum(int(np.prod(a.shape)) for a in jax.tree_util.tree_leaves(known.abstract))
+
+  def check(layout: Mapping[str, np.ndarray]) -> None:
+    declared = sum(a.size for a in layout.values())
+    # Each key may also be a scalar bookkeeping buffer (num_batches_tracked) that is no variable.
+    if declared > size + len(layout):
+      raise CheckpointMismatchError(f"checkpoint does not fit {spec.name}: its tensors hold {declared} "
+                                    f"elements, the model {size}")
+    check_shapes(dict(spec.convert(layout)), known, input_shape, spec.name)
+
+  return check_shapes(dict(spec.convert(load_torch_checkpoint(path, check=check))), known, input_shape,
+                      spec.name)
+
+
+def _variables(spec: ModelSpec, weights: Union[str, os.PathLike, Mapping[str, Any]], module: Any,
+               input_shape: tuple[int, ...]) -> dict:
+  """Checked Flax variables (jnp arrays) from a variables tree, ``"pretrained"``, a ``.msgpack`` or a torch
+  checkpoint."""
+  if not isinstance(weights, (Mapping, str, os.PathLike)):
     raise ValueError(f"weights must be None, 'pretrained', variables or a path, got {type(weights).__name__}")
-  path = _checkpoint_path(spec, weights)
+  path = None if isinstance(weights, Mapping) else _checkpoint_path(spec, weights)
+  known = _KnownShapes(module, input_shape)
+  if path is None:
+    return check_shapes(dict(weights), known, input_shape, spec.name)
   if path.suffix != ".msgpack":
-    return spec.convert(load_torch_checkpoint(path))
+    return _torch_variables(spec, path, known, input_shape)
   saved_for, variables = read_variables(path)
   if saved_for is not None and saved_for != spec.name:
-    raise CheckpointMismatchError(f"{path} holds variables for {saved_for}, not {spec.name}")
-  return variables
+    raise CheckpointMismatchError(f"{path} holds variables for {saved_for!r}, not {spec.name}")
+  return check_shapes(dict(variables), known, input_shape, spec.name)
 
 
 def _random_variables(module: Any, input_shape: tuple[int, ...], seed: int) -> dict:
@@ -130,8 +164,10 @@ def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed
   Raises:
     ValueError: unknown ``name`` (the message lists the available ones), ``"pretrained"`` for a model without
       bundled weights, or an unreadable weights file.
-    UnsafeCheckpointError: a torch checkpoint whose pickle would run code.
-    CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys).
+    UnsafeCheckpointError: a torch checkpoint whose pickle would run code, or (``CheckpointLimitError``) one
+      built to exhaust memory or time.
+    CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys); for a torch
+      checkpoint, found before any tensor data is read.
     WeightsNotInstalledError: ``"pretrained"`` when the package shipping the weights is not installed.
   """
   model_spec = spec(name)
@@ -140,7 +176,7 @@ def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed
   if weights is None:
     variables = _random_variables(module, shape, seed)
   else:
-    variables = check_shapes(dict(_variables(model_spec, weights)), module, shape, model_spec.name)
+    variables = _variables(model_spec, weights, module, shape)
   n = model_spec.num_classes
   classes = _imagenet_classes() if n == 1000 else tuple(f"class {i}" for i in range(n))
   return Model(name=model_spec.name, module=module, variables=variables, input_size=model_spec.input_size,

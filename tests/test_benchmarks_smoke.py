@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]
-HELP_ONLY = ("vs_lime", "paper_study", "gpu_run")
+HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial")
 
 
 def _start(args, out=None):

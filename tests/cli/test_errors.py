@@ -79,6 +79,21 @@ def test_hostile_checkpoint_is_refused_without_running_it(tmp_path, photos):
   assert not (tmp_path / "PWNED").exists()
 
 
+@pytest.mark.parametrize("name, data, expect", [
+    # A refused global whose name carries terminal control characters: printed escaped, on one line.
+    ("evil.pth", b"\x80\x02X\x05\x00\x00\x00os\x1b[2X\x06\x00\x00\x00sys\ntm\x93.",
+     ["refusing to load", "evil.pth", r"'os\x1b[2.sys\ntm'"]),
+    # msgpack whose array header names a zero-size dtype, which numpy itself rejects with a bare error.
+    ("bad.msgpack", b"\x81\xa6params\x81\xa1w\xc7\x09\x01\x93\x91\x04\xc4\x02V0\xc4\x00",
+     ["cannot load weights", "bad.msgpack", "not a numeric type"]),
+])
+def test_crafted_weights_file_is_one_escaped_line(tmp_path, photos, name, data, expect):
+  path = tmp_path / name
+  path.write_bytes(data)
+  line = _fails(tmp_path, photos["cat"], "--weights", path, code=FAILURE, expect=expect)
+  assert line.isprintable()
+
+
 def test_unwritable_output_folder(tmp_path, photos):
   blocker = tmp_path / "a_file"
   blocker.write_text("a file where a folder should be")

@@ -116,7 +116,7 @@ def test_msgpack_roundtrip(tmp_path, pretrained):
 
 def test_msgpack_for_another_model_is_refused(tmp_path, pretrained):
   path = models.save_variables(tmp_path / "lite0.msgpack", pretrained)
-  with pytest.raises(models.CheckpointMismatchError, match="holds variables for efficientnet_lite0, not "
+  with pytest.raises(models.CheckpointMismatchError, match="holds variables for 'efficientnet_lite0', not "
                                                            "efficientnet_lite1"):
     models.create("efficientnet_lite1", path)
 
