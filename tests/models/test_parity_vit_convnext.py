@@ -198,7 +198,8 @@ def test_full_size_architecture_matches_torchvision_keys_and_shapes(name):
   spec = models.spec(name)
   variables = spec.convert(_meta_state_dict(name))  # raises on any missing or unexpected key
   shape = (1, spec.input_size, spec.input_size, 3)
-  expected = jax.eval_shape(spec.build(jnp.float32).init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(shape, jnp.float32))
+  expected = jax.eval_shape(spec.build(jnp.float32).init, jax.random.PRNGKey(0),
+                            jax.ShapeDtypeStruct(shape, jnp.float32))
   got = jax.tree_util.tree_map(np.shape, variables)
   assert got == jax.tree_util.tree_map(lambda a: a.shape, expected)
 
