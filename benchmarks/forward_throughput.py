@@ -1,4 +1,4 @@
-"""Forward throughput of the Flax model ports against the same torch models, on this machine's CPU.
+r"""Forward throughput of the Flax model ports against the same torch models, on this machine's CPU.
 
 Per model and batch size: images per second of ``Model.logits`` (jit-compiled, timed after warm-up) and of the
 torch reference (``efficientnet_lite_pytorch`` for EfficientNet-Lite, torchvision otherwise) under
@@ -8,14 +8,14 @@ timed calls; on a shared machine the spread between runs is large, so the load a
   python -m benchmarks.forward_throughput
   python -m benchmarks.forward_throughput --models efficientnet_lite0 resnet50 --batch-sizes 1 16 --repeats 3
   python -m benchmarks.forward_throughput --models efficientnet_lite0 --depthwise taps grouped
-  python -m benchmarks.forward_throughput --models vit_b_16 convnext_tiny --batch-sizes 1 16 --repeats 5 \
-      --name forward_cpu_vit_convnext
 
-On an accelerator, only the transformers and ConvNeXts, float32 and bfloat16, without the (CPU) torch columns
-(about a minute):
+The transformers and ConvNeXts, on this CPU (as recorded) and on an accelerator (float32 and bfloat16, no torch
+columns: torch would run on the host CPU; about two minutes):
 
-  python -m benchmarks.forward_throughput --no-torch --models vit_b_16 vit_b_32 vit_l_16 convnext_tiny \
-      convnext_small convnext_base --batch-sizes 1 64 --dtypes float32 bfloat16 --name forward_gpu_vit_convnext
+  NEW="vit_b_16 vit_b_32 vit_l_16 convnext_tiny convnext_small convnext_base"
+  python -m benchmarks.forward_throughput --models $NEW --batch-sizes 1 4 --repeats 2 --name forward_cpu_vit_convnext
+  python -m benchmarks.forward_throughput --models $NEW --batch-sizes 1 64 --dtypes float32 bfloat16 --no-torch \
+      --name forward_gpu_vit_convnext
 """
 from __future__ import annotations
 
