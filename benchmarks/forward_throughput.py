@@ -1,4 +1,4 @@
-"""Forward throughput of the Flax model ports against the same torch models, on this machine's CPU.
+r"""Forward throughput of the Flax model ports against the same torch models, on this machine's CPU.
 
 Per model and batch size: images per second of ``Model.logits`` (jit-compiled, timed after warm-up) and of the
 torch reference (``efficientnet_lite_pytorch`` for EfficientNet-Lite, torchvision otherwise) under
@@ -8,6 +8,14 @@ timed calls; on a shared machine the spread between runs is large, so the load a
   python -m benchmarks.forward_throughput
   python -m benchmarks.forward_throughput --models efficientnet_lite0 resnet50 --batch-sizes 1 16 --repeats 3
   python -m benchmarks.forward_throughput --models efficientnet_lite0 --depthwise taps grouped
+
+The transformers and ConvNeXts, on this CPU (as recorded) and on an accelerator (float32 and bfloat16, no torch
+columns: torch would run on the host CPU; about two minutes):
+
+  NEW="vit_b_16 vit_b_32 vit_l_16 convnext_tiny convnext_small convnext_base"
+  python -m benchmarks.forward_throughput --models $NEW --batch-sizes 1 4 --repeats 2 --name forward_cpu_vit_convnext
+  python -m benchmarks.forward_throughput --models $NEW --batch-sizes 1 64 --dtypes float32 bfloat16 --no-torch \
+      --name forward_gpu_vit_convnext
 """
 from __future__ import annotations
 
@@ -38,8 +46,8 @@ def _best_seconds(fn: Callable[[], object], *, warmup: int, repeats: int) -> flo
   return best
 
 
-def _jax_row(name: str, batch: int, depthwise: str, args: argparse.Namespace) -> Optional[dict]:
-  model = models.create(name)
+def _jax_row(name: str, batch: int, depthwise: str, dtype: str, args: argparse.Namespace) -> Optional[dict]:
+  model = models.create(name, dtype=jnp.dtype(dtype))
   if depthwise != "auto":
     if not hasattr(model.module, "depthwise_impl"):
       return None  # No depthwise convolutions: one row is enough.
@@ -51,9 +59,10 @@ def _jax_row(name: str, batch: int, depthwise: str, args: argparse.Namespace) ->
   compile_s = time.perf_counter() - t0
   seconds = _best_seconds(lambda: jax.block_until_ready(model.logits(images)), warmup=args.warmup,
                           repeats=args.repeats)
-  return {"model": name, "batch": batch, "framework": f"jax ({depthwise} depthwise)" if depthwise != "auto"
-          else "jax", "images_per_s": batch / seconds, "seconds_per_batch": seconds, "first_call_s": compile_s,
-          "input_size": model.input_size}
+  framework = " ".join(["jax", *([dtype] if dtype != "float32" else []),
+                         *([f"({depthwise} depthwise)"] if depthwise != "auto" else [])])
+  return {"model": name, "batch": batch, "framework": framework, "dtype": dtype, "images_per_s": batch / seconds,
+          "seconds_per_batch": seconds, "first_call_s": compile_s, "input_size": model.input_size}
 
 
 def _torch_model(name: str):
@@ -97,6 +106,8 @@ def main(argv=None) -> None:
   p.add_argument("--warmup", type=int, default=1, help="untimed calls after the first (compiling) one")
   p.add_argument("--depthwise", nargs="+", default=["auto"], choices=["auto", "taps", "grouped"],
                  help="depthwise convolution implementations to time (models without one run once)")
+  p.add_argument("--dtypes", nargs="+", default=["float32"], choices=["float32", "bfloat16"],
+                 help="JAX computation dtypes to time (logits are float32 either way; torch runs float32)")
   p.add_argument("--no-torch", action="store_true", help="time JAX only")
   p.add_argument("--out", default="benchmarks/results")
   p.add_argument("--name", default=f"forward_{jax.default_backend()}", help="result file stem")
@@ -113,11 +124,12 @@ def main(argv=None) -> None:
   rows = []
   for name in args.models:
     for batch in args.batch_sizes:
-      for depthwise in args.depthwise:
-        row = _jax_row(name, batch, depthwise, args)
-        if row is not None:
-          rows.append(row)
-          print(row, flush=True)
+      for dtype in args.dtypes:
+        for depthwise in args.depthwise:
+          row = _jax_row(name, batch, depthwise, dtype, args)
+          if row is not None:
+            rows.append(row)
+            print(row, flush=True)
       if not args.no_torch:
         rows.append(_torch_row(name, batch, rows[-1]["input_size"], args))
         print(rows[-1], flush=True)
@@ -126,9 +138,9 @@ def main(argv=None) -> None:
   payload = {"args": vars(args), "torch_threads": torch_threads, "load_average_before": load_before,
              "load_average_after": os.getloadavg(), "rows": rows, "summary": summary}
   table = _report.markdown_table(summary, columns)
-  table += (f"\nImages/s, best of {args.repeats} after warm-up, random weights, float32, input at each model's "
-            f"input_size. torch threads: {torch_threads}. Load average before/after: "
-            f"{load_before[0]:.1f}/{payload['load_average_after'][0]:.1f} (shared machine).\n")
+  table += (f"\nImages/s, best of {args.repeats} after warm-up, random weights, JAX in {' / '.join(args.dtypes)} "
+            f"(torch float32), input at each model's input_size. torch threads: {torch_threads}. Load average "
+            f"before/after: {load_before[0]:.1f}/{payload['load_average_after'][0]:.1f} (shared machine).\n")
   print(_report.write(args.out, args.name, payload, table, "Forward throughput: Flax ports vs torch"))
 
 

@@ -40,6 +40,12 @@ def batch_norm(*, eps: float, dtype: Any, name: str) -> nn.BatchNorm:
   return nn.BatchNorm(use_running_average=True, epsilon=eps, dtype=dtype, name=name)
 
 
+def layer_norm(*, eps: float, dtype: Any, name: str) -> nn.LayerNorm:
+  """torch ``LayerNorm`` over the last axis, statistics in float32 and two-pass: the one-pass
+  ``E[x^2] - E[x]^2`` loses digits where the mean dwarfs the spread (a transformer's residual stream)."""
+  return nn.LayerNorm(epsilon=eps, use_fast_variance=False, dtype=dtype, name=name)
+
+
 def max_pool_3x3_s2(x: jax.Array) -> jax.Array:
   """torch ``MaxPool2d(3, stride=2, padding=1)``: ``(N, H, W, C) -> (N, ceil(H/2), ceil(W/2), C)``.
 
@@ -103,12 +109,14 @@ class DepthwiseConv(nn.Module, kw_only=True):
     kernel_size: side of the square kernel.
     stride: spatial stride.
     impl: ``"taps"``, ``"grouped"`` or ``"auto"``, see :func:`depthwise_conv`; all read the same variables.
+    bias: add a per-channel ``bias`` ``(C,)`` (torch ``Conv2d(bias=True)``).
     dtype: computation dtype; the kernel is stored in float32.
   """
 
   kernel_size: int
   stride: int = 1
   impl: str = "auto"
+  bias: bool = False
   dtype: Any = jnp.float32
 
   @nn.compact
@@ -116,8 +124,11 @@ class DepthwiseConv(nn.Module, kw_only=True):
     """``(N, H, W, C) -> (N, Ho, Wo, C)``."""
     k = self.kernel_size
     kernel = self.param("kernel", nn.initializers.lecun_normal(), (k, k, 1, x.shape[-1]))
-    return depthwise_conv(x.astype(self.dtype), kernel.astype(self.dtype), stride=self.stride,
-                          padding=torch_padding(k), impl=self.impl)
+    y = depthwise_conv(x.astype(self.dtype), kernel.astype(self.dtype), stride=self.stride,
+                       padding=torch_padding(k), impl=self.impl)
+    if self.bias:
+      y = y + self.param("bias", nn.initializers.zeros, (x.shape[-1],)).astype(self.dtype)
+    return y
 
 
 class ConvBN(nn.Module, kw_only=True):
@@ -167,23 +178,30 @@ class VariableTree:
     self._sd = sd
     self._flat: dict[tuple[str, ...], Any] = {}
 
-  def _put(self, collection: str, path: str, leaves: dict) -> None:
+  def put(self, path: str, leaves: Mapping[str, Any], *, collection: str = "params") -> None:
+    """Variables ``{leaf: array}`` of the module at ``path`` (``""``: the top module), for layouts the helpers
+    below do not cover."""
+    modules = tuple(path.split("/")) if path else ()
     for leaf, value in leaves.items():
-      self._flat[(collection, *path.split("/"), leaf)] = value
+      self._flat[(collection, *modules, leaf)] = value
 
   def conv(self, path: str, key: str, *, bias: bool = False) -> None:
     """``nn.Conv`` (or :class:`DepthwiseConv`) at ``path`` <- torch ``Conv2d`` at ``key``."""
-    self._put("params", path, self._sd.conv(key, bias=bias))
+    self.put(path, self._sd.conv(key, bias=bias))
 
   def dense(self, path: str, key: str) -> None:
     """``nn.Dense`` at ``path`` <- torch ``Linear`` at ``key``."""
-    self._put("params", path, self._sd.dense(key))
+    self.put(path, self._sd.dense(key))
 
   def batch_norm(self, path: str, key: str) -> None:
     """``nn.BatchNorm`` at ``path`` <- torch ``BatchNorm2d`` at ``key``."""
     params, stats = self._sd.batch_norm(key)
-    self._put("params", path, params)
-    self._put("batch_stats", path, stats)
+    self.put(path, params)
+    self.put(path, stats, collection="batch_stats")
+
+  def layer_norm(self, path: str, key: str) -> None:
+    """``nn.LayerNorm`` at ``path`` <- torch ``LayerNorm`` (or torchvision's ``LayerNorm2d``) at ``key``."""
+    self.put(path, {"scale": self._sd.take(f"{key}.weight"), "bias": self._sd.take(f"{key}.bias")})
 
   def conv_bn(self, path: str, conv_key: str, bn_key: str) -> None:
     """:class:`ConvBN` at ``path`` <- torch ``Conv2d`` at ``conv_key`` and ``BatchNorm2d`` at ``bn_key``."""

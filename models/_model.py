@@ -34,7 +34,8 @@ class Model:
   """An image classifier ready for inference.
 
   Every entry point takes RGB images as floats in ``[0, 1]``, shape ``(N, H, W, 3)`` (``H, W`` ideally
-  ``input_size``; any size the architecture can downsample works), and normalises them itself.
+  ``input_size``; any size the architecture can downsample works, except for the Vision Transformers, which
+  take exactly ``input_size``), and normalises them itself.
 
   Attributes:
     name: registry name, e.g. ``"efficientnet_lite0"``.

@@ -15,14 +15,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models import densenet, efficientnet_lite, mobilenet, resnet
+from models import convnext, densenet, efficientnet_lite, mobilenet, resnet, vit
 from models._convert import CheckpointMismatchError, check_shapes
 from models._model import Model
 from models._serialization import read_variables
 from models._spec import ModelSpec
 from models.torch_reader import load_torch_checkpoint
 
-_FAMILIES = (efficientnet_lite, resnet, densenet, mobilenet)
+_FAMILIES = (efficientnet_lite, resnet, densenet, mobilenet, vit, convnext)
 
 Weights = Union[None, str, os.PathLike, Mapping[str, Any]]
 

@@ -3,6 +3,7 @@ import json
 import re
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from evojax_lime.cli import render
@@ -109,3 +110,27 @@ def test_help_is_complete(tmp_path):
                  "--out", "--quiet"):
     assert option in result.stdout
   assert "(default: efficientnet_lite0)" in result.stdout and "(default: 64)" in result.stdout
+
+
+def test_explains_with_a_torchvision_vit_checkpoint(tmp_path, photos):
+  """``--model vit_b_16 --weights FILE``: a full-size torchvision checkpoint (random weights), read without torch."""
+  torch = pytest.importorskip("torch", reason="torch writes the checkpoint")
+  torchvision = pytest.importorskip("torchvision", reason="torchvision builds the checkpoint's model")
+  from tests.torch_reference import randomise_norms_and_embeddings
+
+  torch.manual_seed(0)
+  vit = torchvision.models.vit_b_16()
+  randomise_norms_and_embeddings(vit)  # torchvision zeroes the head: every class would be equally likely
+  weights = tmp_path / "vit_b_16.pth"
+  torch.save(vit.state_dict(), weights)
+  del vit
+  out = tmp_path / "out"
+  result = cli("explain", photos["cat"], "--model", "vit_b_16", "--weights", weights, "--population", "4",
+               "--generations", "1", "--chunk-size", "4", "--quiet", "--out", out, cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  assert error_lines(result) == []
+  rec = _record(out, "a_rotated")
+  assert rec["model"] == {"name": "vit_b_16", "weights": str(weights)}
+  assert rec["target"] == rec["predicted"] == rec["top5"][0] and 0 <= rec["predicted"]["id"] < 1000
+  assert 0 < rec["original_probability"] < 1 and len(rec["fitness_history"]["best"]) == 2
+  assert Image.open(out / "a_rotated_explanation.png").size == (224, 224)

@@ -19,38 +19,15 @@ torchvision = pytest.importorskip("torchvision", reason="torchvision is the pari
 from models import densenet, mobilenet, resnet  # noqa: E402
 from models._convert import CheckpointMismatchError, check_shapes  # noqa: E402
 from models.torch_reader import load_torch_checkpoint  # noqa: E402
-from tests.torch_reference import randomise_batch_norm
+from tests.torch_reference import ATOL, LOGIT_STD, randomise_batch_norm
+from tests.torch_reference import assert_close as _assert_close
+from tests.torch_reference import flax_logits as _logits
+from tests.torch_reference import images as _images
+from tests.torch_reference import rescale_logits as _rescale_logits
+from tests.torch_reference import torch_logits as _torch_logits
 
 SPECS = {**resnet.SPECS, **densenet.SPECS, **mobilenet.SPECS}
 RESOLUTIONS = (64, 77)
-BATCH = 2
-# float32 on both sides, XLA pinned to full-precision matmuls/convolutions.
-ATOL = 1e-4
-# Logits are rescaled to this standard deviation so that ATOL is a relative error of about 1e-5, not a bound
-# that near-zero random-init logits would meet whatever the port computed.
-LOGIT_STD = 3.0
-# XLA's LLVM optimisation passes dominate CPU compile time of these deep, once-run graphs (DenseNet-169: 14 s
-# -> 3 s) and buy nothing at batch 2.
-_COMPILER_OPTIONS = {"xla_backend_optimization_level": 0}
-
-
-def _rescale_logits(model: "torch.nn.Module", x: "torch.Tensor") -> None:
-  """Scales the last Linear layer so the logits on ``x`` have standard deviation ``LOGIT_STD``."""
-  last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
-  with torch.no_grad():
-    scale = LOGIT_STD / model(x).std()
-    last.weight.mul_(scale)
-    last.bias.normal_(0.0, 1.0)
-
-
-def _images(resolution: int, seed: int) -> np.ndarray:
-  """``(BATCH, resolution, resolution, 3)`` float32 standard normal, i.e. already normalised images."""
-  return np.random.default_rng(seed).standard_normal((BATCH, resolution, resolution, 3), dtype=np.float32)
-
-
-def _torch_logits(model: "torch.nn.Module", images: np.ndarray) -> np.ndarray:
-  with torch.no_grad():
-    return model(torch.from_numpy(images.transpose(0, 3, 1, 2).copy())).numpy()
 
 
 @functools.cache
@@ -85,21 +62,6 @@ def _flax(name: str, path: str, *, dtype=jnp.float32, **options):
     module = module.clone(**options)
   variables = check_shapes(spec.convert(load_torch_checkpoint(path)), module, (1, 64, 64, 3), name)
   return module, variables
-
-
-def _logits(module, variables, images: np.ndarray) -> np.ndarray:
-  """``module``'s float32 logits on ``images``, compiled quickly, with full-precision convolutions."""
-  with jax.default_matmul_precision("highest"):
-    x = jnp.asarray(images)
-    compiled = jax.jit(module.apply).lower(variables, x).compile(compiler_options=_COMPILER_OPTIONS)
-    return np.asarray(compiled(variables, x))
-
-
-def _assert_close(got: np.ndarray, want: np.ndarray, *, atol: float, what: str) -> None:
-  assert got.shape == want.shape and got.dtype == np.float32, f"{what}: {got.shape} {got.dtype}"
-  assert want.std() > 0.5, f"{what}: reference logits too small for the tolerance to mean anything"
-  err = float(np.abs(got - want).max())
-  assert err <= atol, f"{what}: max |flax - torch| = {err:.3g} > {atol:g} (logit std {want.std():.3g})"
 
 
 @pytest.mark.parametrize("name", sorted(SPECS))

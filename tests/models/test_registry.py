@@ -36,7 +36,8 @@ def test_available_lists_every_family():
   names = models.available()
   assert names == sorted(names)
   assert {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50", "mobilenet_v2",
-          "densenet121"} <= set(names)
+          "densenet121", "vit_b_16", "vit_b_32", "vit_l_16", "convnext_tiny", "convnext_small",
+          "convnext_base"} <= set(names)
 
 
 def test_unknown_name_lists_available():
