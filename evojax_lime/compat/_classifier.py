@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import warnings
 from typing import Callable, Optional
 
 import jax
@@ -26,7 +27,9 @@ def traces_as_jax(fn: Callable, shape: tuple[int, ...], dtype: np.dtype) -> bool
   A torch or Keras (non-JAX backend) model fails to trace (it cannot read a tracer), so it is run on the host.
   """
   try:
-    out = jax.eval_shape(fn, jax.ShapeDtypeStruct((1, *shape), dtype))
+    with warnings.catch_warnings():  # a probe: what a non-JAX function warns about here is not the caller's concern
+      warnings.simplefilter("ignore")
+      out = jax.eval_shape(fn, jax.ShapeDtypeStruct((1, *shape), dtype))
   except Exception:  # any failure to trace means "not a JAX function"; the host path reports real errors
     return False
   return hasattr(out, "shape") and len(out.shape) == 2 and out.shape[0] == 1
