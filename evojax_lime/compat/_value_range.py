@@ -1,9 +1,8 @@
 """The caller's pixel convention (dtype and value range) <-> the engine's float32 images in [0, 1].
 
 lime hands ``classifier_fn`` images exactly as the caller gave them (uint8 0..255, float 0..1, float 0..255 or
-Keras-style float -1..1), while the engine works in [0, 1]. The range is an affine map, so converting a masked
-image back gives exactly the pixels lime would have built (exactly for integer images, to float32 precision for
-float ones).
+Keras-style float -1..1), while the engine works in [0, 1]. The map is affine, so converting a masked image back
+gives the pixels lime would have built (exactly for integer images, to float32 precision for float ones).
 """
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-# Float images are read as the first of these ranges that holds them (lime itself never rescales).
+# Float images are read in the first of these ranges that holds them, else in their own [min, max].
 _FLOAT_RANGES = ((0.0, 1.0), (0.0, 255.0), (-1.0, 1.0))
 
 
@@ -36,21 +35,22 @@ class ValueRange:
     return pixels.astype(self.dtype)
 
 
-def value_range(image: np.ndarray) -> ValueRange:
-  """The convention of a caller's ``(H, W, 3)`` image; a ``ValueError`` when it has none of the known ones."""
+def value_range(image: np.ndarray, fill: np.ndarray) -> ValueRange:
+  """A range in the caller's convention that holds ``image`` and the hidden-superpixel ``fill``.
+
+  Any range that holds both works (the map is affine and inverted exactly); a known convention keeps the
+  engine's images looking like images. ``ValueError`` for non-numeric or non-finite pixels.
+  """
   if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
     raise ValueError(f"image must be a numeric array, got dtype {image.dtype}")
   if image.size == 0:
     raise ValueError(f"image is empty, shape {image.shape}")
-  lo, hi = image.min(), image.max()
+  if not (np.isfinite(image).all() and np.isfinite(fill).all()):
+    raise ValueError("image and hide_color must be finite")
+  lo, hi = min(image.min(), fill.min()), max(image.max(), fill.max())
   if np.issubdtype(image.dtype, np.integer):
-    top = 255.0 if hi <= 255 else 65535.0
-    if lo < 0 or hi > top:
-      raise ValueError(f"integer image values must lie in [0, 255] or [0, 65535], got [{lo}, {hi}]")
-    return ValueRange(image.dtype, 0.0, top)
-  if not np.isfinite(image).all():
-    raise ValueError("image has NaN or infinite pixels")
+    return ValueRange(image.dtype, float(min(lo, 0)), float(max(hi, 255 if hi <= 255 else 65535)))
   for low, high in _FLOAT_RANGES:
     if low <= lo and hi <= high:
       return ValueRange(image.dtype, low, high)
-  raise ValueError(f"float image values must lie in [0, 1], [0, 255] or [-1, 1], got [{lo:.4g}, {hi:.4g}]")
+  return ValueRange(image.dtype, float(lo), float(hi) if hi > lo else float(lo) + 1.0)

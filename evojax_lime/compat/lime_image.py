@@ -15,8 +15,10 @@
   superpixels) of the last label, and ``explanations[label]`` the full :class:`evojax_lime.Explanation`. The
   budget is ``config``'s population x (generations + 1); ``num_samples`` is not used.
 
-``classifier_fn`` receives images in the dtype and value range of ``image`` (lime never rescales): uint8 0..255,
-or float in 0..1, 0..255 or -1..1. A function that JAX can trace (found by tracing it once, or forced with
+``classifier_fn`` receives images in the dtype and value range of ``image``, as lime gives them (lime never
+rescales): uint8 0..255, float 0..1, 0..255, -1..1 or any other. The engine works on the same pixels mapped
+affinely into [0, 1] and maps every masked image back before the call (exactly for integer images, to float32
+precision for float ones). A function that JAX can trace (found by tracing it once, or forced with
 ``jax_classifier=True/False``) is compiled into the engine's program, in chunks of an automatically chosen size;
 any other (torch, Keras, numpy) is called on the host with ``batch_size`` images at a time.
 """
@@ -30,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.compat._classifier import engine_classifier, scores_program, traces_as_jax
-from evojax_lime.compat._value_range import ValueRange, value_range
+from evojax_lime.compat._value_range import value_range
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explain import explain
 from evojax_lime.lime import _fit_program
@@ -252,12 +254,13 @@ class LimeImageExplainer:
       image = gray2rgb(image)
     if image.ndim != 3 or image.shape[-1] != 3:
       raise ValueError(f"image must be (H, W, 3) RGB or (H, W) grayscale, got shape {image.shape}")
-    convention = value_range(image)
+    if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
+      raise ValueError(f"image must be a numeric array, got dtype {image.dtype}")
     if random_seed is None:
       random_seed = self.random_state.randint(0, high=1000)
     segmentation_fn = _lime_segmentation(random_seed) if segmentation_fn is None else segmentation_fn
     segments = np.asarray(segmentation_fn(image))
-    problem = self._problem(image, segments, classifier_fn, hide_color, convention, batch_size, jax_classifier)
+    problem = self._problem(image, segments, classifier_fn, hide_color, jax_classifier)
     explanation = ImageExplanation(image, segments, method=method)
     if method == "lime":
       self._explain_lime(explanation, problem, labels=labels, top_labels=top_labels, num_features=int(num_features),
@@ -268,8 +271,7 @@ class LimeImageExplainer:
                           config=ELimeConfig() if config is None else config, batch_size=int(batch_size))
     return explanation
 
-  def _problem(self, image, segments, classifier_fn, hide_color, convention: ValueRange, batch_size,
-               jax_classifier) -> _Problem:
+  def _problem(self, image, segments, classifier_fn, hide_color, jax_classifier) -> _Problem:
     if not callable(classifier_fn):
       raise ValueError(f"classifier_fn must be callable, got {type(classifier_fn).__name__}")
     if segments.shape != image.shape[:2]:
@@ -279,12 +281,10 @@ class LimeImageExplainer:
       raise ValueError("the image has fewer than 2 superpixels; there is nothing to explain")
     try:
       fudged = _fudged_image(image, segments, hide_color)
-    except (TypeError, ValueError) as e:
-      raise ValueError(f"hide_color must be a value or an RGB triple, got {hide_color!r}: {e}") from None
-    fill01 = convention.to_unit(fudged)
-    if not (np.isfinite(fill01).all() and fill01.min() >= 0 and fill01.max() <= 1):
-      raise ValueError(f"hide_color {hide_color!r} lies outside the image's value range "
-                       f"[{convention.low:g}, {convention.high:g}]")
+    except (TypeError, ValueError, OverflowError) as e:
+      raise ValueError(f"hide_color must be a value or an RGB triple of the image's dtype, got {hide_color!r}: "
+                       f"{e}") from None
+    convention = value_range(image, fudged)
     is_jax = traces_as_jax(classifier_fn, image.shape, image.dtype) if jax_classifier is None else bool(jax_classifier)
     num_classes = None
     if not is_jax:  # the host adapter needs C: one call on the full image, as lime's first batch would make
@@ -293,7 +293,7 @@ class LimeImageExplainer:
         raise ValueError(f"classifier_fn must map (N, H, W, 3) images to (N, C) scores; for N=1 it returned "
                          f"shape {first.shape}")
       num_classes = int(first.shape[1])
-    return _Problem(image01=convention.to_unit(image), fill01=fill01, labels=labels, num_features=k, extra_gene=extra,
+    return _Problem(image01=convention.to_unit(image), fill01=convention.to_unit(fudged), labels=labels, num_features=k, extra_gene=extra,
                     classifier=engine_classifier(classifier_fn, convention, is_jax, num_classes), is_jax=is_jax)
 
   def _sample_weights(self, data: np.ndarray, distance_metric: str) -> Optional[np.ndarray]:

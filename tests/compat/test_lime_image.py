@@ -176,9 +176,11 @@ def _planted():
     (dict(method="shap"), "method must be one of"),
     (dict(num_samples=1), "num_samples must be an integer >= 2"),
     (dict(batch_size=0), "batch_size must be an integer >= 1"),
-    (dict(image=np.full((8, 8, 3), 300.0)), "float image values must lie in"),
+    (dict(image=np.full((24, 24, 3), np.inf)), "image and hide_color must be finite"),
+    (dict(image=np.full((24, 24, 3), "a")), "image must be a numeric array"),
     (dict(image=np.zeros((8, 8, 2))), "image must be"),
-    (dict(hide_color=2.0), "outside the image's value range"),
+    (dict(hide_color=(1, 2)), "hide_color must be a value or an RGB triple"),
+    (dict(image=np.zeros((24, 24, 3), np.uint8), hide_color=300), "hide_color must be a value"),
     (dict(segmentation_fn=lambda im: np.zeros(im.shape[:2], int)), "fewer than 2 superpixels"),
     (dict(segmentation_fn=lambda im: np.zeros((3, 3), int)), "segmentation_fn returned shape"),
     (dict(labels=(12,), top_labels=None), "labels must be class indices"),
@@ -200,3 +202,24 @@ def test_bad_constructor_and_label():
   exp = lime_image.ImageExplanation(np.zeros((4, 4, 3)), np.zeros((4, 4), int))
   with pytest.raises(KeyError):
     exp.get_image_and_mask(3)
+
+
+def test_any_value_range_reaches_the_classifier_unchanged():
+  image = np.random.RandomState(5).uniform(-1, 1, (16, 16, 3)).astype(np.float32)  # Keras-style -1..1
+  labels = grid_segments(16, 16, 4)
+  w = np.random.RandomState(6).normal(size=(16 * 16 * 3, 3)).astype(np.float32) * 0.01
+  seen = []
+
+  def clf(x):
+    seen.append(x)
+    z = x.reshape(len(x), -1) @ w
+    return np.exp(z) / np.exp(z).sum(1, keepdims=True)
+
+  kwargs = dict(top_labels=1, hide_color=3.0, num_samples=40, segmentation_fn=lambda _: labels, batch_size=40)
+  ours = lime_image.LimeImageExplainer(random_state=2).explain_instance(image, clf, **kwargs)
+  ours_seen, seen[:] = seen[-1], []
+  ref = reference.LimeImageExplainer(random_state=2).explain_instance(image, clf, **kwargs)
+  # the same 40 images lime builds (hidden superpixels = 3.0, outside the image's own range)
+  np.testing.assert_allclose(ours_seen, seen[-1], atol=1e-6)
+  assert ours_seen.dtype == np.float32 and (ours_seen == 3.0).any()
+  _assert_same_explanation(ours, ref)
