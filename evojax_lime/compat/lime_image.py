@@ -9,7 +9,7 @@
   :func:`evojax_lime.lime.lime_weights`. The fields equal reference lime's to float32 precision.
 - ``"elime"``: the evolved explanation (:func:`evojax_lime.explain`) of each label on the same superpixels and
   hidden colour. ``local_exp[label]`` ranks superpixels by evolved importance: a superpixel the best genome keeps
-  has weight ``importance`` (> 0), one it hides ``importance - 1`` (< 0), so ``get_image_and_mask(label,
+  has weight ``importance`` (> 0; at least 1e-6), one it hides ``importance - 1`` (< 0; at most -1e-6), so ``get_image_and_mask(label,
   num_features=K)`` with lime's default ``positive_only=True`` shows exactly the evolved explanation.
   ``intercept[label]`` is 0 (there is no linear model), ``score`` and ``local_pred`` hold p(label | only the kept
   superpixels) of the last label, and ``explanations[label]`` the full :class:`evojax_lime.Explanation`. The
@@ -41,6 +41,7 @@ from evojax_lime.metrics import chunk_size_for
 METHODS = ("lime", "elime")
 _FEATURE_SELECTIONS = ("auto", "none", "forward_selection", "highest_weights")
 _RIDGE_ALPHA = 1.0  # lime_base's Ridge(alpha=1)
+_MIN_WEIGHT = 1e-6  # E-LIME's smallest |weight|: keeps every superpixel's sign
 
 
 def _check_random_state(seed: Any) -> np.random.RandomState:
@@ -173,7 +174,7 @@ class _Problem:
   image01: np.ndarray
   fill01: np.ndarray
   labels: np.ndarray
-  num_features: int
+  num_segments: int
   extra_gene: bool
   classifier: Callable
   is_jax: bool
@@ -293,7 +294,7 @@ class LimeImageExplainer:
         raise ValueError(f"classifier_fn must map (N, H, W, 3) images to (N, C) scores; for N=1 it returned "
                          f"shape {first.shape}")
       num_classes = int(first.shape[1])
-    return _Problem(image01=convention.to_unit(image), fill01=convention.to_unit(fudged), labels=labels, num_features=k, extra_gene=extra,
+    return _Problem(image01=convention.to_unit(image), fill01=convention.to_unit(fudged), labels=labels, num_segments=k, extra_gene=extra,
                     classifier=engine_classifier(classifier_fn, convention, is_jax, num_classes), is_jax=is_jax)
 
   def _sample_weights(self, data: np.ndarray, distance_metric: str) -> Optional[np.ndarray]:
@@ -306,7 +307,7 @@ class LimeImageExplainer:
 
   def _explain_lime(self, explanation: ImageExplanation, problem: _Problem, *, labels, top_labels, num_features,
                     num_samples, batch_size, distance_metric, model_regressor) -> None:
-    k = problem.num_features
+    k = problem.num_segments
     # lime_image.data_labels: the same draw from the same state gives the same samples.
     data = self.random_state.randint(0, 2, num_samples * k).reshape((num_samples, k))
     data[0, :] = 1
@@ -378,7 +379,9 @@ class LimeImageExplainer:
     for label in self._labels(explanation, full, labels, top_labels):
       exp = explain(problem.image01, problem.classifier, target=int(label), segments=dense, config=config, seed=seed,
                     baseline=problem.fill01)
-      signed = np.where(exp.genome, exp.importance, exp.importance - 1.0).astype(np.float64)
+      # Kept > 0 > hidden even at importance 0 or 1 (without elitism the best genome can leave the population).
+      signed = np.where(exp.genome, np.maximum(exp.importance, _MIN_WEIGHT),
+                        np.minimum(exp.importance - 1.0, -_MIN_WEIGHT)).astype(np.float64)
       order = np.argsort(-np.abs(signed), kind="stable")
       explanation.local_exp[label] = [(ids[i], signed[i]) for i in order]
       explanation.intercept[label] = np.float64(0.0)

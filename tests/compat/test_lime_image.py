@@ -166,6 +166,25 @@ def test_elime_method_ranks_by_evolved_importance():
   assert exp.score == exp.local_pred[0] == exp.explanations[exp.top_labels[-1]].explanation_probability
 
 
+def test_elime_with_a_host_classifier_uses_batch_size():
+  from evojax_lime import ELimeConfig
+  image, labels, clf = _planted()
+  jit_clf = jax.jit(clf)
+  shapes = []
+
+  def numpy_clf(x):
+    shapes.append(x.shape)
+    assert x.dtype == np.uint8
+    return np.asarray(jit_clf(jnp.asarray(x)))
+
+  exp = lime_image.LimeImageExplainer(random_state=0).explain_instance(
+      image, numpy_clf, top_labels=1, hide_color=0, segmentation_fn=lambda _: labels, method="elime", batch_size=4,
+      config=ELimeConfig(population_size=8, generations=2, fill="black"), jax_classifier=False)
+  (label,) = exp.top_labels
+  assert set(shapes[1:]) == {(1, 32, 32, 3), (4, 32, 32, 3)}  # the full image, then populations in fours
+  assert exp.explanations[label].num_evaluations == 24
+
+
 def _planted():
   from tests.engine.planted import planted_problem
   image, labels, clf = planted_problem((0, 5, 6, 9, 15))
