@@ -69,6 +69,22 @@ class Explanation:
     """``(H, W, 3)`` float32, the image the classifier saw for the explanation."""
     return np.where(self.mask()[..., None], self.image, self.fill).astype(np.float32)
 
+  # Notebook views (IPython's display protocol); drawn by evojax_lime.render, which the CLI uses too.
+  def _repr_png_(self) -> bytes:
+    """The overlay as PNG: kept superpixels as they are, the rest dimmed, boundaries drawn."""
+    from evojax_lime import render
+    return render.png_bytes(render.overlay(render.photo_of(self), self))
+
+  def _repr_html_(self) -> str:
+    """The overlay beside its numbers (class, p before -> after, kept / K, fitness, evaluations, timings)."""
+    from evojax_lime import render
+    return render.explanation_html(self)
+
+  def plot(self, *, figsize: tuple[float, float] = (11.0, 4.0)) -> Any:
+    """Draws the overlay and the fitness curve with matplotlib; returns the ``Figure``."""
+    from evojax_lime import render
+    return render.plot(self, figsize=figsize)
+
   def summary(self) -> dict[str, Any]:
     """JSON-ready scalars and lists (no images)."""
     return {

@@ -156,7 +156,8 @@ def _check_options(num_features: Optional[int], feature_selection: str, kernel_w
 
 
 def lime_weights(samples: jax.Array, target_probs: jax.Array, *, kernel_width: float = KERNEL_WIDTH,
-                 alpha: float = 1.0, num_features: Optional[int] = None, feature_selection: str = "auto") -> LimeFit:
+                 alpha: float = 1.0, num_features: Optional[int] = None, feature_selection: str = "auto",
+                 sample_weights: Optional[jax.Array] = None) -> LimeFit:
   """LIME's local linear model from perturbation samples and the classifier's outputs (pure, jit-able).
 
   Equals ``LimeBase(kernel).explain_instance_with_data(samples, probs, distances, label, num_features,
@@ -170,6 +171,8 @@ def lime_weights(samples: jax.Array, target_probs: jax.Array, *, kernel_width: f
     num_features: static number of features the model may use; ``None`` uses all K (lime's default 100000).
     feature_selection: static: ``"auto"`` (forward selection if ``num_features <= 6``, else
       ``"highest_weights"``), ``"none"``, ``"forward_selection"`` or ``"highest_weights"``.
+    sample_weights: optional ``(S,)`` weight of each sample, replacing the kernel of the cosine distance (lime's
+      other ``distance_metric`` or a custom ``kernel``); ``kernel_width`` is then unused.
 
   Returns:
     The :class:`LimeFit` (float32).
@@ -178,7 +181,10 @@ def lime_weights(samples: jax.Array, target_probs: jax.Array, *, kernel_width: f
   x = jnp.asarray(samples).astype(jnp.float32)
   y = jnp.asarray(target_probs).astype(jnp.float32)
   k = x.shape[1]
-  w = kernel(cosine_distances(x), kernel_width=kernel_width)
+  if sample_weights is None:
+    w = kernel(cosine_distances(x), kernel_width=kernel_width)
+  else:
+    w = jnp.asarray(sample_weights).astype(jnp.float32)
   method = feature_selection
   if method == "auto":
     forward = num_features is not None and num_features <= _AUTO_FORWARD_MAX

@@ -15,7 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models import convnext, densenet, efficientnet_lite, mobilenet, resnet, vit
+from models import convnext, densenet, efficientnet_lite, mobilenet, resnet, torchvision_weights, vit
 from models._convert import CheckpointMismatchError, check_shapes
 from models._model import Model
 from models._serialization import read_variables
@@ -72,10 +72,12 @@ def _checkpoint_path(spec: ModelSpec, weights: Union[str, os.PathLike]) -> Path:
       bundled = [n for n in available() if _specs()[n].pretrained is not None]
       raise ValueError(f"{spec.name} has no bundled weights; models that do: {', '.join(bundled)}")
     return Path(spec.pretrained())
+  if weights == "torchvision":
+    return torchvision_weights.checkpoint(spec.name)
   path = Path(weights)
   if not path.is_file():
-    raise ValueError(f"weights must be None, 'pretrained', variables or a checkpoint file; {str(weights)!r} "
-                     f"{'is not a file' if path.exists() else 'does not exist'}")
+    raise ValueError(f"weights must be None, 'pretrained', 'torchvision', variables or a checkpoint file; "
+                     f"{str(weights)!r} {'is not a file' if path.exists() else 'does not exist'}")
   return path
 
 
@@ -153,8 +155,9 @@ def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed
   Args:
     name: one of :func:`available`, e.g. ``"efficientnet_lite0"``.
     weights: ``None`` for a random initialisation (deterministic in ``seed``, see :func:`_random_variables`); ``"pretrained"`` for the
-      checkpoint bundled with a package; a path to a torch checkpoint (``.pth``, ``.pt``, ``.bin``; read without
-      torch and converted) or to a ``.msgpack`` from :func:`models.save_variables`; or a Flax variables dict.
+      checkpoint bundled with a package; ``"torchvision"`` for torchvision's ImageNet checkpoint of this
+      architecture in torch's cache (see :mod:`models.torchvision_weights`; never downloaded); a path to a torch
+      checkpoint (``.pth``, ``.pt``, ``.bin``; read without torch and converted) or to a ``.msgpack`` from :func:`models.save_variables`; or a Flax variables dict.
     dtype: computation dtype (``jnp.float32`` or ``jnp.bfloat16``); weights stay float32, outputs are float32.
     seed: PRNG seed of the random initialisation.
 
@@ -163,7 +166,8 @@ def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed
 
   Raises:
     ValueError: unknown ``name`` (the message lists the available ones), ``"pretrained"`` for a model without
-      bundled weights, or an unreadable weights file.
+      bundled weights, a missing or corrupt torchvision checkpoint (says what to fetch and where), or an
+      unreadable weights file.
     UnsafeCheckpointError: a torch checkpoint whose pickle would run code, or (``CheckpointLimitError``) one
       built to exhaust memory or time.
     CheckpointMismatchError: weights that do not fit the architecture (lists the offending keys); for a torch

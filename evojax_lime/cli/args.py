@@ -74,8 +74,9 @@ def _explain_parser(sub: Any) -> None:
   m = p.add_argument_group("model")
   m.add_argument("--model", default=DEFAULT_MODEL, metavar="NAME",
                  help="classifier to explain (see: evojax-lime models)")
-  m.add_argument("--weights", default="pretrained", metavar="PATH|pretrained",
-                 help="'pretrained' for the bundled weights, or a torch checkpoint (.pth/.pt) or .msgpack file")
+  m.add_argument("--weights", default="pretrained", metavar="PATH|pretrained|torchvision",
+                 help="'pretrained' for the bundled weights, 'torchvision' for torchvision's checkpoint in torch's "
+                      "cache ($TORCH_HOME/hub/checkpoints), or a torch checkpoint (.pth/.pt) or .msgpack file")
   m.add_argument("--dtype", default=_DEFAULTS["dtype"], choices=DTYPES, help="precision of the classifier's forward")
   m.add_argument("--target", metavar="CLASS",
                  help="class to explain, by index (e.g. 281) or name (e.g. tabby); default: the top-1 class")

@@ -46,6 +46,11 @@ def load_model(name: str, weights: str, *, dtype: str) -> Any:
       raise usage_error(f"{name} has no bundled weights; pass --weights FILE, or use one of: {', '.join(have)}")
     if reason is not None:
       raise CliError(reason)
+  elif weights == "torchvision":
+    try:
+      models.torchvision_weights.checkpoint(name)
+    except ValueError as err:  # missing or corrupt: the message says what to fetch and where
+      raise CliError(str(err)) from None
   elif not Path(weights).is_file():
     raise usage_error(f"--weights: {weights}: {'not a file' if Path(weights).exists() else 'no such file'}")
   try:
