@@ -6,7 +6,7 @@ whatever the number of images, and the classifier always receives ``(chunk, H, W
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -59,6 +59,17 @@ def _masked_rows(genomes: jax.Array, image_of_row: jax.Array, problems: Problem,
   keep = jax.vmap(lambda g, lab: g[lab])(genomes, labels)
   return jnp.where(keep[..., None], problems.image[image_of_row].astype(dtype),
                    problems.fill[image_of_row].astype(dtype))
+
+
+def map_chunks(fn: Callable[[jax.Array], Any], rows: jax.Array, chunk_size: int | None) -> Any:
+  """``fn`` over ``rows`` ``(N, ...)`` in chunks of ``chunk_size`` rows: a compiled loop whose memory is
+  bounded by one chunk (the last chunk is padded, and the padding dropped from the result)."""
+  n = rows.shape[0]
+  size = n if chunk_size is None else min(chunk_size, n)
+  num_chunks = -(-n // size)
+  padded = jnp.pad(rows, ((0, num_chunks * size - n),) + ((0, 0),) * (rows.ndim - 1))
+  out = jax.lax.map(fn, padded.reshape(num_chunks, size, *rows.shape[1:]))
+  return jax.tree_util.tree_map(lambda x: x.reshape(num_chunks * size, *x.shape[2:])[:n], out)
 
 
 def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, *, classifier: Classifier,

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.compat._value_range import ValueRange
-from evojax_lime.fitness import Classifier, _chunked
+from evojax_lime.fitness import Classifier, map_chunks
 from evojax_lime.host import host_classifier
 from evojax_lime.masking import masked_batch
 
@@ -50,7 +50,7 @@ def engine_classifier(fn: Callable, convention: ValueRange, is_jax: bool,
 
 def _scores(genomes: jax.Array, image: jax.Array, labels: jax.Array, fill: jax.Array, *, classifier: Classifier,
             chunk_size: int) -> jax.Array:
-  return _chunked(lambda g: classifier(masked_batch(g, image, labels, fill)), genomes, chunk_size)
+  return map_chunks(lambda g: classifier(masked_batch(g, image, labels, fill)), genomes, chunk_size)
 
 
 @functools.lru_cache(maxsize=32)
