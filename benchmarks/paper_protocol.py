@@ -28,19 +28,19 @@ import evojax_lime as el
 from benchmarks import _common, _report
 
 
-def model_entry(name: str, weights: str) -> tuple[_common.ModelEntry, str]:
+def model_entry(name: str, weights: str, dtype: str) -> tuple[_common.ModelEntry, str]:
   """The classifier and which weights it has: ``auto`` is the bundled checkpoint where one exists, else the
   architecture's seeded random initialisation (enough to time the protocol, not to read its probabilities)."""
   if name == "tiny" or "=" in name:
-    return _common.load_model(name), "random" if name == "tiny" else name.partition("=")[2]
+    return _common.load_model(name, dtype=dtype), "random" if name == "tiny" else name.partition("=")[2]
   if weights == "auto":
     try:
-      return _common.load_model(name), "pretrained"
+      return _common.load_model(name, dtype=dtype), "pretrained"
     except ValueError as err:
       if "no bundled weights" not in str(err):
         raise
       weights = "random"
-  return _common.load_model(f"{name}={weights}"), weights
+  return _common.load_model(f"{name}={weights}", dtype=dtype), weights
 
 
 def bar_chart(summary: list[dict], path, title: str) -> None:
@@ -94,6 +94,8 @@ def main(argv=None):
   p.add_argument("--seeds", type=int, default=30, help="seeds 0..N-1 per photo (the paper: 30)")
   p.add_argument("--sequential", type=int, default=4,
                  help="also redo this many of the runs one explain() at a time (0: none)")
+  p.add_argument("--dtype", default="float32", choices=el.config.DTYPES,
+                 help="the model's computation dtype and the masked images' (bfloat16: faster on accelerators)")
   _common.config_args(p)
   p.add_argument("--out", default="benchmarks/results")
   p.add_argument("--name", default=None, help="result file name (default paper_protocol_<backend>_<model>)")
@@ -101,8 +103,8 @@ def main(argv=None):
   if args.seeds < 1 or args.sequential < 0:
     raise SystemExit("--seeds must be >= 1 and --sequential >= 0")
   start = time.perf_counter()
-  config = _common.config_from(args)
-  model, weights = model_entry(args.model, args.weights)
+  config = dataclasses.replace(_common.config_from(args), dtype=args.dtype)
+  model, weights = model_entry(args.model, args.weights, args.dtype)
   photos = _common.load_photos(args.photos, model.input_size)
   seeds = list(range(args.seeds))
   _common.progress(f"{model.name} ({weights}): {len(photos)} photos x {len(seeds)} seeds in one program")

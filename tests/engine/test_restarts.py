@@ -8,6 +8,7 @@ import pytest
 import evojax_lime as el
 from evojax_lime.restarts import consensus, consensus_genome, restart_keys
 from tests.engine.planted import planted_problem
+from tests.engine.test_search import _same as same_run
 
 PLANTED = (0, 5, 6, 9, 15)
 SMALL = el.ELimeConfig(population_size=12, generations=6, parsimony=0.05, fill="black")
@@ -19,13 +20,8 @@ def problem():
 
 
 def _same(a, b):
-  np.testing.assert_array_equal(a.genome, b.genome)
-  np.testing.assert_array_equal(a.fitness_history, b.fitness_history)
-  np.testing.assert_array_equal(a.mean_fitness_history, b.mean_fitness_history)
-  np.testing.assert_array_equal(a.importance, b.importance)
-  assert a.explanation_probability == b.explanation_probability
+  same_run(a, b)
   assert a.best_fitness == b.best_fitness
-  assert a.original_probability == b.original_probability
 
 
 def test_consensus_genome_majority_and_ties():
