@@ -21,6 +21,7 @@ import numpy as np
 
 import evojax_lime as el
 from benchmarks import _report
+from evojax_lime.explain import compiled_program
 from evojax_lime.fitness import Problem
 from evojax_lime.superpixels import genome_length, grid_segments
 
@@ -70,7 +71,6 @@ def peak_memory() -> int | None:
 def engine_run(classifier: Callable, *, population: int, chunk: int, generations: int, size: int, dtype: str,
                shard: bool, repeats: int) -> dict:
   """Images per second of a whole compiled E-LIME run (random image, 64-cell grid superpixels)."""
-  from evojax_lime.explain import compiled_program  # deferred: load_model("tiny") needs only this module's CNN
   labels = grid_segments(size, size, 64)
   k = int(labels.max()) + 1
   image = jax.random.uniform(jax.random.PRNGKey(2), (size, size, 3))
