@@ -79,7 +79,8 @@ class StudyTable:
   time of the row's search, superpixels and compile included, divided by its number of rows) and
   ``evolve_seconds`` (its evolution time, likewise divided).
 
-  ``meta`` holds the config and, per search (one per image size), its rows, compile and wall seconds.
+  ``meta`` holds the config and, per search (one per image size), its rows, chunk size, compile, evolution and
+  wall seconds.
   """
 
   rows: tuple[dict, ...]
@@ -243,7 +244,8 @@ def study(images: Sequence[Any], classifier: Classifier, *, seeds: Sequence[Any]
                     params=[params[j] for _, _, j in keys])
     exps = search.advance(progress=progress).explanations()
     wall = time.perf_counter() - t0
-    searches.append({"size": list(shape), "rows": len(keys), "compile_seconds": search.compile_time,
+    searches.append({"size": list(shape), "rows": len(keys), "chunk_size": search.chunk_size,
+                     "compile_seconds": search.compile_time,
                      "evolve_seconds": search.evolve_time, "wall_seconds": wall})
     for (i, s, j), e in zip(keys, exps):
       rows[(i, s, j)] = {
