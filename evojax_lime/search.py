@@ -121,11 +121,21 @@ class Search:
     self._program = program(classifier, logits=logits, config=config.static(), length=self.length,
                             chunk_size=chunk, given_fill=given_fill.pop())
     self.state = start(keys, problems, _batched_params(params, config, n), config=config, length=self.length)
+    self._initial = self.state
     t0 = time.perf_counter()
     self._run, fresh = self._program.compiled(self.state)
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
     self.compile_time = trace_time + time.perf_counter() - t0 if fresh else 0.0
     self.evolve_time = 0.0
+
+  def restart(self) -> "Search":
+    """Back to the state before the first step (same images, seeds and compiled program)."""
+    self.state, self.evolve_time = self._initial, 0.0
+    return self
+
+  def memory_analysis(self) -> Any:
+    """XLA's memory analysis of the compiled program (``None`` where the backend gives none)."""
+    return self._run.func.memory_analysis()
 
   @property
   def chunk_size(self) -> int:
