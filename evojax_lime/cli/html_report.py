@@ -39,7 +39,7 @@ document.querySelectorAll("th").forEach((th, col) => th.addEventListener("click"
 }));
 """
 _HEADERS = (("overlay", "t"), ("photo", "t"), ("class", "t"), ("p before", ""), ("p after", ""), ("kept / K", ""),
-            ("stability", ""), ("seconds", ""), ("compile s", ""), ("evolve s", ""), ("note", "t"))
+            ("stability", ""), ("seconds", ""), ("compile s", ""), ("evolve s", ""), ("write s", ""), ("note", "t"))
 
 
 def thumbnail(pixels: np.ndarray, *, side: int = THUMBNAIL_SIDE) -> bytes:
@@ -93,6 +93,7 @@ def _row(o: Outcome) -> str:
       _cell(_number(o.seconds, 2), sort=o.seconds),
       _cell(_number(timing("compile"), 2), sort=timing("compile")),
       _cell(_number(timing("evolve"), 2), sort=timing("evolve")),
+      _cell(_number(timing("write"), 2), sort=timing("write")),
       _cell("from an earlier run" if o.resumed else "", cls="t"),
   ]
   return f"<tr>{image}{''.join(cells)}</tr>"

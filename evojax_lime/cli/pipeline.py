@@ -147,7 +147,7 @@ class BatchExplainer:
     probs = self.model.predict(np.stack([p.image for p in padded]))[:n]
     targets = [int(np.argmax(p)) if self.target is None else self.target for p in probs]
     try:
-      outcomes: list[Any] = self._evolve(padded, targets + targets[:len(padded) - n], progress)[:n]
+      outcomes: list[Any] = self._evolve(padded, [targets[j % n] for j in range(len(padded))], progress)[:n]
     except ValueError:
       outcomes = [self._alone(p, t) for p, t in zip(batch, targets)]
     share = (time.perf_counter() - start) / n
@@ -180,13 +180,20 @@ class BatchExplainer:
              (("overlay", "_overlay.png"), ("explanation", "_explanation.png"), ("fitness", "_fitness.png"),
               ("record", ".json"))}
     title = f"Fitness per generation: {prep.photo.label}, {run.target.name} ({run.target.id})"
+    start = time.perf_counter()
     overlay = render.overlay(prep.display, exp)
     data = record.record(run, exp, files)
+
+    def save_record(path: Path) -> None:
+      # Written last: by now the pictures are drawn and encoded, and their cost is known.
+      data["timings"]["write"] = time.perf_counter() - start
+      record.save_json(data, path)
+
     out.write({
         files["overlay"]: lambda p: render.save_png(overlay, p),
         files["explanation"]: lambda p: render.save_png(render.masked_input(exp), p),
         files["fitness"]: lambda p: render.save_fitness_plot(exp, p, title=title),
-        files["record"]: lambda p: record.save_json(data, p),
+        files["record"]: save_record,
     })
     return report.from_record(prep.photo.label, data, thumbnail=html_report.thumbnail(overlay))
 
@@ -228,8 +235,9 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
       on_done(item)
       reported += 1
 
-  with cf.ThreadPoolExecutor(PREPARE_WORKERS, thread_name_prefix="prepare") as workers, \
-       cf.ThreadPoolExecutor(1, thread_name_prefix="write") as writer:
+  workers = cf.ThreadPoolExecutor(PREPARE_WORKERS, thread_name_prefix="prepare")
+  writer = cf.ThreadPoolExecutor(1, thread_name_prefix="write")
+  try:
     pending = [workers.submit(prep, p) for p in groups[0]] if groups else []
     for index, group in enumerate(groups):
       current = pending
@@ -259,6 +267,10 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
           progress.photos_done(len(ready))
       report_ready(wait=False)
     report_ready(wait=True)
+  finally:
+    # Stopped early (Ctrl-C, a failure): photos not yet read are dropped; files being written are finished.
+    workers.shutdown(wait=False, cancel_futures=True)
+    writer.shutdown(wait=True)
   return outcomes
 
 

@@ -38,9 +38,9 @@ class Run:
     predicted: top-1 class on the full image.
     target: the class explained.
     top5: the five most probable classes on the full image.
-    timings: seconds: segmentation, compile, evolve, wall. ``wall`` is this photo's own reading, resizing and
-      cutting plus its share (1/B) of its batch's classification and evolution; compile and evolve are the
-      batch's.
+    timings: seconds: segmentation, compile, evolve, wall, write. ``wall`` is this photo's own reading,
+      resizing and cutting plus its share (1/B) of its batch's classification and evolution; compile and evolve
+      are the batch's; write (added when the files are written) is drawing and encoding its pictures.
     sha256: SHA-256 of the photo file's bytes (how ``--resume`` recognises it).
     options: what the result depends on besides the photo (see :mod:`~evojax_lime.cli.resume`).
     batch: ``{"index", "photos", "size"}``: which ``explain_batch`` call explained it, with how many photos,

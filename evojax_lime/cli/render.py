@@ -64,7 +64,8 @@ def masked_input(explanation: Explanation) -> np.ndarray:
 
 
 def save_png(pixels: np.ndarray, path: Path) -> None:
-  Image.fromarray(pixels).save(path, format="PNG", optimize=True)
+  # Photos hardly compress losslessly: zlib level 1 is ~10x faster than optimize=True for ~12% more bytes.
+  Image.fromarray(pixels).save(path, format="PNG", compress_level=1)
 
 
 def save_fitness_plot(explanation: Explanation, path: Path, *, title: str) -> None:

@@ -126,7 +126,8 @@ def test_html_report(run):
   page = _Report()
   page.feed((out / "index.html").read_text())
   assert [h["text"] for h in page.headers] == ["overlay", "photo", "class", "p before", "p after", "kept / K",
-                                                "stability", "seconds", "compile s", "evolve s", "note"]
+                                                "stability", "seconds", "compile s", "evolve s", "write s",
+                                                "note"]
   rows = [r for r in page.rows if r]  # the header row holds th cells only
   assert [r[1]["text"] for r in rows] == [str(folder / n) for n in ("a_cat.jpg", "b_astro.png", "c_big.jpg",
                                                                     "d_truncated.jpg", HOSTILE)]
@@ -140,6 +141,7 @@ def test_html_report(run):
     assert row[5]["text"] == f"{len(rec['kept'])} / {rec['num_superpixels']}"
     assert row[6]["text"] == "-"  # no stability in these records
     assert float(row[8]["v"]) == pytest.approx(rec["timings"]["compile"])
+    assert float(row[10]["v"]) == pytest.approx(rec["timings"]["write"]) and rec["timings"]["write"] > 0
   assert rows[3][0]["img"] is None and "truncated" in rows[3][-1]["text"]
 
 

@@ -40,7 +40,7 @@ def test_default_command_explains_the_bundled_photo(tmp_path):
   assert len(rec["fitness_history"]["best"]) == len(rec["fitness_history"]["mean"]) == 3
   assert rec["config"]["population_size"] == 8 and rec["config"]["generations"] == 2
   assert rec["seed"] == 0
-  assert set(rec["timings"]) == {"segmentation", "compile", "evolve", "wall"}
+  assert set(rec["timings"]) == {"segmentation", "compile", "evolve", "wall", "write"}
   assert rec["device"] and {"evojax-lime", "jax", "flax", "numpy", "scikit-image"} <= set(rec["versions"])
   # The overlay is at the photo's resolution, the explanation at the model's.
   assert Image.open(out / "chelsea_overlay.png").size == (451, 300)
