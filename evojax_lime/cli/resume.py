@@ -51,7 +51,9 @@ def done_record(path: Path, *, sha256: str, run_options: dict[str, Any]) -> Opti
 def latest_run(root: Path) -> Optional[Path]:
   """The newest run folder under ``root`` (their names are timestamps, so the last by name), if any."""
   try:
-    runs = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:1].isdigit())
+    # <stamp>, then <stamp>-2, <stamp>-3, ... <stamp>-10 for runs started within one second.
+    runs = sorted((p for p in root.iterdir() if p.is_dir() and p.name[:1].isdigit()),
+                  key=lambda p: (p.name[:15], len(p.name), p.name))
   except OSError:
     return None
   return runs[-1] if runs else None

@@ -1,4 +1,6 @@
 """The batch pipeline in-process: how photos are split into batches, and one bad photo isolated from its batch."""
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -84,3 +86,38 @@ def test_a_photo_with_one_superpixel_fails_before_its_batch(tmp_path):
     prepare(photo, input_size=32, config=config, overlay_side=1024)
   ok = prepare(photo, input_size=32, config=el.ELimeConfig(segmentation="grid"), overlay_side=50)
   assert ok.size == (80, 120) and ok.display.shape == (33, 50, 3) and ok.image.shape == (32, 32, 3)
+
+
+def test_resume_recognises_only_its_own_records(tmp_path):
+  from evojax_lime.cli import resume
+
+  config = el.ELimeConfig(population_size=8)
+  options = resume.options(model="m", weights="pretrained", config=config, seed=0, target=None, overlay_side=1024)
+  assert options == resume.options(model="m", weights="pretrained", config=config, seed=0, target=None,
+                                   overlay_side=1024)
+  assert options != resume.options(model="m", weights="pretrained", config=config, seed=0, target=None,
+                                   overlay_side=None)
+  weights = tmp_path / "w.msgpack"
+  weights.write_bytes(b"abc")
+  by_file = resume.options(model="m", weights=str(weights), config=config, seed=0, target=3, overlay_side=1024)
+  assert by_file["weights"] == {"file": "w.msgpack", "sha256": images_sha(weights)}
+  record = tmp_path / "cat.json"
+  record.write_text(json.dumps({"image": {"sha256": "ab"}, "options": options}))
+  assert resume.done_record(record, sha256="ab", run_options=options) is not None
+  assert resume.done_record(record, sha256="cd", run_options=options) is None
+  assert resume.done_record(record, sha256="ab", run_options=by_file) is None
+  for junk in ("[1, 2]", "{not json", '{"image": 3, "options": {}}'):
+    record.write_text(junk)
+    assert resume.done_record(record, sha256="ab", run_options=options) is None
+  assert resume.done_record(tmp_path / "missing.json", sha256="ab", run_options=options) is None
+  root = tmp_path / "runs"
+  assert resume.latest_run(root) is None
+  for name in ("20260101-120000", "20260102-090000", "20260102-090000-2", "20260102-090000-10", "notes"):
+    (root / name).mkdir(parents=True)
+  assert resume.latest_run(root).name == "20260102-090000-10"
+
+
+def images_sha(path):
+  import hashlib
+
+  return hashlib.sha256(path.read_bytes()).hexdigest()
