@@ -59,7 +59,7 @@ class Prepared:
     size: ``(height, width)`` of the original.
     display: ``(h, w, 3)`` uint8 the overlay is drawn on: the photo bounded to the overlay size, or itself.
     image: ``(S, S, 3)`` float32 model input.
-    labels: ``(S, S)`` int32 superpixels.
+    labels: ``(S, S)`` int32 superpixels; ``None`` when the compiled program cuts them (``slic_jax``).
     segmentation_time: seconds cutting.
     seconds: seconds reading, resizing and cutting.
   """
@@ -68,7 +68,7 @@ class Prepared:
   size: tuple[int, int]
   display: np.ndarray
   image: np.ndarray
-  labels: np.ndarray
+  labels: Optional[np.ndarray]
   segmentation_time: float
   seconds: float
 
@@ -83,6 +83,8 @@ def prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side:
   size = original.shape[:2]
   del original  # a phone photo is 36 MB; only the bounded copy lives on
   t0 = time.perf_counter()
+  if config.segments_in_program:  # slic_jax: cut inside the compiled program, with the evolution
+    return Prepared(photo, size, display, image, None, 0.0, time.perf_counter() - start)
   try:
     labels = segment(image, config.segmentation, dict(config.segmentation_params))
   except ValueError as err:
@@ -125,10 +127,12 @@ class BatchExplainer:
     return record.ClassInfo(int(index), self.model.class_names[index], float(probs[index]))
 
   def _evolve(self, batch: Sequence[Prepared], targets: Sequence[int], progress: Optional[PhotosBar]) -> list[Any]:
-    labels = [p.labels for p in batch]
-    # Photos differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
-    self._length = max(self._length, *(genome_length(int(l.max()) + 1) for l in labels))
-    config = dataclasses.replace(self.config, genome_length=self._length)
+    labels, config = None, self.config  # in-program superpixels: the engine bounds the genome itself
+    if not self.config.segments_in_program:
+      labels = [p.labels for p in batch]
+      # Photos differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
+      self._length = max(self._length, *(genome_length(int(l.max()) + 1) for l in labels))
+      config = dataclasses.replace(self.config, genome_length=self._length)
     # When explain_batch takes a per-generation callback, pass it here: progress=progress.generation.
     del progress
     return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
