@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]
-HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial")
+HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "cli_throughput")
 
 
 def _start(args, out=None):
@@ -49,6 +49,10 @@ def results(tmp_path_factory):
       "forward_throughput": _start(["benchmarks.forward_throughput", "--models", "mobilenet_v3_small",
                                     "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
       "gpu_run": _start(["benchmarks.gpu_run", "--quick"], out),
+      # The one-by-one baseline is another cold CLI process; the tiny run checks the batched path's plumbing.
+      "cli_throughput": _start(["benchmarks.cli_throughput", "--photos", "2", "--sizes", "64x48", "96x72",
+                                "--population", "4", "--generations", "1", "--segmentation", "grid",
+                                "--baseline-ref", "none"], out),
       **{f"{name}_help": _start([f"benchmarks.{name}", "--help"]) for name in HELP_ONLY},
   }
   logs = {name: _wait(p) for name, p in procs.items()}
@@ -110,6 +114,15 @@ def test_gpu_run_dry_run(results):
   assert not [k for k in payload if k.endswith("_error")], payload
   assert len(payload["throughput"]) == 4 and payload["elime_1000"]["p100_g9"]["evaluations"] == 1000
   assert {r["method"] for r in payload["segmentation"]} == {"slic_jax", "skimage_slic", "skimage_quickshift"}
+
+
+def test_cli_throughput(results):
+  out, _ = results
+  payload = json.loads((out / "cli_throughput_cpu.json").read_text())
+  (row,) = payload["rows"]
+  assert row["path"] == "batched" and row["photos"] == 2 and row["photos_per_minute"] > 0
+  assert payload["settings"]["photos"] == 2 and tuple(row["largest_overlay"]) == (96, 72)
+  assert "| batched |" in (out / "cli_throughput_cpu.md").read_text()
 
 
 @pytest.mark.parametrize("script", HELP_ONLY)

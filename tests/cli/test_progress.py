@@ -52,3 +52,20 @@ def test_bar_draws_on_terminals_only_and_never_backwards():
   assert "[############################] 10/10" in term.getvalue() and "4/10" not in term.getvalue()
   bar.close()
   assert term.getvalue().endswith("\r\x1b[2K")
+
+
+def test_photos_bar_counts_photos_and_takes_generation_reports():
+  from evojax_lime.cli.progress import PhotosBar, photos_bar
+
+  assert photos_bar(4, batches=2, generations=10, quiet=False, stream=io.StringIO()) is None
+  term = _Terminal()
+  bar = PhotosBar(4, batches=2, generations=10, stream=term, width=8)
+  bar.batch(0, 2)
+  assert "[........] 0/4 photos  batch 1/2: 2 photos evolving" in term.getvalue()
+  bar.generation(5, 0.7)  # half of a batch of 2 photos: one photo's worth of the bar
+  assert "[##......] 0/4 photos" in term.getvalue()
+  bar.photos_done(2)
+  bar.batch(1, 2)
+  assert "[####....] 2/4 photos  batch 2/2" in term.getvalue()
+  bar.close()
+  assert term.getvalue().endswith("\r\x1b[2K")
