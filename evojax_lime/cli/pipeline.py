@@ -133,10 +133,8 @@ class BatchExplainer:
       # Photos differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
       self._length = max(self._length, *(genome_length(int(l.max()) + 1) for l in labels))
       config = dataclasses.replace(self.config, genome_length=self._length)
-    # When explain_batch takes a per-generation callback, pass it here: progress=progress.generation.
-    del progress
     return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
-                         config=config, seeds=self.seed)
+                         config=config, seeds=self.seed, progress=None if progress is None else progress.generation)
 
   def explain(self, batch: Sequence[Prepared], *, size: int, index: int,
               progress: Optional[PhotosBar] = None) -> list[Result]:
