@@ -6,7 +6,6 @@ import threading
 import time
 from typing import Optional, TextIO
 
-_MIN_INTERVAL = 0.1  # seconds between redraws: a terminal cannot show more, and drawing is not free
 
 
 def status(message: str, *, quiet: bool, stream: TextIO = sys.stderr) -> None:
