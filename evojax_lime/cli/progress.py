@@ -7,7 +7,6 @@ import time
 from typing import Optional, TextIO
 
 
-
 def status(message: str, *, quiet: bool, stream: TextIO = sys.stderr) -> None:
   """Shows what is happening on a line the next status, bar or output overwrites (terminals only)."""
   if not quiet and stream.isatty():
