@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 import jax.numpy as jnp
 from flax import struct
 
-SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax")
+SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quickshift_jax")
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 DTYPES = ("float32", "bfloat16")
@@ -47,7 +47,8 @@ class ELimeConfig:
       with any image.
     blur_sigma: standard deviation in pixels of the ``"blur"`` fill.
     segmentation: ``"quickshift"`` (LIME's default), ``"slic"``, ``"felzenszwalb"``, ``"grid"`` (on the host,
-      with scikit-image) or ``"slic_jax"`` (SLIC in JAX, run inside the compiled program with the evolution).
+      with scikit-image), or ``"quickshift_jax"`` / ``"slic_jax"`` (quickshift / SLIC in JAX, run inside the
+      compiled program with the evolution).
     segmentation_params: keyword arguments for the segmentation function; for quickshift the defaults are
       LIME's ``kernel_size=4, max_dist=200, ratio=0.2``.
     genome_length: static genome length; ``None`` pads K up to a power of two (at least 16) so images with
@@ -123,7 +124,7 @@ class ELimeConfig:
   @property
   def segments_in_program(self) -> bool:
     """Superpixels, fill and target are computed inside the compiled program."""
-    return self.segmentation == "slic_jax"
+    return self.segmentation in ("slic_jax", "quickshift_jax")
 
   def static(self) -> "ELimeConfig":
     """The config with its dynamic rates zeroed: the key of a compiled program.

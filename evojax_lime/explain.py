@@ -17,7 +17,7 @@ from evojax_lime.inputs import as_image, check_scores, check_segments, check_tar
 from evojax_lime.memory import auto_chunk_size
 from evojax_lime.program import fill_fn, predict_fn, program
 from evojax_lime.progress import Progress, reporting
-from evojax_lime.superpixels import genome_length, relabel, segment, slic_jax_max_segments
+from evojax_lime.superpixels import genome_length, in_program_max_segments, relabel, segment
 
 
 def prng_key(seed: Any) -> jax.Array:
@@ -61,6 +61,7 @@ class Prepared:
     """This image with what an in-program segmentation computed (host arrays of one image)."""
     if self.labels is not None:
       return self
+    check_segments(np.asarray(problem.labels), self.image.shape[:2])  # the same error as host segmentation's
     return dataclasses.replace(self, labels=np.asarray(problem.labels), fill=np.asarray(problem.fill, np.float32),
                                target=int(problem.target), original_probability=float(original_probability))
 
@@ -81,19 +82,22 @@ def _prepare_in_program(img: np.ndarray, classifier: Classifier, *, target: Opti
                      f"for N=1 it returns shape {out.shape}")
   target = -1 if target is None else check_target(target, out.shape[1])
   fill = np.zeros_like(img) if baseline is None else _checked_baseline(baseline, img.shape)
-  bound = slic_jax_max_segments(img.shape[0], img.shape[1], dict(config.segmentation_params))
+  bound = in_program_max_segments(config.segmentation, img.shape[0], img.shape[1], dict(config.segmentation_params))
   return Prepared(image=img, labels=None, fill=fill, target=target, original_probability=float("nan"),
                   segmentation_time=0.0, length=genome_length(bound, config.genome_length),
                   given_fill=baseline is not None)
 
 
 def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segments: Any, config: ELimeConfig,
-            logits: bool, baseline: Any) -> Prepared:
-  """Validates the inputs, cuts superpixels, picks the target and builds the fill image."""
+            logits: bool, baseline: Any, in_program: bool = True) -> Prepared:
+  """Validates the inputs, cuts superpixels, picks the target and builds the fill image.
+
+  With ``in_program=False`` a JAX segmentation runs here, on its own, rather than in the caller's program.
+  """
   if not isinstance(config, ELimeConfig):
     raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
   img = as_image(image)
-  if segments is None and config.segments_in_program:
+  if segments is None and config.segments_in_program and in_program:
     return _prepare_in_program(img, classifier, target=target, config=config, baseline=baseline)
   t0 = time.perf_counter()
   labels = segment(img, config.segmentation, dict(config.segmentation_params)) if segments is None else relabel(segments)

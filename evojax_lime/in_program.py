@@ -1,8 +1,8 @@
-"""Superpixels, fill and target computed inside the compiled program (``segmentation="slic_jax"``).
+"""Superpixels, fill and target computed inside the compiled program (``"quickshift_jax"``, ``"slic_jax"``).
 
-The host hands over only the image (and a target, or -1 for the top-1 class); JAX SLIC, the fill and the
-classifier's verdict on the full image are traced into the same program as the evolution, so a batch of
-photos goes from pixels to explanations without a host round trip.
+The host hands over only the image (and a target, or -1 for the top-1 class); the JAX segmentation, the fill
+and the classifier's verdict on the full image are traced into the same program as the evolution, so a batch
+of photos goes from pixels to explanations without a host round trip.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import jax.numpy as jnp
 from evojax_lime.config import ELimeConfig
 from evojax_lime.fill import make_fill
 from evojax_lime.fitness import Classifier, Problem
-from evojax_lime.superpixels import slic_jax_labels
+from evojax_lime.superpixels import in_program_labels
 
 
 def complete_problem(problem: Problem, classifier: Classifier, *, config: ELimeConfig, length: int, logits: bool,
@@ -23,7 +23,7 @@ def complete_problem(problem: Problem, classifier: Classifier, *, config: ELimeC
     The completed :class:`Problem` and ``()`` p(target | full image).
   """
   image = problem.image
-  labels, num_genes = slic_jax_labels(image, dict(config.segmentation_params))
+  labels, num_genes = in_program_labels(image, config.segmentation, dict(config.segmentation_params))
   fill = problem.fill if given_fill else make_fill(image, labels, kind=config.fill, length=length,
                                                    blur_sigma=config.blur_sigma)
   scores = classifier(image[None].astype(jnp.dtype(config.dtype)))[0].astype(jnp.float32)

@@ -335,7 +335,7 @@ def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = 
   _check_options(num_features, feature_selection, kernel_width, alpha)
   key = prng_key(seed)
   prep = prepare(image, classifier, target=target, segments=segments, config=config, logits=logits,
-                 baseline=baseline)
+                 baseline=baseline, in_program=False)
   k = prep.num_genes
   length = genome_length(k, config.genome_length)
   problem = prep.problem()
