@@ -291,6 +291,23 @@ def quickshift(image: jax.Array, *, kernel_size: float = 4, max_dist: float = 20
   return _relabel_by_root(_cap(comp, bound), root)
 
 
+def one_region_per_label(labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Makes every label one 4-connected region the way ``quickshift`` does, for any ``(H, W)`` label map.
+
+  Each label keeps its largest 4-connected piece; every other piece joins its largest adjacent region.
+  Applied to skimage's quickshift labels it shows how much of a difference is this step alone.
+
+  Args:
+    labels: ``(H, W)`` integer labels in ``0..H*W-1``.
+
+  Returns:
+    ``(H, W)`` int32 labels ``0..K-1`` in the order of the input label values, and K.
+  """
+  h, w = labels.shape
+  comp, root = _merge_fragments(jnp.asarray(labels, jnp.int32).ravel(), h, w)
+  return _relabel_by_root(comp, root)
+
+
 def quickshift_batch(images: jax.Array, **options: Any) -> tuple[jax.Array, jax.Array]:
   """``quickshift`` over a batch of same-size images.
 

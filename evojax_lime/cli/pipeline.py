@@ -88,12 +88,15 @@ class Explainer:
 
   def _explain(self, label: str, image: np.ndarray, target: int) -> tuple[Any, float]:
     """The :class:`Explanation` of the resized photo, and the seconds its segmentation took."""
-    t0 = time.perf_counter()
-    labels = segment(image, self.config.segmentation, dict(self.config.segmentation_params))
-    segmentation_time = time.perf_counter() - t0
-    # Photos may differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
-    self._length = max(self._length, genome_length(int(labels.max()) + 1))
-    config = dataclasses.replace(self.config, genome_length=self._length)
+    if self.config.segments_in_program:  # segmentation is part of the compiled program and its time
+      labels, segmentation_time, config = None, 0.0, self.config
+    else:
+      t0 = time.perf_counter()
+      labels = segment(image, self.config.segmentation, dict(self.config.segmentation_params))
+      segmentation_time = time.perf_counter() - t0
+      # Photos may differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
+      self._length = max(self._length, genome_length(int(labels.max()) + 1))
+      config = dataclasses.replace(self.config, genome_length=self._length)
     bar = progress.progress_bar(label, config.generations, quiet=self.quiet)
     try:
       return explain(image, self._classifier, target=target, segments=labels, config=config, seed=self.seed,
