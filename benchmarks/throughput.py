@@ -77,7 +77,7 @@ def engine_run(classifier: Callable, *, population: int, chunk: int, generations
   problem = Problem(image=image, labels=jnp.asarray(labels), fill=jnp.zeros_like(image), target=jnp.int32(0),
                     num_genes=jnp.int32(k))
   config = el.ELimeConfig(population_size=population, generations=generations, chunk_size=chunk, dtype=dtype,
-                          shard=shard)
+                          shard=shard, segmentation="grid")
   program = compiled_program(classifier, logits=False, config=config, length=genome_length(k),
                              image_shape=(size, size, 3))
   key, params = jax.random.PRNGKey(0), config.ga_params()

@@ -55,8 +55,12 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
     raise ValueError(f"explain_batch needs images of one size, got {sorted(sizes)}")
   seeds = _per_image(seeds, n, "seeds")
   keys = jnp.stack([prng_key(s) for s in seeds])
-  preps = [prepare(img, classifier, target=t, segments=s, config=config, logits=logits, baseline=b)
-           for img, t, s, b in zip(images, _per_image(targets, n, "targets"), _per_image(segments, n, "segments"),
+  segments = _per_image(segments, n, "segments")
+  # One program segments all images or none: with some label maps given, the others are cut on the host.
+  in_program = all(s is None for s in segments)
+  preps = [prepare(img, classifier, target=t, segments=s, config=config, logits=logits, baseline=b,
+                   in_program=in_program)
+           for img, t, s, b in zip(images, _per_image(targets, n, "targets"), segments,
                                    _per_image(baselines, n, "baselines"))]
   length = max(p.length for p in preps)
   problems = jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *[p.problem() for p in preps])
@@ -64,7 +68,7 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
   if len(given_fill) > 1:
     raise ValueError("baselines must be given for every image or for none")
   run = compiled_program(classifier, logits=logits, config=config, image_shape=preps[0].image.shape, length=length,
-                         batched=True, given_fill=given_fill.pop())
+                         batched=True, given_fill=given_fill.pop(), given_labels=preps[0].labels is not None)
   t0 = time.perf_counter()
   out, compile_time = run(keys, problems, config.ga_params())
   results, problems, originals = jax.device_get(out)

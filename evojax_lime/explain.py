@@ -119,8 +119,14 @@ def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segmen
 
 def compiled_program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int,
                      image_shape: tuple[int, ...], batched: bool = False, progress: bool = False,
-                     given_fill: bool = False):
-  """The cached program for these options, with the chunk size resolved (automatically when not given)."""
+                     given_fill: bool = False, given_labels: bool = False):
+  """The cached program for these options, with the chunk size resolved (automatically when not given).
+
+  ``given_labels``: the problems carry their superpixels (given, or cut on the host), so even an in-program
+  segmentation config builds a program that does not segment.
+  """
+  if given_labels and config.segments_in_program:
+    config = dataclasses.replace(config, segmentation="grid")  # static() treats every host method alike
   chunk = config.chunk_size
   if chunk is None:
     num_devices = jax.device_count() if config.shard else 1
@@ -179,7 +185,8 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
   prep = prepare(image, classifier, target=target, segments=segments, config=config, logits=logits,
                  baseline=baseline)
   run = compiled_program(classifier, logits=logits, config=config, image_shape=prep.image.shape, length=prep.length,
-                         progress=progress is not None, given_fill=prep.given_fill)
+                         progress=progress is not None, given_fill=prep.given_fill,
+                         given_labels=prep.labels is not None)
   t0 = time.perf_counter()
   with reporting(progress):
     out, compile_time = run(key, prep.problem(), config.ga_params())

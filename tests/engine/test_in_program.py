@@ -9,7 +9,7 @@ from PIL import Image
 from skimage import data
 
 import evojax_lime as el
-from evojax_lime.superpixels import segment
+from evojax_lime.superpixels import grid_segments, segment
 from tests.engine.test_explain import TinyCNN
 
 CFG = el.ELimeConfig(population_size=12, generations=4, segmentation="slic_jax", fill="mean",
@@ -68,3 +68,14 @@ def test_in_program_single_superpixel_is_the_host_error(setup):
   for config in (QUICKSHIFT, dataclasses.replace(QUICKSHIFT, segmentation="quickshift")):
     with pytest.raises(ValueError, match="fewer than 2 superpixels"):
       el.explain(flat, clf, config=config)
+
+
+def test_given_segments_are_used_with_an_in_program_config(setup):
+  photos, clf = setup
+  grid = grid_segments(40, 48, 6)
+  exp = el.explain(photos[0], clf, segments=grid, config=QUICKSHIFT, seed=1)
+  np.testing.assert_array_equal(exp.labels, grid)
+  # One image with a label map, one without: the latter is cut on the host with the same quickshift.
+  batch = el.explain_batch(photos, clf, segments=[grid, None], config=QUICKSHIFT, seeds=[1, 2])
+  np.testing.assert_array_equal(batch[0].labels, grid)
+  np.testing.assert_array_equal(batch[1].labels, segment(batch[1].image, "quickshift_jax"))
