@@ -46,6 +46,8 @@ def results(tmp_path_factory):
                                      out),
       "segmentation_speed": _start(["benchmarks.segmentation_speed", "--batch-sizes", "1", "--size", "32",
                                     "--n-segments", "8", "--repeats", "1", "--host-repeats", "1"], out),
+      "segmentation_agreement": _start(["benchmarks.segmentation_agreement", "--photos", "bundled", "--size", "64",
+                                        "--repeats", "1"], out),
       "forward_throughput": _start(["benchmarks.forward_throughput", "--models", "mobilenet_v3_small",
                                     "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
       "gpu_run": _start(["benchmarks.gpu_run", "--quick"], out),
@@ -104,7 +106,9 @@ def test_segmentation_quality(results):
 def test_segmentation_speed_and_forward(results):
   out, _ = results
   methods = {r["method"] for r in json.loads((out / "segmentation_cpu.json").read_text())["results"]}
-  assert any(m.startswith("jax_slic") for m in methods) and "skimage_slic" in methods
+  assert any(m.startswith("jax_slic") for m in methods) and {"skimage_slic", "jax_quickshift"} <= methods
+  rows = json.loads((out / "quickshift_agreement_cpu.json").read_text())["results"]
+  assert [r["photo"] for r in rows] == ["bundled"] and rows[0]["K_jax"] > 1 and rows[0]["ari"] > 0.9
   assert (out / "forward_cpu.md").read_text().count("mobilenet_v3_small") >= 1
 
 
@@ -113,7 +117,8 @@ def test_gpu_run_dry_run(results):
   payload = json.loads((out / "gpu_run.json").read_text())
   assert not [k for k in payload if k.endswith("_error")], payload
   assert len(payload["throughput"]) == 4 and payload["elime_1000"]["p100_g9"]["evaluations"] == 1000
-  assert {r["method"] for r in payload["segmentation"]} == {"slic_jax", "skimage_slic", "skimage_quickshift"}
+  assert {r["method"] for r in payload["segmentation"]} == {"slic_jax", "quickshift_jax", "skimage_slic",
+                                                              "skimage_quickshift"}
 
 
 def test_cli_throughput(results):
