@@ -84,7 +84,7 @@ def test_hypervolume_and_coverage_by_hand():
 
 class AskTellTest(chex.TestCase):
 
-  @chex.variants(with_jit=True, without_jit=True)
+  @chex.variants(with_jit=True)  # the operators inside are also tested unjitted (test_nsga2, test_operators)
   def test_ask_then_tell(self):
     pop, length, k = 8, 16, 12
     params = el.ELimeConfig(init_prob=0.3).ga_params()
@@ -128,6 +128,19 @@ def test_vmaps_over_images():
   keys = jax.random.split(jax.random.PRNGKey(1), 2)
   batched = jax.jit(jax.vmap(run))(keys, jnp.array([10, 16]))
   for i, k in enumerate((10, 16)):
-    single = run(keys[i], k)
+    single = jax.jit(run)(keys[i], k)
     np.testing.assert_array_equal(batched.front_probability[i], single.front_probability)
     np.testing.assert_array_equal(batched.population[i], single.population)
+
+
+def test_plot_and_strip(fronts, tmp_path):
+  from evojax_lime.pareto_render import front_strip, plot_front, strip_sizes
+  front = fronts[0]
+  sizes = strip_sizes(front, 3)
+  assert sizes == [0, 2, 5]
+  plot_front(front, tmp_path / "front.png", title="planted", points=[(5, 0.9, "parsimony 0.5")])
+  front_strip(front, sizes, tmp_path / "strip.png")
+  for name in ("front.png", "strip.png"):
+    assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  with pytest.raises(ValueError, match="at least one size"):
+    front_strip(front, [], tmp_path / "none.png")
