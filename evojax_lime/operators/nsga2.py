@@ -40,18 +40,18 @@ def non_dominated_rank(objectives: jax.Array, *, chunk_size: Optional[int] = Non
 
   Equal points share a rank. Give NaN-free objectives (map a NaN to +inf first).
   """
-  dom = dominance_matrix(objectives, chunk_size=chunk_size).astype(jnp.int32)
+  dom = dominance_matrix(objectives, chunk_size=chunk_size)  # kept as bool: N^2 bytes, not 4 N^2
   n = objectives.shape[0]
 
   def body(carry):
     rank, count, r = carry
     front = (rank < 0) & (count == 0)
     # Removing a front lowers the domination count of everything it dominated.
-    count = count - front.astype(jnp.int32) @ dom
+    count = count - (dom & front[:, None]).sum(0, dtype=jnp.int32)
     return jnp.where(front, r, rank), count, r + 1
 
   rank, _, _ = jax.lax.while_loop(lambda c: (c[0] < 0).any(), body,
-                                  (jnp.full((n,), -1, jnp.int32), dom.sum(0), jnp.int32(0)))
+                                  (jnp.full((n,), -1, jnp.int32), dom.sum(0, dtype=jnp.int32), jnp.int32(0)))
   return rank
 
 

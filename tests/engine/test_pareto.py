@@ -119,11 +119,10 @@ def test_vmaps_over_images():
   params = el.ELimeConfig().ga_params()
 
   def run(key, num_genes):
-    s = ps.init(key, population_size=pop, length=length)
-    for _ in range(3):
+    def gen(s, _):
       s, g = ps.ask(s, num_genes=num_genes, params=params, config=el.ELimeConfig())
-      s = ps.tell(s, g, g[:, 0].astype(jnp.float32), g.sum(1).astype(jnp.int32))
-    return s
+      return ps.tell(s, g, g[:, 0].astype(jnp.float32), g.sum(1).astype(jnp.int32)), None
+    return jax.lax.scan(gen, ps.init(key, population_size=pop, length=length), None, length=3)[0]
 
   keys = jax.random.split(jax.random.PRNGKey(1), 2)
   batched = jax.jit(jax.vmap(run))(keys, jnp.array([10, 16]))
