@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from typing import Optional
 
 import jax
 import numpy as np
@@ -34,13 +35,16 @@ from evojax_lime.pareto_render import plot_front
 PARSIMONIES = (0.0, 0.1, 0.3, 0.5, 0.75)
 
 
-def pareto_config(base: el.ELimeConfig, *, runs: int, population: int) -> el.ELimeConfig:
-  """``base`` with population ``population`` and as many generations as ``runs`` single runs of ``base`` cost."""
+def pareto_config(base: el.ELimeConfig, *, runs: int, population: int,
+                  init_prob: Optional[float] = None) -> el.ELimeConfig:
+  """``base`` with population ``population`` and as many generations as ``runs`` single runs of ``base`` cost
+  (and its own initial gene probability if given)."""
   total = runs * base.num_evaluations
   if total % population or total // population < 1:
     raise ValueError(f"--pareto-population {population} must divide the sweep's {total} evaluations")
   return dataclasses.replace(base, population_size=population, generations=total // population - 1,
-                             num_elite=min(base.num_elite, population - 1))
+                             num_elite=min(base.num_elite, population - 1),
+                             init_prob=base.init_prob if init_prob is None else init_prob)
 
 
 def front_after(front, evaluations: int) -> np.ndarray:
@@ -52,7 +56,8 @@ def front_after(front, evaluations: int) -> np.ndarray:
 def run(args: argparse.Namespace, on_rows=lambda rows, plots: None) -> list[dict]:
   model = _common.load_model(args.model)
   base = _common.config_from(args)
-  pareto = pareto_config(base, runs=len(args.parsimonies), population=args.pareto_population)
+  pareto = pareto_config(base, runs=len(args.parsimonies), population=args.pareto_population,
+                         init_prob=args.pareto_init_prob)
   rows, plots = [], []
   for photo, pixels in _common.load_photos(args.photos, model.input_size, args.images):
     image = pixels.astype(np.float32) / 255.0
@@ -116,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
                  help="the single-objective sweep")
   p.add_argument("--pareto-population", type=int, default=64,
                  help="NSGA-II population; its generations make its budget the whole sweep's")
+  p.add_argument("--pareto-init-prob", type=float, default=None,
+                 help="NSGA-II's initial gene probability (default: --init-prob)")
   _common.config_args(p)
   p.set_defaults(population=32, generations=15)
   p.add_argument("--out", default="benchmarks/results")
@@ -129,7 +136,8 @@ def main(argv=None):
   name = args.name or f"pareto_vs_parsimony_{jax.default_backend()}"
   base = _common.config_from(args)
   try:
-    pareto = pareto_config(base, runs=len(args.parsimonies), population=args.pareto_population)
+    pareto = pareto_config(base, runs=len(args.parsimonies), population=args.pareto_population,
+                           init_prob=args.pareto_init_prob)
   except ValueError as e:
     raise SystemExit(f"pareto_vs_parsimony: error: {e}")
 
@@ -142,7 +150,7 @@ def main(argv=None):
         f"parsimony {', '.join(f'{v:g}' for v in args.parsimonies)}, each "
         f"{_common.describe(base).replace(f'parsimony {base.parsimony:g}, ', '')} "
         f"({base.num_evaluations} evaluations). Pareto: NSGA-II, population {pareto.population_size}, generations "
-        f"{pareto.generations} ({pareto.num_evaluations} evaluations = the whole sweep's). covered: share of sweep "
+        f"{pareto.generations}, init {pareto.init_prob:g} ({pareto.num_evaluations} evaluations = the whole sweep's). covered: share of sweep "
         f"points the front matches or dominates; covered_one_run: the same for the front after "
         f"{base.num_evaluations} evaluations (one sweep run's budget). hv: hypervolume, reference (K, 0), sizes / K; "
         f"hv_sweep over the sweep's points. Times exclude compilation. Total {time.perf_counter() - start:.0f} s.\n")
