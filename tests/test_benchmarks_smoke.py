@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]
-HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "cli_throughput")
+HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "cli_throughput", "pareto_vs_parsimony")
 
 
 def _start(args, out=None):
@@ -55,6 +55,8 @@ def results(tmp_path_factory):
       "cli_throughput": _start(["benchmarks.cli_throughput", "--photos", "2", "--sizes", "64x48", "96x72",
                                 "--population", "4", "--generations", "1", "--segmentation", "grid",
                                 "--baseline-ref", "none"], out),
+      "pareto": _start(["benchmarks.pareto_vs_parsimony", *TINY, "--seeds", "1", "--population", "4",
+                        "--generations", "1", "--pareto-population", "8", "--parsimonies", "0", "0.5"], out),
       **{f"{name}_help": _start([f"benchmarks.{name}", "--help"]) for name in HELP_ONLY},
   }
   logs = {name: _wait(p) for name, p in procs.items()}
@@ -70,6 +72,26 @@ def test_vs_lime(results):
     assert row["evaluations"] == 24 and 0 <= row["p_explanation"] <= 1
     assert 0 <= row["insertion_auc"] <= 1 and 0 <= row["deletion_auc"] <= 1
   assert "| e-lime |" in (out / "vs_lime_cpu.md").read_text()
+  # Time to lime's quality: the replayed run ends where E-LIME's explanation did (same key, same generations).
+  elime = payload["runs"][0]
+  assert elime["method"] == "e-lime" and len(elime["best_within_k"]) == elime["generations"]
+  assert elime["best_within_k"][-1] >= elime["explanation_probability"] - 1e-6
+  quality = payload["time_to_quality"]
+  assert len(quality) == 1 and quality[0]["lime_p"] == payload["runs"][2]["explanation_probability"]
+  reached = [g for g, b in enumerate(elime["best_within_k"]) if b is not None and b >= quality[0]["lime_p"]]
+  assert elime["generations_to_lime"] == (reached[0] + 1 if reached else None)
+  assert "## Time to LIME's quality" in (out / "vs_lime_cpu.md").read_text()
+
+
+def test_pareto_vs_parsimony(results):
+  out, _ = results
+  payload = json.loads((out / "pareto_vs_parsimony_cpu.json").read_text())
+  run = payload["runs"][0]
+  assert run["sweep_evaluations"] == run["pareto_evaluations"] == 16 and run["points"] == 2
+  assert 0 <= run["covered_one_run"] <= run["covered"] <= 2 and 0 <= run["hv_sweep"] <= 1
+  assert run["hv_front"] >= run["hv_front_one_run"] > 0
+  assert [r["photo"] for r in payload["summary"]] == ["chelsea", "all"]
+  assert (out / "pareto_vs_parsimony_cpu.png").stat().st_size > 1000
 
 
 def test_paper_study(results):
