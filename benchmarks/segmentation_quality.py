@@ -1,7 +1,7 @@
 """Which segmentation serves E-LIME best: explanation quality and time per segmentation method.
 
-For each photo, seed and method (scikit-image quickshift with LIME's settings, scikit-image SLIC, JAX SLIC
-inside the compiled program): explanation probability, insertion / deletion AUC of E-LIME's ranking, kept and
+For each photo, seed and method (scikit-image quickshift with LIME's settings, JAX quickshift with the same
+settings and JAX SLIC inside the compiled program, scikit-image SLIC): explanation probability, insertion / deletion AUC of E-LIME's ranking, kept and
 total superpixels, segmentation time and wall time per explanation (compile excluded).
 
   python -m benchmarks.segmentation_quality --photos chelsea coffee astronaut --seeds 2
@@ -17,7 +17,7 @@ import numpy as np
 import evojax_lime as el
 from benchmarks import _common, _report
 
-METHODS = ("quickshift", "slic", "slic_jax")
+METHODS = ("quickshift", "quickshift_jax", "slic", "slic_jax")
 
 
 def run(args: argparse.Namespace) -> list[dict]:

@@ -1,5 +1,6 @@
-"""Superpixel throughput: JAX SLIC (``evojax_lime.slic_jax``, jitted and vmapped over a batch) against
-scikit-image's SLIC and quickshift (LIME's default), which run image by image on one host core.
+"""Superpixel throughput: JAX SLIC (``evojax_lime.slic_jax``) and JAX quickshift (``evojax_lime.quickshift_jax``,
+LIME's settings), jitted and vmapped over a batch, against scikit-image's SLIC and quickshift, which run image by
+image on one host core.
 
 JAX times are the best of ``--repeats`` warm calls blocked with ``block_until_ready``; compilation
 (``lower().compile()``) is reported apart. Host methods are timed on ``min(batch, --host-images)`` images,
@@ -7,6 +8,7 @@ since their throughput does not depend on the batch. Writes ``segmentation_<back
 
   python -m benchmarks.segmentation_speed                                   # batches 1 16 256 at 224 x 224
   python -m benchmarks.segmentation_speed --batch-sizes 1 16 --repeats 5 --host-methods slic
+  python -m benchmarks.segmentation_speed --jax-modes quickshift --host-methods quickshift   # quickshift only
   python -m benchmarks.segmentation_speed --batch-sizes 1 --size 64 --out /tmp/seg   # smoke test
 """
 from __future__ import annotations
@@ -28,11 +30,13 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
   sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import _report
-from evojax_lime import slic_jax
+from evojax_lime import quickshift_jax, slic_jax
+from evojax_lime.superpixels import LIME_QUICKSHIFT
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
-# JAX SLIC settings: the default (3x3 seed cells, seeds moved off edges) and the mode closest to skimage.
-JAX_MODES = {"default": {}, "skimage_like": {"search_radius": 2, "move_to_low_gradient": False}}
+# JAX SLIC settings: the default (3x3 seed cells, seeds moved off edges) and the mode closest to skimage;
+# "quickshift" is JAX quickshift with LIME's settings.
+JAX_MODES = {"default": {}, "skimage_like": {"search_radius": 2, "move_to_low_gradient": False}, "quickshift": {}}
 HOST_METHODS = ("slic", "quickshift")
 LARGE_BATCH = 64  # from this batch on, --large-repeats applies
 
@@ -52,7 +56,7 @@ def host_segmenter(method: str, n_segments: int, compactness: float) -> Callable
   if method == "slic":
     return lambda image: segmentation.slic(image, n_segments=n_segments, compactness=compactness, start_label=0)
   # LIME's quickshift settings (its SegmentationAlgorithm defaults).
-  return lambda image: segmentation.quickshift(image.astype(np.float64), kernel_size=4, max_dist=200, ratio=0.2)
+  return lambda image: segmentation.quickshift(image.astype(np.float64), **LIME_QUICKSHIFT)
 
 
 def time_calls(call: Callable[[], object], repeats: int) -> list[float]:
@@ -66,17 +70,25 @@ def time_calls(call: Callable[[], object], repeats: int) -> list[float]:
   return times
 
 
+def jax_segmenter(mode: str, args: argparse.Namespace) -> tuple[str, Callable]:
+  """The row name and the batched JAX segmentation of ``mode``."""
+  if mode == "quickshift":
+    return "jax_quickshift", functools.partial(quickshift_jax.quickshift_batch, **LIME_QUICKSHIFT)
+  return f"jax_slic[{mode}]", functools.partial(slic_jax.slic_batch, n_segments=args.n_segments,
+                                                compactness=args.compactness, **JAX_MODES[mode])
+
+
 def jax_row(mode: str, images: np.ndarray, args: argparse.Namespace, repeats: int) -> dict:
-  """Throughput of jitted ``slic_batch`` on ``images`` (placed on the default device first)."""
-  fn = jax.jit(functools.partial(slic_jax.slic_batch, n_segments=args.n_segments, compactness=args.compactness,
-                                 **JAX_MODES[mode]))
+  """Throughput of the jitted batched segmentation on ``images`` (placed on the default device first)."""
+  name, batched = jax_segmenter(mode, args)
+  fn = jax.jit(batched)
   x = jax.device_put(images)
   t0 = time.perf_counter()
   compiled = fn.lower(x).compile()
   compile_s = time.perf_counter() - t0
   counts = []
   times = time_calls(lambda: counts.append(jax.block_until_ready(compiled(x))[1]), repeats)
-  return _row(f"jax_slic[{mode}]", len(images), times, len(images), compile_s=compile_s,
+  return _row(name, len(images), times, len(images), compile_s=compile_s,
               mean_segments=float(np.mean(np.asarray(counts[-1]))))
 
 
@@ -152,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
   payload = {"processor": platform.processor(), "load_average_1m": {"before": load[0], "after": load[1]},
              "settings": settings, "results": rows}
   name = args.name or f"segmentation_{jax.default_backend()}"
-  title = f"Superpixel throughput, {args.size} x {args.size}, n_segments={args.n_segments}"
+  title = f"Superpixel throughput, {args.size} x {args.size}, SLIC n_segments={args.n_segments}"
   path = _report.write(args.out, name, payload, tables(rows, args.batch_sizes, load), title)
   print(f"wrote {path} and {path.with_suffix('.md')}")
 

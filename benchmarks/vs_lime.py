@@ -6,6 +6,12 @@ E-LIME's population x (generations + 1) equals the LIME sample count. Each LIME 
 superpixels with k = the number E-LIME kept. Reported per method: wall time (compile excluded, shown apart),
 explanation probability, insertion/deletion AUC of its ranking, sparsity (kept / K).
 
+Time to LIME's quality: the same E-LIME run replayed generation by generation gives, after each generation, the
+best probability among its population's genomes with at most k superpixels kept (k = what E-LIME kept, the
+size lime's top-k mask gets). The first generation whose best reaches reference lime's probability, times
+E-LIME's measured time per generation, is the wall time E-LIME needs for lime's quality; lime's own time is
+beside it, both measured in the same process.
+
   python -m benchmarks.vs_lime                                  # pretrained Lite0, chelsea + coffee, 1000 / 5000
   python -m benchmarks.vs_lime --budgets 500 1000 --name vs_lime_cpu
   python -m benchmarks.vs_lime --model tiny --photos chelsea --budgets 40 --out /tmp/x   # smoke test
@@ -13,10 +19,13 @@ explanation probability, insertion/deletion AUC of its ranking, sparsity (kept /
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
+from typing import Optional
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 if __package__ in (None, ""):  # run as a file: make the repo importable
@@ -26,6 +35,8 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
 
 import evojax_lime as el
 from benchmarks import _common, _report
+from evojax_lime import metrics
+from evojax_lime.explain import prng_key
 from evojax_lime.lime import explain_lime
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # reference lime's per-sample progress bar
@@ -57,6 +68,52 @@ def lime_genome(exp, target: int, labels: np.ndarray, k: int) -> np.ndarray:
   return genome
 
 
+@functools.lru_cache(maxsize=8)
+def _trace_program(classifier, *, config: el.ELimeConfig, length: int, chunk_size: int):
+  """Jitted ``(key, problem, params, k) -> (G + 1,)``: the run ``explain`` makes with this key, recording after
+  each generation the best probability among the population's genomes with at most k kept."""
+  evaluate_fn = functools.partial(el.evaluate, classifier=classifier, chunk_size=chunk_size,
+                                  dtype=jnp.dtype(config.dtype))
+
+  def best_within(state, problem, params, k):
+    kept = state.population.sum(1)
+    # Fitness is p - parsimony * kept / K, so p comes back from the state without another evaluation.
+    prob = state.fitness + params.parsimony * kept / problem.num_genes.astype(jnp.float32)
+    return jnp.max(jnp.where(kept <= k, prob, -jnp.inf))
+
+  def trace(key, problem, params, k):
+    state = el.init_state(key, problem, params, config=config, length=length, evaluate_fn=evaluate_fn)
+
+    def body(s, _):
+      s = el.generation_step(s, problem, params, config=config, evaluate_fn=evaluate_fn)
+      return s, best_within(s, problem, params, k)
+
+    _, rest = jax.lax.scan(body, state, None, length=config.generations)
+    return jax.lax.cummax(jnp.concatenate([best_within(state, problem, params, k)[None], rest]))
+
+  return jax.jit(trace)
+
+
+def time_to_quality(exp: el.Explanation, classifier, *, k: int, probability: float) -> dict:
+  """When E-LIME's run ``exp`` first held a genome with at most ``k`` kept and p >= ``probability``.
+
+  Returns generations (1 = the initial population only; None if never) and seconds, from ``exp``'s measured
+  evolve time per generation.
+  """
+  config = exp.config
+  length = el.genome_length(exp.num_segments, config.genome_length)
+  chunk = metrics.chunk_size_for(classifier, config, image_shape=exp.image.shape, rows=config.population_size)
+  trace = _trace_program(classifier, config=config.static(), length=length, chunk_size=chunk)
+  best = np.asarray(trace(prng_key(exp.seed), metrics.as_problem(exp), config.ga_params(),
+                          jnp.int32(k)))
+  reached = np.flatnonzero(best >= probability)
+  per_generation = exp.evolve_time / (exp.generations_run + 1)
+  generations: Optional[int] = int(reached[0]) + 1 if reached.size else None
+  return {"generations_to_lime": generations, "seconds_per_generation": per_generation,
+          "time_to_lime_s": None if generations is None else generations * per_generation,
+          "best_within_k": [float(b) if np.isfinite(b) else None for b in best]}
+
+
 def run(args: argparse.Namespace, on_rows=lambda rows: None) -> list[dict]:
   """All photos x budgets x seeds; ``on_rows(rows)`` after each (photo, budget) saves partial results."""
   model = _common.load_model(args.model)
@@ -75,7 +132,7 @@ def run(args: argparse.Namespace, on_rows=lambda rows: None) -> list[dict]:
         common = {"photo": photo, "budget": budget, "seed": seed, "target": model.class_name(exp.target),
                   "original_probability": exp.original_probability, "num_segments": exp.num_segments}
         row = {**common, "method": "e-lime", "evaluations": exp.num_evaluations, "time_s": exp.evolve_time,
-               "compile_s": exp.compile_time,
+               "compile_s": exp.compile_time, "generations": exp.generations_run + 1,
                "setting": f"P={config.population_size} G={config.generations}"}
         row.update(_common.score(exp, exp.genome, _common.elime_ranking(exp), model.classifier, config=base,
                                  steps=args.steps))
@@ -100,6 +157,8 @@ def run(args: argparse.Namespace, on_rows=lambda rows: None) -> list[dict]:
           row.update(_common.score(ours, lime_genome(ref, exp.target, labels, k), np.argsort(-weights, kind="stable"),
                                    model.classifier, config=base, steps=args.steps))
           rows.append(row)
+          rows[first].update(time_to_quality(exp, model.classifier, k=k, probability=row["explanation_probability"]),
+                             lime_probability=row["explanation_probability"], lime_time_s=seconds)
         for r in rows[first:]:
           _common.progress(f"{photo} {budget} seed {seed} {r['method']}: p={r['explanation_probability']:.3f} "
                            f"k={r['kept']} ins={r['insertion_auc']:.3f} del={r['deletion_auc']:.3f} "
@@ -122,6 +181,22 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "p_original": mean("original_probability"), "p_explanation": mean("explanation_probability"),
                 "kept": mean("kept"), "K": group[0]["num_segments"], "sparsity": mean("sparsity"),
                 "insertion_auc": mean("insertion_auc"), "deletion_auc": mean("deletion_auc")})
+  return out
+
+
+def quality_table(rows: list[dict]) -> list[dict]:
+  """One row per E-LIME run that has a reference lime beside it: time to lime's probability vs lime's time."""
+  out = []
+  for r in rows:
+    if r["method"] != "e-lime" or "lime_time_s" not in r:
+      continue
+    t = r["time_to_lime_s"]
+    out.append({"photo": r["photo"], "evaluations": r["budget"], "seed": r["seed"], "k": r["kept"], "K": r["num_segments"],
+                "lime_p": r["lime_probability"], "lime_time_s": r["lime_time_s"],
+                "elime_p": r["explanation_probability"], "elime_time_s": r["time_s"],
+                "generations_to_lime": "not reached" if t is None else f"{r['generations_to_lime']}/{r['generations']}",
+                "time_to_lime_s": float("nan") if t is None else t,
+                "speedup": float("nan") if not t else r["lime_time_s"] / t})
   return out
 
 
@@ -157,7 +232,14 @@ def main(argv=None):
         f"\nModel {args.model}; fill {args.fill}; segmentation {args.segmentation}; {args.seeds} seed(s), means "
         f"shown; time_s excludes compilation (compile_s); k = superpixels E-LIME kept, the LIMEs keep their top-k "
         f"positive weights; AUCs over {args.steps} steps; total {time.perf_counter() - start:.0f} s.\n")
-    _report.write(args.out, name, {"args": vars(args), "summary": table, "runs": rows}, md,
+    quality = quality_table(rows)
+    if quality:
+      md += ("\n## Time to LIME's quality\n\nThe wall time E-LIME needs to hold a mask of at most k superpixels "
+             "whose probability reaches reference lime's top-k probability (lime_p), vs lime's own time for its "
+             "samples; generations_to_lime counts populations evaluated (the initial one included) out of the run's, "
+             "converted to seconds with the run's measured time per generation; speedup = lime_time_s / "
+             "time_to_lime_s.\n\n" + _report.markdown_table(quality, list(quality[0])))
+    _report.write(args.out, name, {"args": vars(args), "summary": table, "time_to_quality": quality, "runs": rows}, md,
                   "E-LIME vs JAX LIME vs reference lime at equal classifier evaluations")
     return md
 

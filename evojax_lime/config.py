@@ -12,7 +12,7 @@ from typing import Any, Mapping, Optional
 import jax.numpy as jnp
 from flax import struct
 
-SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax")
+SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quickshift_jax")
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 DTYPES = ("float32", "bfloat16")
@@ -46,10 +46,11 @@ class ELimeConfig:
       default), ``"image_mean"``, ``"blur"`` (a Gaussian-blurred copy); ``explain(baseline=...)`` overrides it
       with any image.
     blur_sigma: standard deviation in pixels of the ``"blur"`` fill.
-    segmentation: ``"quickshift"`` (LIME's default), ``"slic"``, ``"felzenszwalb"``, ``"grid"`` (on the host,
-      with scikit-image) or ``"slic_jax"`` (SLIC in JAX, run inside the compiled program with the evolution).
-    segmentation_params: keyword arguments for the segmentation function; for quickshift the defaults are
-      LIME's ``kernel_size=4, max_dist=200, ratio=0.2``.
+    segmentation: ``"quickshift_jax"`` (the default: LIME's quickshift in JAX) or ``"slic_jax"`` (SLIC in JAX),
+      run inside the compiled program with the evolution; or on the host with scikit-image: ``"quickshift"``
+      (LIME's own), ``"slic"``, ``"felzenszwalb"``, ``"grid"``.
+    segmentation_params: keyword arguments for the segmentation function; for quickshift (both) the defaults
+      are LIME's ``kernel_size=4, max_dist=200, ratio=0.2``; ``quickshift_jax`` also takes ``max_segments``.
     genome_length: static genome length; ``None`` pads K up to a power of two (at least 16) so images with
       different K share one compiled program.
     chunk_size: individuals evaluated at once; ``None`` picks the largest chunk that fits in a share of the
@@ -70,7 +71,7 @@ class ELimeConfig:
   parsimony: float = 0.5
   fill: str = "mean"
   blur_sigma: float = 8.0
-  segmentation: str = "quickshift"
+  segmentation: str = "quickshift_jax"
   segmentation_params: Any = ()
   genome_length: Optional[int] = None
   chunk_size: Optional[int] = None
@@ -123,7 +124,7 @@ class ELimeConfig:
   @property
   def segments_in_program(self) -> bool:
     """Superpixels, fill and target are computed inside the compiled program."""
-    return self.segmentation == "slic_jax"
+    return self.segmentation in ("slic_jax", "quickshift_jax")
 
   def static(self) -> "ELimeConfig":
     """The config with its dynamic rates zeroed: the key of a compiled program.

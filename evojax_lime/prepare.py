@@ -13,7 +13,7 @@ from evojax_lime.config import ELimeConfig
 from evojax_lime.fitness import Classifier, Problem
 from evojax_lime.inputs import as_image, check_scores, check_segments, check_target
 from evojax_lime.memory import ClassifierProfile, classifier_profile
-from evojax_lime.superpixels import genome_length, relabel, segment, slic_jax_max_segments
+from evojax_lime.superpixels import genome_length, in_program_max_segments, relabel, segment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,16 +58,19 @@ def check_classifier(classifier: Classifier, shape: tuple[int, ...], dtype: str)
 
 
 def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segments: Any,
-            config: ELimeConfig, baseline: Any) -> Prepared:
-  """Validates the inputs and cuts superpixels on the host unless the program cuts them."""
+            config: ELimeConfig, baseline: Any, in_program: bool = True) -> Prepared:
+  """Validates the inputs and cuts superpixels on the host unless the program cuts them.
+
+  With ``in_program=False`` a JAX segmentation runs here, on its own, rather than in the caller's program.
+  """
   if not isinstance(config, ELimeConfig):
     raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
   img = as_image(image)
   profile = check_classifier(classifier, img.shape, config.dtype)
   target = -1 if target is None else check_target(target, profile.num_classes)
   fill = _checked_baseline(baseline, img.shape)
-  if segments is None and config.segments_in_program:
-    bound = slic_jax_max_segments(img.shape[0], img.shape[1], dict(config.segmentation_params))
+  if segments is None and config.segments_in_program and in_program:
+    bound = in_program_max_segments(config.segmentation, img.shape[0], img.shape[1], dict(config.segmentation_params))
     return Prepared(image=img, labels=None, baseline=fill, target=target, segmentation_time=0.0,
                     length=genome_length(bound, config.genome_length))
   t0 = time.perf_counter()

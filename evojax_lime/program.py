@@ -23,7 +23,8 @@ from evojax_lime.sharding import population_mesh, round_to_devices, shard_rows
 from evojax_lime.state import RunState
 
 
-def _shape_key(*trees: Any) -> tuple:
+def shape_key(*trees: Any) -> tuple:
+  """The shapes and dtypes of every leaf: what a compiled executable is specific to."""
   return tuple((tuple(x.shape), str(x.dtype)) for x in jax.tree_util.tree_leaves(trees))
 
 
@@ -52,7 +53,7 @@ class Program:
 
   def compiled(self, state: RunState) -> tuple[Any, bool]:
     """``(state, stop_at) -> state`` compiled for this state's shapes, and whether it was compiled now."""
-    shape = _shape_key(state)
+    shape = shape_key(state)
     fresh = shape not in self._compiled
     if fresh:
       self._compiled[shape] = self._jitted.lower(self._weights, state, jnp.int32(0)).compile()

@@ -7,6 +7,7 @@ bit.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -107,9 +108,13 @@ class Search:
     t0 = time.perf_counter()
     profile = check_classifier(classifier, (*sizes.pop(), 3), config.dtype)  # traced once, then cached
     trace_time = time.perf_counter() - t0
+    segments = _per_image(segments, n, "segments")
+    # One program cuts the superpixels of all images or of none: label maps given for some images are used as
+    # given, and the other images are then cut on the host.
+    in_program = config.segments_in_program and all(s is None for s in segments)
     self.prepared: list[Prepared] = [
-        prepare(img, classifier, target=t, segments=s, config=config, baseline=b)
-        for img, t, s, b in zip(images, _per_image(targets, n, "targets"), _per_image(segments, n, "segments"),
+        prepare(img, classifier, target=t, segments=s, config=config, baseline=b, in_program=in_program)
+        for img, t, s, b in zip(images, _per_image(targets, n, "targets"), segments,
                                 _per_image(baselines, n, "baselines"))]
     given_fill = {p.baseline is not None for p in self.prepared}
     if len(given_fill) > 1:
@@ -118,14 +123,25 @@ class Search:
     problems = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *[p.problem() for p in self.prepared])
     num_devices = jax.device_count() if config.shard else 1
     chunk = config.chunk_size or auto_chunk_size(profile, rows=n * config.population_size, num_devices=num_devices)
-    self._program = program(classifier, logits=logits, config=config.static(), length=self.length,
+    static = config if in_program else dataclasses.replace(config, segmentation="grid", segmentation_params=())
+    self._program = program(classifier, logits=logits, config=static.static(), length=self.length,
                             chunk_size=chunk, given_fill=given_fill.pop())
     self.state = start(keys, problems, _batched_params(params, config, n), config=config, length=self.length)
+    self._initial = self.state
     t0 = time.perf_counter()
     self._run, fresh = self._program.compiled(self.state)
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
     self.compile_time = trace_time + time.perf_counter() - t0 if fresh else 0.0
     self.evolve_time = 0.0
+
+  def restart(self) -> "Search":
+    """Back to the state before the first step (same images, seeds and compiled program)."""
+    self.state, self.evolve_time = self._initial, 0.0
+    return self
+
+  def memory_analysis(self) -> Any:
+    """XLA's memory analysis of the compiled program (``None`` where the backend gives none)."""
+    return self._run.func.memory_analysis()
 
   @property
   def chunk_size(self) -> int:

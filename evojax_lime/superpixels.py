@@ -15,7 +15,10 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "felzenszwalb": {"scale": 100.0, "sigma": 0.8, "min_size": 50},
     "grid": {"n_segments": 64},
     "slic_jax": {"n_segments": 100, "compactness": 10.0},
+    "quickshift_jax": LIME_QUICKSHIFT,
 }
+# Segmentations written in JAX, which can run inside the compiled program.
+IN_PROGRAM = ("slic_jax", "quickshift_jax")
 MIN_GENOME_LENGTH = 16
 
 
@@ -42,7 +45,7 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
 
   Args:
     image: ``(H, W, 3)`` float32 RGB in [0, 1].
-    method: ``"quickshift"``, ``"slic"``, ``"felzenszwalb"``, ``"grid"`` or ``"slic_jax"``.
+    method: ``"quickshift"``, ``"slic"``, ``"felzenszwalb"``, ``"grid"``, ``"slic_jax"`` or ``"quickshift_jax"``.
     params: keyword arguments overriding the method's defaults.
 
   Returns:
@@ -56,8 +59,8 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
   try:
     if method == "grid":
       labels = grid_segments(image.shape[0], image.shape[1], **kwargs)
-    elif method == "slic_jax":
-      labels = np.asarray(slic_jax_labels(image, params or {}, jit=True)[0])
+    elif method in IN_PROGRAM:
+      labels = np.asarray(in_program_labels(image, method, params or {}, jit=True)[0])
     elif method == "quickshift":
       labels = sk.quickshift(image.astype(np.float64), **kwargs)
     elif method == "slic":
@@ -69,35 +72,58 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
   return relabel(labels)
 
 
-def slic_jax_params(params: Mapping[str, Any]) -> dict[str, Any]:
-  """The options of JAX SLIC: its defaults overridden by ``params``."""
-  return {**_DEFAULTS["slic_jax"], **dict(params)}
+def _jax_module(method: str):
+  if method == "slic_jax":
+    from evojax_lime import slic_jax
+    return slic_jax, slic_jax.slic
+  if method == "quickshift_jax":
+    from evojax_lime import quickshift_jax
+    return quickshift_jax, quickshift_jax.quickshift
+  raise ValueError(f"segmentation {method!r} cannot run inside the program; use one of {', '.join(IN_PROGRAM)}")
 
 
-def slic_jax_labels(image, params: Mapping[str, Any], *, jit: bool = False):
-  """JAX SLIC of one ``(H, W, 3)`` image -> ``((H, W) labels, K)``, traceable (see :mod:`evojax_lime.slic_jax`)."""
-  from evojax_lime import slic_jax
-  fn = _jitted_slic() if jit else slic_jax.slic
+def in_program_params(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+  """The options of a JAX segmentation: its defaults overridden by ``params``."""
+  _jax_module(method)
+  return {**_DEFAULTS[method], **dict(params)}
+
+
+def in_program_labels(image, method: str, params: Mapping[str, Any], *, jit: bool = False):
+  """JAX segmentation of one ``(H, W, 3)`` image -> ``((H, W) int32 labels, K)``, traceable.
+
+  Args:
+    image: ``(H, W, 3)`` float RGB in [0, 1].
+    method: ``"slic_jax"`` (:mod:`evojax_lime.slic_jax`) or ``"quickshift_jax"`` (:mod:`evojax_lime.quickshift_jax`).
+    params: keyword options overriding the method's defaults.
+    jit: run the cached jitted function (host use) rather than tracing into the caller's program.
+  """
+  opts = in_program_params(method, params)
+  fn = _jitted(method) if jit else _jax_module(method)[1]
   try:
-    return fn(image, **slic_jax_params(params))
+    return fn(image, **opts)
   except TypeError as e:
-    raise ValueError(f"bad segmentation_params for slic_jax: {e}") from None
+    raise ValueError(f"bad segmentation_params for {method}: {e}") from None
 
 
-@functools.lru_cache(maxsize=1)
-def _jitted_slic():
+@functools.lru_cache(maxsize=None)
+def _jitted(method: str):
   import jax
-  from evojax_lime import slic_jax
-  return jax.jit(slic_jax.slic, static_argnames=slic_jax.STATIC_ARGNAMES)
+  module, fn = _jax_module(method)
+  return jax.jit(fn, static_argnames=module.STATIC_ARGNAMES)
 
 
-def slic_jax_max_segments(height: int, width: int, params: Mapping[str, Any]) -> int:
-  """Static bound on K of JAX SLIC on an ``(H, W)`` image: the genome length in-program segmentation needs."""
-  from evojax_lime import slic_jax
-  opts = slic_jax_params(params)
-  return slic_jax.max_segments(height, width, n_segments=opts["n_segments"],
-                               enforce_connectivity=opts.get("enforce_connectivity", True),
-                               min_size_factor=opts.get("min_size_factor", 0.5))
+def in_program_max_segments(method: str, height: int, width: int, params: Mapping[str, Any]) -> int:
+  """Static bound on K of a JAX segmentation of an ``(H, W)`` image: the genome length it needs."""
+  module, _ = _jax_module(method)
+  opts = in_program_params(method, params)
+  try:
+    if method == "slic_jax":
+      return module.max_segments(height, width, n_segments=opts["n_segments"],
+                                 enforce_connectivity=opts.get("enforce_connectivity", True),
+                                 min_size_factor=opts.get("min_size_factor", 0.5))
+    return module.segment_bound(height, width, kernel_size=opts["kernel_size"], max_segments=opts.get("max_segments"))
+  except TypeError as e:
+    raise ValueError(f"bad segmentation_params for {method}: {e}") from None
 
 
 def genome_length(num_segments: int, fixed: int | None = None) -> int:

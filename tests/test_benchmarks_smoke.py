@@ -14,7 +14,8 @@ from evojax_lime.study import StudyTable
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]
-HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "paper_protocol", "stability")
+HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "cli_throughput", "pareto_vs_parsimony",
+             "paper_protocol", "stability")
 
 
 def _start(args, out=None):
@@ -48,12 +49,20 @@ def results(tmp_path_factory):
                                      out),
       "segmentation_speed": _start(["benchmarks.segmentation_speed", "--batch-sizes", "1", "--size", "32",
                                     "--n-segments", "8", "--repeats", "1", "--host-repeats", "1"], out),
+      "segmentation_agreement": _start(["benchmarks.segmentation_agreement", "--photos", "bundled", "--size", "64",
+                                        "--repeats", "1"], out),
       "forward_throughput": _start(["benchmarks.forward_throughput", "--models", "mobilenet_v3_small",
                                     "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
       "gpu_run": _start(["benchmarks.gpu_run", "--quick"], out),
       "stability": _start(["benchmarks.stability", *TINY, "--quick", "--full"], out),
       "paper_protocol": _start(["benchmarks.paper_protocol", *TINY, "--photos", "chelsea", "coffee", "--seeds", "2",
                                 "--population", "6", "--generations", "2", "--sequential", "2"], out),
+      # The one-by-one baseline is another cold CLI process; the tiny run checks the batched path's plumbing.
+      "cli_throughput": _start(["benchmarks.cli_throughput", "--photos", "2", "--sizes", "64x48", "96x72",
+                                "--population", "4", "--generations", "1", "--segmentation", "grid",
+                                "--baseline-ref", "none"], out),
+      "pareto": _start(["benchmarks.pareto_vs_parsimony", *TINY, "--seeds", "1", "--population", "4",
+                        "--generations", "1", "--pareto-population", "8", "--parsimonies", "0", "0.5"], out),
       **{f"{name}_help": _start([f"benchmarks.{name}", "--help"]) for name in HELP_ONLY},
   }
   logs = {name: _wait(p) for name, p in procs.items()}
@@ -69,6 +78,26 @@ def test_vs_lime(results):
     assert row["evaluations"] == 24 and 0 <= row["p_explanation"] <= 1
     assert 0 <= row["insertion_auc"] <= 1 and 0 <= row["deletion_auc"] <= 1
   assert "| e-lime |" in (out / "vs_lime_cpu.md").read_text()
+  # Time to lime's quality: the replayed run ends where E-LIME's explanation did (same key, same generations).
+  elime = payload["runs"][0]
+  assert elime["method"] == "e-lime" and len(elime["best_within_k"]) == elime["generations"]
+  assert elime["best_within_k"][-1] >= elime["explanation_probability"] - 1e-6
+  quality = payload["time_to_quality"]
+  assert len(quality) == 1 and quality[0]["lime_p"] == payload["runs"][2]["explanation_probability"]
+  reached = [g for g, b in enumerate(elime["best_within_k"]) if b is not None and b >= quality[0]["lime_p"]]
+  assert elime["generations_to_lime"] == (reached[0] + 1 if reached else None)
+  assert "## Time to LIME's quality" in (out / "vs_lime_cpu.md").read_text()
+
+
+def test_pareto_vs_parsimony(results):
+  out, _ = results
+  payload = json.loads((out / "pareto_vs_parsimony_cpu.json").read_text())
+  run = payload["runs"][0]
+  assert run["sweep_evaluations"] == run["pareto_evaluations"] == 16 and run["points"] == 2
+  assert 0 <= run["covered_one_run"] <= run["covered"] <= 2 and 0 <= run["hv_sweep"] <= 1
+  assert run["hv_front"] >= run["hv_front_one_run"] > 0
+  assert [r["photo"] for r in payload["summary"]] == ["chelsea", "all"]
+  assert (out / "pareto_vs_parsimony_cpu.png").stat().st_size > 1000
 
 
 def test_paper_study(results):
@@ -105,7 +134,9 @@ def test_segmentation_quality(results):
 def test_segmentation_speed_and_forward(results):
   out, _ = results
   methods = {r["method"] for r in json.loads((out / "segmentation_cpu.json").read_text())["results"]}
-  assert any(m.startswith("jax_slic") for m in methods) and "skimage_slic" in methods
+  assert any(m.startswith("jax_slic") for m in methods) and {"skimage_slic", "jax_quickshift"} <= methods
+  rows = json.loads((out / "quickshift_agreement_cpu.json").read_text())["results"]
+  assert [r["photo"] for r in rows] == ["bundled"] and rows[0]["K_jax"] > 1 and rows[0]["ari"] > 0.9
   assert (out / "forward_cpu.md").read_text().count("mobilenet_v3_small") >= 1
 
 
@@ -114,7 +145,17 @@ def test_gpu_run_dry_run(results):
   payload = json.loads((out / "gpu_run.json").read_text())
   assert not [k for k in payload if k.endswith("_error")], payload
   assert len(payload["throughput"]) == 4 and payload["elime_1000"]["p100_g9"]["evaluations"] == 1000
-  assert {r["method"] for r in payload["segmentation"]} == {"slic_jax", "skimage_slic", "skimage_quickshift"}
+  assert {r["method"] for r in payload["segmentation"]} == {"slic_jax", "quickshift_jax", "skimage_slic",
+                                                              "skimage_quickshift"}
+
+
+def test_cli_throughput(results):
+  out, _ = results
+  payload = json.loads((out / "cli_throughput_cpu.json").read_text())
+  (row,) = payload["rows"]
+  assert row["path"] == "batched" and row["photos"] == 2 and row["photos_per_minute"] > 0
+  assert payload["settings"]["photos"] == 2 and tuple(row["largest_overlay"]) == (96, 72)
+  assert "| batched |" in (out / "cli_throughput_cpu.md").read_text()
 
 
 def test_stability(results):

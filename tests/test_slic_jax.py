@@ -14,6 +14,7 @@ from PIL import Image
 from scipy import ndimage
 from skimage import color, segmentation
 
+from benchmarks._agreement import adjusted_rand_index, boundary_recall
 from evojax_lime import slic_jax
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
@@ -56,25 +57,6 @@ def reference(name: str, n_segments: int) -> np.ndarray:
 def ours(name: str, n_segments: int, config: str) -> tuple[np.ndarray, int]:
   labels, k = _slic(photo(name), n_segments=n_segments, compactness=10.0, **CONFIGS[config])
   return np.asarray(labels), int(k)
-
-
-def adjusted_rand_index(a: np.ndarray, b: np.ndarray) -> float:
-  """Hubert-Arabie ARI of two label maps from their contingency table (as sklearn's, without sklearn)."""
-  _, a = np.unique(a.ravel(), return_inverse=True)
-  _, b = np.unique(b.ravel(), return_inverse=True)
-  table = np.zeros((a.max() + 1, b.max() + 1), np.int64)
-  np.add.at(table, (a, b), 1)
-  pairs = lambda n: (n * (n - 1) // 2).sum()
-  both, rows, cols, total = pairs(table), pairs(table.sum(1)), pairs(table.sum(0)), pairs(np.array([a.size]))
-  expected = rows * cols / total
-  return float((both - expected) / ((rows + cols) / 2 - expected))
-
-
-def boundary_recall(reference: np.ndarray, labels: np.ndarray, tolerance: int = 2) -> float:
-  """Fraction of ``reference`` boundary pixels within ``tolerance`` pixels (Chebyshev) of a ``labels`` one."""
-  ours_near = ndimage.binary_dilation(segmentation.find_boundaries(labels, mode="inner"),
-                                      np.ones((2 * tolerance + 1,) * 2, bool))
-  return float(ours_near[segmentation.find_boundaries(reference, mode="inner")].mean())
 
 
 def assert_valid(labels: np.ndarray, k: int) -> None:

@@ -1,18 +1,50 @@
-"""``evojax-lime explain``: options checked first, then each photo explained and written on its own."""
+"""``evojax-lime explain``: options checked first, photos already done skipped, the rest explained in batches, then
+the run's summary (CSV, JSON) and its HTML report."""
 from __future__ import annotations
 
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Optional
 
 from evojax_lime.cache import enable_compilation_cache
-from evojax_lime.cli import images, report
+from evojax_lime.cli import batching, html_report, images, report, resume, summary
 from evojax_lime.cli.args import config_from_args
 from evojax_lime.cli.errors import FAILURE, CliError, print_error
 from evojax_lime.cli.model import load_model, resolve_target
-from evojax_lime.cli.outputs import OutputFolder
-from evojax_lime.cli.pipeline import Explainer
-from evojax_lime.cli.progress import status
+from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
+from evojax_lime.cli.pipeline import OVERLAY_LONGEST_SIDE, BatchExplainer, Photo, run_batches
+from evojax_lime.cli.progress import photos_bar, status
+
+
+def _out_dir(args: argparse.Namespace) -> Optional[str]:
+  """``--out``, or with ``--resume`` alone the newest run folder (a fresh one when there is none)."""
+  if args.out or not args.resume:
+    return args.out
+  latest = resume.latest_run(DEFAULT_ROOT)
+  return str(latest) if latest else None
+
+
+def _photos(paths, out: OutputFolder, origin: Optional[str]) -> tuple[list[Photo], list[report.Outcome]]:
+  """Each path as a :class:`Photo` (stems in command-line order), or an outcome saying why it cannot be read."""
+  photos, failed = [], []
+  for path in paths:
+    label = path.name if origin else str(path)  # as typed: two folders may hold photos of the same name
+    stem = out.stem(path)
+    try:
+      photos.append(Photo(path, label, stem, origin or str(path), images.file_sha256(path)))
+    except OSError as err:
+      failed.append(report.Outcome(name=label, error=f"{path}: cannot read: {err.strerror or err}"))
+  return photos, failed
+
+
+def _show(outcome: report.Outcome, bar) -> None:
+  if bar is not None:
+    bar.clear()
+  if outcome.error is None:
+    print(report.line(outcome), flush=True)
+  else:
+    print_error(outcome.error)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,29 +60,60 @@ def run(args: argparse.Namespace) -> int:
     print_error(f"{arg}: {reason}")
   if args.images and not inputs.paths:
     return FAILURE
+  overlay_side = None if args.full_resolution else OVERLAY_LONGEST_SIDE
 
-  with tempfile.TemporaryDirectory(prefix="evojax-lime-") as scratch, OutputFolder(args.out) as out:
+  with tempfile.TemporaryDirectory(prefix="evojax-lime-") as scratch, OutputFolder(_out_dir(args)) as out:
     paths = inputs.paths or (images.bundled_photo(Path(scratch)),)
     origin = None if inputs.paths else images.BUNDLED_ORIGIN
     status(f"loading {args.model} ({args.weights}) ...", quiet=args.quiet)
     model = load_model(args.model, args.weights, dtype=args.dtype)
-    explainer = Explainer(model=model, weights=args.weights, config=config,
-                          target=resolve_target(args.target, model.class_names), seed=args.seed, quiet=args.quiet)
-    outcomes = [report.Outcome(name=arg, error=reason) for arg, reason in inputs.errors]
-    for path in paths:
-      status(f"{path.name}: reading and cutting into superpixels ...", quiet=args.quiet)
-      try:
-        outcome = explainer(path, out, origin=origin)
-      except CliError as err:  # this photo failed; the others still get explained
-        outcomes.append(report.Outcome(name=str(path), error=str(err)))
-        print_error(str(err))
+    target = resolve_target(args.target, model.class_names)
+    options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
+                             overlay_side=overlay_side)
+    photos, failed = _photos(paths, out, origin)
+    outcomes: list[Optional[report.Outcome]] = [None] * len(photos)
+    todo = []  # indices into photos
+    for i, photo in enumerate(photos):
+      done = resume.done_record(out.path / f"{photo.stem}.json", sha256=photo.sha256,
+                                run_options=options) if args.resume else None
+      if done is None:
+        todo.append(i)
         continue
-      finally:
-        status("", quiet=args.quiet)
-      outcomes.append(outcome)
-      print(report.line(outcome), flush=True)
-    if len(outcomes) > 1:
-      print("\n" + report.table(outcomes))
-    if any(o.error is None for o in outcomes):
+      thumb = html_report.thumbnail_of_file(out.path / f"{photo.stem}_overlay.png")
+      outcomes[i] = report.from_record(photo.label, done, thumbnail=thumb, resumed=True)
+      _show(outcomes[i], None)
+    for outcome in failed:
+      _show(outcome, None)
+    status("", quiet=args.quiet)
+
+    import jax
+
+    batch_size = args.batch_size or batching.auto_batch_size(config.population_size, backend=jax.default_backend())
+    bar = photos_bar(len(todo), batches=len(batching.plan(len(todo), batch_size)), generations=config.generations,
+                     quiet=args.quiet)
+    explainer = BatchExplainer(model=model, weights=args.weights, config=config, target=target, seed=args.seed,
+                               options=options)
+    try:
+      done = run_batches(explainer, [photos[i] for i in todo], batch_size=batch_size, out=out,
+                         overlay_side=overlay_side, on_done=lambda o: _show(o, bar), progress=bar)
+      for i, outcome in zip(todo, done):
+        outcomes[i] = outcome
+    finally:
+      if bar is not None:
+        bar.close()
+
+    ordered = [report.Outcome(name=arg, error=reason) for arg, reason in inputs.errors] + failed + \
+        [o for o in outcomes if o is not None]
+    if len(ordered) > 1:
+      print("\n" + report.table(ordered))
+    if any(o.error is None for o in ordered):
+      subtitle = (f"{args.model} ({args.weights}), population {config.population_size}, generations "
+                  f"{config.generations}, {config.segmentation} superpixels, fill {config.fill}, seed {args.seed}")
+      out.write({
+          "summary.csv": lambda p: summary.save_csv(ordered, p),
+          "summary.json": lambda p: summary.save_json(ordered, p),
+          "index.html": lambda p: html_report.save(ordered, p, title=f"evojax-lime: {len(ordered)} photos",
+                                                   subtitle=subtitle),
+      })
       print(f"outputs: {out.path}")
-  return FAILURE if any(o.error for o in outcomes) else 0
+  return FAILURE if any(o.error for o in ordered) else 0

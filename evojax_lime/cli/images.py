@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 from pathlib import Path
 from typing import Sequence
@@ -98,6 +99,29 @@ def model_input(photo: np.ndarray, size: int) -> np.ndarray:
   """
   img = Image.fromarray(photo).resize((size, size), Image.Resampling.LANCZOS)
   return np.asarray(img, np.float32) / 255.0
+
+
+def bounded(photo: np.ndarray, longest_side: int | None) -> np.ndarray:
+  """``(H, W, 3)`` uint8 shrunk (never enlarged) so that its longest side is at most ``longest_side``.
+
+  ``None`` returns the photo itself. Resized once here, so drawing and encoding an overlay cost the same for a
+  phone photo as for a thumbnail.
+  """
+  height, width = photo.shape[:2]
+  if longest_side is None or max(height, width) <= longest_side:
+    return photo
+  scale = longest_side / max(height, width)
+  size = (max(1, round(width * scale)), max(1, round(height * scale)))
+  return np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.LANCZOS))
+
+
+def file_sha256(path: Path) -> str:
+  """Hex SHA-256 of a file's bytes, read in blocks (a photo's identity for ``--resume``)."""
+  digest = hashlib.sha256()
+  with open(path, "rb") as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+  return digest.hexdigest()
 
 
 def bundled_photo(folder: Path) -> Path:

@@ -1,30 +1,106 @@
-"""One photo through the whole pipeline: read, classify, cut, evolve, render, write."""
+"""Photos through the pipeline: read and cut on worker threads, evolved in batches, written on a writer thread.
+
+While batch i evolves, worker threads decode, resize and cut the photos of batch i + 1, and a writer thread
+renders and encodes the files of batch i - 1: the device (or the CPU's XLA threads) is rarely left waiting.
+"""
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
+import os
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from evojax_lime.cli import images, progress, record, render
+from evojax_lime import explain_batch, genome_length, segment
+from evojax_lime.cli import batching, html_report, images, record, render, report
 from evojax_lime.cli.errors import CliError
 from evojax_lime.cli.outputs import OutputFolder
-from evojax_lime.cli.report import Outcome
+from evojax_lime.cli.progress import PhotosBar
 from evojax_lime.config import ELimeConfig
-from evojax_lime.explain import explain
-from evojax_lime.program import predict_fn
-from evojax_lime.superpixels import genome_length, segment
+from evojax_lime.explanation import Explanation
 
 # Genomes are padded to at least this many genes, so that the photos of a run, whose superpixel counts
 # differ, share one compiled program; a gene of padding costs next to nothing.
 MIN_GENOME_LENGTH = 256
+# Longest side of the overlay unless --full-resolution: drawing and PNG-encoding a 24-megapixel overlay costs
+# more than explaining it, and a screen shows little more than this.
+OVERLAY_LONGEST_SIDE = 1024
+PREPARE_WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Photo:
+  """A photo of the run before it is read.
+
+  Attributes:
+    path: the file.
+    label: how it is named on screen and in the summary (as typed).
+    stem: file-name stem of its outputs.
+    source: what its record names as its source.
+    sha256: of the file's bytes.
+  """
+
+  path: Path
+  label: str
+  stem: str
+  source: str
+  sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+  """A photo read, resized to the model's input and cut into superpixels (on a worker thread).
+
+  Attributes:
+    photo: which photo.
+    size: ``(height, width)`` of the original.
+    display: ``(h, w, 3)`` uint8 the overlay is drawn on: the photo bounded to the overlay size, or itself.
+    image: ``(S, S, 3)`` float32 model input.
+    labels: ``(S, S)`` int32 superpixels; ``None`` when the compiled program cuts them (``slic_jax``).
+    segmentation_time: seconds cutting.
+    seconds: seconds reading, resizing and cutting.
+  """
+
+  photo: Photo
+  size: tuple[int, int]
+  display: np.ndarray
+  image: np.ndarray
+  labels: Optional[np.ndarray]
+  segmentation_time: float
+  seconds: float
+
+
+def prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side: Optional[int]) -> Prepared:
+  """Reads, resizes and cuts one photo; a photo that cannot be explained raises :class:`CliError` here, before
+  it could sink the batch it would have joined."""
+  start = time.perf_counter()
+  original = images.load_photo(photo.path)
+  image = images.model_input(original, input_size)
+  display = images.bounded(original, overlay_side)
+  size = original.shape[:2]
+  del original  # a phone photo is 36 MB; only the bounded copy lives on
+  t0 = time.perf_counter()
+  if config.segments_in_program:  # slic_jax: cut inside the compiled program, with the evolution
+    return Prepared(photo, size, display, image, None, 0.0, time.perf_counter() - start)
+  try:
+    labels = segment(image, config.segmentation, dict(config.segmentation_params))
+  except ValueError as err:
+    raise CliError(f"{photo.path}: {err}") from None
+  segmentation_time = time.perf_counter() - t0
+  if int(labels.max()) + 1 < 2:  # e.g. a blank photo: nothing to select between
+    raise CliError(f"{photo.path}: the photo has fewer than 2 superpixels; there is nothing to select between")
+  return Prepared(photo, size, display, image, labels, segmentation_time, time.perf_counter() - start)
+
+
+Result = tuple[Prepared, Union[Explanation, CliError], Optional[record.Run]]
 
 
 @dataclasses.dataclass
-class Explainer:
-  """Explains photos one by one with one classifier, sharing its compiled program across them.
+class BatchExplainer:
+  """Explains batches of prepared photos with one classifier and writes each photo's files.
 
   Attributes:
     model: a ``models.Model``.
@@ -32,7 +108,7 @@ class Explainer:
     config: the GA options.
     target: the class to explain, or ``None`` for each photo's top-1 class.
     seed: the seed of every photo's run.
-    quiet: no progress bar.
+    options: what ``--resume`` compares (see :mod:`~evojax_lime.cli.resume`).
   """
 
   model: Any
@@ -40,76 +116,168 @@ class Explainer:
   config: ELimeConfig
   target: Optional[int]
   seed: int
-  quiet: bool
+  options: dict[str, Any]
   _length: int = MIN_GENOME_LENGTH
 
   def __post_init__(self):
-    # The same function object for every photo: the engine caches compiled programs on it.
+    # The same function object for every batch: the engine caches compiled programs on it.
     self._classifier = self.model.classifier()
 
   def _class(self, index: int, probs: np.ndarray) -> record.ClassInfo:
     return record.ClassInfo(int(index), self.model.class_names[index], float(probs[index]))
 
-  def __call__(self, path: Path, out: OutputFolder, *, origin: Optional[str] = None) -> Outcome:
-    """Explains the photo at ``path`` and writes its outputs into ``out``.
+  def _evolve(self, batch: Sequence[Prepared], targets: Sequence[int], progress: Optional[PhotosBar]) -> list[Any]:
+    labels, config = None, self.config  # in-program superpixels: the engine bounds the genome itself
+    if not self.config.segments_in_program:
+      labels = [p.labels for p in batch]
+      # Photos differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
+      self._length = max(self._length, *(genome_length(int(l.max()) + 1) for l in labels))
+      config = dataclasses.replace(self.config, genome_length=self._length)
+    return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
+                         config=config, seeds=self.seed, progress=None if progress is None else progress.generation)
 
-    Args:
-      path: the photo.
-      out: where its outputs go.
-      origin: what to record as the photo's source instead of ``path`` (for a bundled photo).
-
-    Raises:
-      CliError: the photo cannot be read or explained, or its outputs cannot be written.
-    """
+  def explain(self, batch: Sequence[Prepared], *, size: int, index: int,
+              progress: Optional[PhotosBar] = None) -> list[Result]:
+    """Explains ``batch`` in one ``explain_batch`` call compiled for ``size`` photos (topped up with copies when a
+    few short, see :func:`~evojax_lime.cli.batching.padding`). If the engine rejects the batch, each photo is
+    explained alone, so one bad photo costs only itself."""
     start = time.perf_counter()
-    label = path.name if origin else str(path)  # as typed: two folders may hold photos of the same name
-    photo = images.load_photo(path)
-    # Every photo is resized to the model's input first, so all share the shapes of one compiled program.
-    image = images.model_input(photo, self.model.input_size)
-    probs = np.asarray(predict_fn(self._classifier)(image[None]))[0]
-    target = int(np.argmax(probs)) if self.target is None else self.target
-
+    n = len(batch)
+    padded = list(batch) + [batch[j % n] for j in range(batching.padding(n, size))]
+    if progress is not None:
+      progress.batch(index, n)
+    probs = self.model.predict(np.stack([p.image for p in padded]))[:n]
+    targets = [int(np.argmax(p)) if self.target is None else self.target for p in probs]
     try:
-      exp, segmentation_time = self._explain(label, image, target)
-    except ValueError as err:  # e.g. a blank photo that yields a single superpixel
-      raise CliError(f"{path}: {err}") from None
-    wall = time.perf_counter() - start
+      outcomes: list[Any] = self._evolve(padded, [targets[j % n] for j in range(len(padded))], progress)[:n]
+    except ValueError:
+      outcomes = [self._alone(p, t) for p, t in zip(batch, targets)]
+    share = (time.perf_counter() - start) / n
+    batch_info = {"index": index, "photos": n, "size": len(padded)}
+    results: list[Result] = []
+    for prep, prob, target, exp in zip(batch, probs, targets, outcomes):
+      if isinstance(exp, CliError):
+        results.append((prep, exp, None))
+        continue
+      order = np.argsort(prob)[::-1]
+      run = record.Run(source=prep.photo.source, photo_size=prep.size, model=self.model.name, weights=self.weights,
+                       predicted=self._class(order[0], prob), target=self._class(target, prob),
+                       top5=[self._class(i, prob) for i in order[:5]],
+                       timings={"segmentation": prep.segmentation_time, "compile": exp.compile_time,
+                                "evolve": exp.evolve_time, "wall": prep.seconds + share},
+                       sha256=prep.photo.sha256, options=self.options, batch=batch_info)
+      results.append((prep, exp, run))
+    return results
 
-    order = np.argsort(probs)[::-1]
-    run = record.Run(source=origin or str(path), photo_size=photo.shape[:2], model=self.model.name,
-                     weights=self.weights, predicted=self._class(order[0], probs), target=self._class(target, probs),
-                     top5=[self._class(i, probs) for i in order[:5]],
-                     timings={"segmentation": segmentation_time, "compile": exp.compile_time,
-                              "evolve": exp.evolve_time, "wall": wall})
-    self._write(out, out.stem(path), label, run, photo, exp)
-    return Outcome(name=label, class_name=run.target.name, class_id=target, original=exp.original_probability,
-                   explanation=exp.explanation_probability, kept=len(exp.selected), superpixels=exp.num_segments,
-                   seconds=wall)
-
-  def _explain(self, label: str, image: np.ndarray, target: int) -> tuple[Any, float]:
-    """The :class:`Explanation` of the resized photo, and the seconds its segmentation took."""
-    t0 = time.perf_counter()
-    labels = segment(image, self.config.segmentation, dict(self.config.segmentation_params))
-    segmentation_time = time.perf_counter() - t0
-    # Photos may differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
-    self._length = max(self._length, genome_length(int(labels.max()) + 1))
-    config = dataclasses.replace(self.config, genome_length=self._length)
-    bar = progress.progress_bar(label, config.generations, quiet=self.quiet)
+  def _alone(self, prep: Prepared, target: int) -> Union[Explanation, CliError]:
     try:
-      return explain(image, self._classifier, target=target, segments=labels, config=config, seed=self.seed,
-                     progress=bar), segmentation_time
-    finally:
-      if bar is not None:
-        bar.close()
+      return self._evolve([prep], [target], None)[0]
+    except ValueError as err:  # e.g. a classifier that returns NaN for this photo's masked images
+      return CliError(f"{prep.photo.path}: {err}")
 
-  def _write(self, out: OutputFolder, stem: str, name: str, run: record.Run, photo: np.ndarray, exp: Any) -> None:
+  def write(self, out: OutputFolder, prep: Prepared, exp: Explanation, run: record.Run) -> report.Outcome:
+    """Renders and writes one photo's files (all or none); returns its summary row. Runs on the writer thread."""
+    stem = prep.photo.stem
     files = {kind: f"{stem}{suffix}" for kind, suffix in
              (("overlay", "_overlay.png"), ("explanation", "_explanation.png"), ("fitness", "_fitness.png"),
               ("record", ".json"))}
-    title = f"Fitness per generation: {name}, {run.target.name} ({run.target.id})"
+    title = f"Fitness per generation: {prep.photo.label}, {run.target.name} ({run.target.id})"
+    start = time.perf_counter()
+    overlay = render.overlay(prep.display, exp)
+    data = record.record(run, exp, files)
+
+    def save_record(path: Path) -> None:
+      # Written last: by now the pictures are drawn and encoded, and their cost is known.
+      data["timings"]["write"] = time.perf_counter() - start
+      record.save_json(data, path)
+
     out.write({
-        files["overlay"]: lambda p: render.save_png(render.overlay(photo, exp), p),
+        files["overlay"]: lambda p: render.save_png(overlay, p),
         files["explanation"]: lambda p: render.save_png(render.masked_input(exp), p),
         files["fitness"]: lambda p: render.save_fitness_plot(exp, p, title=title),
-        files["record"]: lambda p: record.save_json(record.record(run, exp, files), p),
+        files["record"]: save_record,
     })
+    return report.from_record(prep.photo.label, data, thumbnail=html_report.thumbnail(overlay))
+
+
+def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_size: int, out: OutputFolder,
+                overlay_side: Optional[int], on_done: Callable[[report.Outcome], None],
+                progress: Optional[PhotosBar] = None) -> list[report.Outcome]:
+  """Explains ``photos`` in batches of at most ``batch_size`` (sizes from :func:`~evojax_lime.cli.batching.plan`),
+  with the next batch prepared and the previous one written on other threads.
+
+  Args:
+    explainer: classifier and options.
+    photos: the photos to explain, in order.
+    batch_size: most photos per ``explain_batch`` call.
+    out: where files go.
+    overlay_side: longest side of the overlay, ``None`` for the photo's own size.
+    on_done: called on this thread with each photo's outcome, in the photos' order, as soon as it is known.
+    progress: a bar to move, if any.
+
+  Returns:
+    One outcome per photo, in order (a failed photo's with its error).
+  """
+  sizes = batching.plan(len(photos), batch_size)
+  starts = np.cumsum([0] + sizes)
+  groups = [photos[a:b] for a, b in zip(starts[:-1], starts[1:])]
+  prep = lambda p: prepare(p, input_size=explainer.model.input_size, config=explainer.config,
+                           overlay_side=overlay_side)
+  outcomes: list[Any] = [None] * len(photos)  # an Outcome, or the future that will give it
+  reported = 0
+
+  def report_ready(wait: bool) -> None:
+    nonlocal reported
+    while reported < len(photos) and outcomes[reported] is not None:
+      item = outcomes[reported]
+      if isinstance(item, cf.Future):
+        if not (wait or item.done()):
+          return
+        item = outcomes[reported] = _written(item, photos[reported])
+      on_done(item)
+      reported += 1
+
+  workers = cf.ThreadPoolExecutor(PREPARE_WORKERS, thread_name_prefix="prepare")
+  writer = cf.ThreadPoolExecutor(1, thread_name_prefix="write")
+  try:
+    pending = [workers.submit(prep, p) for p in groups[0]] if groups else []
+    for index, group in enumerate(groups):
+      current = pending
+      if index + 1 < len(groups):
+        pending = [workers.submit(prep, p) for p in groups[index + 1]]
+      first = int(starts[index])
+      ready, slots = [], []
+      for offset, future in enumerate(current):
+        try:
+          ready.append(future.result())
+          slots.append(first + offset)
+        except CliError as err:
+          outcomes[first + offset] = report.Outcome(name=group[offset].label, error=str(err))
+      # Back-pressure: files of at most two batches wait in memory for the writer.
+      if index >= 2:
+        for item in outcomes[int(starts[index - 2]):int(starts[index - 1])]:
+          if isinstance(item, cf.Future):
+            item.exception()
+      if ready:
+        for slot, (prepared, exp, run) in zip(slots, explainer.explain(ready, size=sizes[0], index=index,
+                                                                       progress=progress)):
+          if isinstance(exp, CliError):
+            outcomes[slot] = report.Outcome(name=prepared.photo.label, error=str(exp))
+          else:
+            outcomes[slot] = writer.submit(explainer.write, out, prepared, exp, run)
+        if progress is not None:
+          progress.photos_done(len(ready))
+      report_ready(wait=False)
+    report_ready(wait=True)
+  finally:
+    # Stopped early (Ctrl-C, a failure): photos not yet read are dropped; files being written are finished.
+    workers.shutdown(wait=False, cancel_futures=True)
+    writer.shutdown(wait=True)
+  return outcomes
+
+
+def _written(future: cf.Future, photo: Photo) -> report.Outcome:
+  try:
+    return future.result()
+  except CliError as err:
+    return report.Outcome(name=photo.label, error=str(err))

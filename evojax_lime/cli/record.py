@@ -14,7 +14,6 @@ from evojax_lime.explanation import Explanation
 from evojax_lime.versions import package_versions
 
 
-
 @dataclasses.dataclass(frozen=True)
 class ClassInfo:
   """A class of the classifier with its probability on the full image."""
@@ -39,7 +38,13 @@ class Run:
     predicted: top-1 class on the full image.
     target: the class explained.
     top5: the five most probable classes on the full image.
-    timings: seconds: segmentation, compile, evolve, wall (load to explanation).
+    timings: seconds: segmentation, compile, evolve, wall, write. ``wall`` is this photo's own reading,
+      resizing and cutting plus its share (1/B) of its batch's classification and evolution; compile and evolve
+      are the batch's; write (added when the files are written) is drawing and encoding its pictures.
+    sha256: SHA-256 of the photo file's bytes (how ``--resume`` recognises it).
+    options: what the result depends on besides the photo (see :mod:`~evojax_lime.cli.resume`).
+    batch: ``{"index", "photos", "size"}``: which ``explain_batch`` call explained it, with how many photos,
+      at which compiled batch size (more than ``photos`` when topped up with copies).
   """
 
   source: str
@@ -50,6 +55,9 @@ class Run:
   target: ClassInfo
   top5: Sequence[ClassInfo]
   timings: dict[str, float]
+  sha256: str = ""
+  options: dict[str, Any] = dataclasses.field(default_factory=dict)
+  batch: dict[str, int] = dataclasses.field(default_factory=dict)
 
 
 @functools.cache
@@ -81,7 +89,8 @@ def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[st
   summary = explanation.summary()
   importance = np.asarray(explanation.importance, float)
   return _finite({
-      "image": {"source": run.source, "height": run.photo_size[0], "width": run.photo_size[1]},
+      "image": {"source": run.source, "height": run.photo_size[0], "width": run.photo_size[1],
+                "sha256": run.sha256},
       "model": {"name": run.model, "weights": run.weights},
       "predicted": run.predicted.as_dict(),
       "target": run.target.as_dict(),
@@ -98,6 +107,8 @@ def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[st
       "config": summary["config"],
       "seed": summary["seed"],
       "timings": run.timings,
+      "batch": run.batch,
+      "options": run.options,
       "device": devices(),
       "versions": versions(),
       "files": files,

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Sequence
+import math
+from typing import Any, Optional, Sequence
 
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-  """One image's result for the summary: its numbers, or the error it failed with."""
+  """One image's result for the summary: its numbers, or the error it failed with.
+
+  Attributes beyond the numbers: ``stability`` (the record's ``"stability"`` value when it has one),
+  ``timings`` (the record's), ``thumbnail`` (JPEG bytes of the overlay, for the HTML report), ``resumed``
+  (explained by an earlier run; its record was reused).
+  """
 
   name: str
   class_name: str = ""
@@ -18,10 +24,51 @@ class Outcome:
   superpixels: int = 0
   seconds: float = 0.0
   error: Optional[str] = None
+  stability: Any = None
+  timings: dict[str, Any] = dataclasses.field(default_factory=dict)
+  thumbnail: Optional[bytes] = None
+  resumed: bool = False
+
+
+def _number(value: Any) -> float:
+  return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+
+
+def from_record(name: str, data: dict[str, Any], *, thumbnail: Optional[bytes] = None,
+                resumed: bool = False) -> Outcome:
+  """The :class:`Outcome` a JSON record describes (a record read back from disk is untrusted: missing or odd
+  fields become NaN or empty, never an exception)."""
+  target = data.get("target") if isinstance(data.get("target"), dict) else {}
+  timings = data.get("timings") if isinstance(data.get("timings"), dict) else {}
+  kept = data.get("kept") if isinstance(data.get("kept"), list) else []
+  class_id = target.get("id")
+  superpixels = data.get("num_superpixels")
+  return Outcome(name=name, class_name=str(target.get("name", "")),
+                 class_id=class_id if isinstance(class_id, int) else -1,
+                 original=_number(data.get("original_probability")),
+                 explanation=_number(data.get("explanation_probability")), kept=len(kept),
+                 superpixels=superpixels if isinstance(superpixels, int) else 0,
+                 seconds=_number(timings.get("wall")), stability=data.get("stability"),
+                 timings={k: v for k, v in timings.items() if isinstance(v, (int, float))}, thumbnail=thumbnail,
+                 resumed=resumed)
+
+
+def stability_text(value: Any) -> str:
+  """The record's stability as a short cell: a number, a few named numbers, or ``-`` when there is none."""
+  if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+    return f"{value:.3f}"
+  if isinstance(value, dict):
+    parts = [f"{k} {v:.3f}" for k, v in value.items()
+             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    return ", ".join(parts[:3]) or "-"
+  return "-"
 
 
 def line(o: Outcome) -> str:
   """``cat.jpg: tabby (281)  p 0.61 -> 0.87 with 9 of 52 superpixels  (3.1 s)``."""
+  if o.resumed:
+    return (f"{o.name}: {o.class_name} ({o.class_id})  p {o.original:.3f} -> {o.explanation:.3f} "
+            f"with {o.kept} of {o.superpixels} superpixels  (already explained; kept)")
   return (f"{o.name}: {o.class_name} ({o.class_id})  p {o.original:.3f} -> {o.explanation:.3f} "
           f"with {o.kept} of {o.superpixels} superpixels  ({o.seconds:.1f} s)")
 

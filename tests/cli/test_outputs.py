@@ -11,6 +11,7 @@ from evojax_lime.cli import render
 from tests.cli.conftest import FAST, cli, error_lines
 
 OUTPUTS = ("_overlay.png", "_explanation.png", "_fitness.png", ".json")
+RUN_FILES = ("summary.csv", "summary.json", "index.html")
 
 
 def _outputs(folder, stem):
@@ -26,7 +27,7 @@ def test_default_command_explains_the_bundled_photo(tmp_path):
   result = cli("explain", *FAST, "--out", out, cwd=tmp_path)
   assert result.returncode == 0, result.stderr
   assert error_lines(result) == []
-  assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in _outputs(out, "chelsea"))
+  assert sorted(p.name for p in out.iterdir()) == sorted([p.name for p in _outputs(out, "chelsea")] + [*RUN_FILES])
   rec = _record(out, "chelsea")
   assert rec["image"]["source"].startswith("skimage.data.chelsea")
   assert (rec["image"]["height"], rec["image"]["width"]) == (300, 451)
@@ -40,7 +41,7 @@ def test_default_command_explains_the_bundled_photo(tmp_path):
   assert len(rec["fitness_history"]["best"]) == len(rec["fitness_history"]["mean"]) == 3
   assert rec["config"]["population_size"] == 8 and rec["config"]["generations"] == 2
   assert rec["seed"] == 0
-  assert set(rec["timings"]) == {"segmentation", "compile", "evolve", "wall"}
+  assert set(rec["timings"]) == {"segmentation", "compile", "evolve", "wall", "write"}
   assert rec["device"] and {"evojax-lime", "jax", "flax", "numpy", "scikit-image"} <= set(rec["versions"])
   # The overlay is at the photo's resolution, the explanation at the model's.
   assert Image.open(out / "chelsea_overlay.png").size == (451, 300)
@@ -57,13 +58,16 @@ def test_folder_with_a_bad_photo_target_by_name_and_one_compile(tmp_path, photos
   (line,) = error_lines(result)
   assert line.startswith("evojax-lime: error: ") and "e_truncated.jpg" in line and "truncated" in line
   stems = ("a_rotated", "b_gray16", "c_rgba", "d_palette")
-  assert sorted(p.name for p in out.iterdir()) == sorted(p.name for s in stems for p in _outputs(out, s))
+  assert sorted(p.name for p in out.iterdir()) == sorted([p.name for s in stems for p in _outputs(out, s)] +
+                                                         [*RUN_FILES])
   records = [_record(out, s) for s in stems]
   assert all(r["target"]["id"] == 282 and r["target"]["name"] == "tiger cat" for r in records)
   assert all(r["seed"] == 3 for r in records)
-  # Photos are resized before explaining, so all share one compiled program.
+  # Photos are resized before explaining, so all go into one batch: one compiled program (the automatic batch,
+  # 256 // population 8, holds all five photos; the truncated one is dropped and a copy tops the batch up).
+  assert [r["batch"] for r in records] == [{"index": 0, "photos": 4, "size": 5}] * 4
   assert records[0]["timings"]["compile"] > 0
-  assert [r["timings"]["compile"] for r in records[1:]] == [0.0, 0.0, 0.0]
+  assert len({r["timings"]["compile"] for r in records}) == 1
   # EXIF orientation 6: a 451 x 300 photo stored sideways is shown 300 wide and 451 high.
   assert Image.open(out / "a_rotated_overlay.png").size == (300, 451)
   assert Image.open(out / "b_gray16_overlay.png").size == (451, 300)
@@ -107,7 +111,7 @@ def test_help_is_complete(tmp_path):
   assert result.returncode == 0
   for option in ("--model", "--weights", "--target", "--population", "--generations", "--segmentation", "--fill",
                  "--parsimony", "--crossover", "--mutation-rate", "--patience", "--chunk-size", "--seed", "--dtype",
-                 "--out", "--quiet"):
+                 "--out", "--quiet", "--batch-size", "--resume", "--full-resolution"):
     assert option in result.stdout
   assert "(default: efficientnet_lite0)" in result.stdout and "(default: 64)" in result.stdout
 

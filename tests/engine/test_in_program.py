@@ -9,11 +9,12 @@ from PIL import Image
 from skimage import data
 
 import evojax_lime as el
-from evojax_lime.superpixels import segment
+from evojax_lime.superpixels import grid_segments, segment
 from tests.engine.test_explain import TinyCNN
 
 CFG = el.ELimeConfig(population_size=12, generations=4, segmentation="slic_jax", fill="mean",
                      segmentation_params={"n_segments": 30})
+QUICKSHIFT = dataclasses.replace(CFG, segmentation="quickshift_jax", segmentation_params=())
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +25,14 @@ def setup():
   return photos, jax.tree_util.Partial(lambda v, x: jax.nn.softmax(module.apply(v, x)), variables)
 
 
-def test_in_program_equals_host_labels(setup):
+@pytest.mark.parametrize("config", [CFG, QUICKSHIFT], ids=["slic_jax", "quickshift_jax"])
+def test_in_program_equals_host_labels(setup, config):
   photos, clf = setup
-  exp = el.explain(photos[0], clf, config=CFG, seed=4)
-  labels = segment(exp.image, "slic_jax", {"n_segments": 30})
+  exp = el.explain(photos[0], clf, config=config, seed=4)
+  labels = segment(exp.image, config.segmentation, dict(config.segmentation_params))
   np.testing.assert_array_equal(exp.labels, labels)
   assert exp.num_segments == int(labels.max()) + 1 >= 2
-  host = el.explain(photos[0], clf, segments=labels, config=dataclasses.replace(CFG, segmentation="grid"), seed=4)
+  host = el.explain(photos[0], clf, segments=labels, config=dataclasses.replace(config, segmentation="grid"), seed=4)
   assert exp.target == host.target
   assert exp.original_probability == pytest.approx(host.original_probability, abs=1e-6)
   np.testing.assert_allclose(exp.fill, host.fill, atol=1e-6)
@@ -58,3 +60,22 @@ def test_in_program_baseline_and_errors(setup):
     el.explain(photos[0], clf, config=CFG, target=10)
   with pytest.raises(ValueError, match="segmentation_params"):
     el.explain(photos[0], clf, config=dataclasses.replace(CFG, segmentation_params={"bogus": 1}))
+
+
+def test_in_program_single_superpixel_is_the_host_error(setup):
+  _, clf = setup
+  flat = np.full((40, 48, 3), 0.3, np.float32)  # quickshift finds one region
+  for config in (QUICKSHIFT, dataclasses.replace(QUICKSHIFT, segmentation="quickshift")):
+    with pytest.raises(ValueError, match="fewer than 2 superpixels"):
+      el.explain(flat, clf, config=config)
+
+
+def test_given_segments_are_used_with_an_in_program_config(setup):
+  photos, clf = setup
+  grid = grid_segments(40, 48, 6)
+  exp = el.explain(photos[0], clf, segments=grid, config=QUICKSHIFT, seed=1)
+  np.testing.assert_array_equal(exp.labels, grid)
+  # One image with a label map, one without: the latter is cut on the host with the same quickshift.
+  batch = el.explain_batch(photos, clf, segments=[grid, None], config=QUICKSHIFT, seeds=[1, 2])
+  np.testing.assert_array_equal(batch[0].labels, grid)
+  np.testing.assert_array_equal(batch[1].labels, segment(batch[1].image, "quickshift_jax"))

@@ -1,0 +1,43 @@
+"""The run's summary table, one row per photo, as ``summary.csv`` and ``summary.json``."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from evojax_lime.cli.report import Outcome
+
+COLUMNS = ("name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", "seconds", "resumed", "error")
+
+
+def _value(value: Any) -> Any:
+  return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
+  """One dict per photo over :data:`COLUMNS`; a failed photo has its error and ``None`` for every number."""
+  out = []
+  for o in outcomes:
+    if o.error is not None:
+      out.append({**dict.fromkeys(COLUMNS), "name": o.name, "resumed": False, "error": o.error})
+      continue
+    out.append({"name": o.name, "class": o.class_name, "class_id": o.class_id, "p_before": _value(o.original),
+                "p_after": _value(o.explanation), "kept": o.kept, "superpixels": o.superpixels,
+                "seconds": _value(o.seconds), "resumed": o.resumed, "error": None})
+  return out
+
+
+def save_csv(outcomes: Sequence[Outcome], path: Path) -> None:
+  """``summary.csv``: a header of :data:`COLUMNS`, then one row per photo (empty cells for missing values)."""
+  with open(path, "w", newline="", encoding="utf-8") as f:
+    writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows(outcomes):
+      writer.writerow({k: "" if v is None else v for k, v in row.items()})
+
+
+def save_json(outcomes: Sequence[Outcome], path: Path) -> None:
+  """``summary.json``: ``{"photos": [row, ...]}`` with ``null`` for missing values."""
+  path.write_text(json.dumps({"photos": rows(outcomes)}, indent=2, allow_nan=False) + "\n", encoding="utf-8")
