@@ -62,15 +62,16 @@ def load_photos(names: Sequence[str], size: int, images_dir: Optional[str] = Non
   return photos
 
 
-def load_model(spec: str) -> ModelEntry:
+def load_model(spec: str, *, dtype: str = "float32") -> ModelEntry:
   """``"tiny"`` (a random 10-class CNN on 32 x 32 inputs, for smoke tests), ``"efficientnet_lite0"`` (pretrained)
-  or ``"NAME=CHECKPOINT"`` (a ``models`` architecture with a torchvision checkpoint or ``.msgpack``)."""
+  or ``"NAME=CHECKPOINT"`` (a ``models`` architecture with a torchvision checkpoint or ``.msgpack``; ``NAME=random``:
+  its seeded random initialisation), computing in ``dtype``."""
   if spec == "tiny":
     from benchmarks.throughput import make_classifier
     return ModelEntry("tiny", make_classifier("tiny", TINY_SIZE, "float32"), TINY_SIZE)
   import models
   name, _, weights = spec.partition("=")
-  model = models.create(name, weights or "pretrained")
+  model = models.create(name, None if weights == "random" else weights or "pretrained", dtype=jnp.dtype(dtype))
   return ModelEntry(name, model.classifier(), model.input_size, tuple(model.class_names))
 
 

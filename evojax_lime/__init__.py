@@ -18,10 +18,12 @@ from evojax_lime.masking import masked_batch
 from evojax_lime.search import Search
 from evojax_lime.state import GAState, RunState
 from evojax_lime.step import generation_step, init_state
+from evojax_lime.study import StudyTable, study
 from evojax_lime.superpixels import genome_length, segment
 
 __version__ = "0.1.0"
 __all__ = ["ELimeConfig", "EvolveResult", "Explanation", "GAParams", "GAState", "LimeExplanation", "Problem", "RunState", "Search",
+           "StudyTable", "study",
            "enable_compilation_cache", "evaluate", "evolve", "explain", "explain_batch", "explain_lime",
            "gene_importance", "generation_step", "genome_length", "host_classifier", "init_state", "lime_weights",
            "make_fill", "masked_batch", "metrics", "operators", "segment"]

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
+from evojax_lime.seeds import recorded
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Explanation:
     segmentation_time, compile_time, evolve_time, wall_time: seconds; ``wall_time`` covers the whole call.
     config: the options used.
     seed: the seed the run derived every random choice from.
+    stability: with restarts, the runs' mean pairwise Jaccard index of their selected sets (1.0 = all agree);
+      ``None`` for a single run.
+    runs: with restarts, each run's :class:`Explanation` (this one is their consensus); ``()`` otherwise.
   """
 
   image: np.ndarray
@@ -51,6 +55,8 @@ class Explanation:
   wall_time: float
   config: ELimeConfig
   seed: Any
+  stability: Optional[float] = None
+  runs: tuple = ()
 
   @property
   def num_segments(self) -> int:
@@ -86,8 +92,8 @@ class Explanation:
     return render.plot(self, figsize=figsize)
 
   def summary(self) -> dict[str, Any]:
-    """JSON-ready scalars and lists (no images)."""
-    return {
+    """JSON-ready scalars and lists (no images); with restarts also ``stability`` and each run's ``runs``."""
+    out = {
         "target": self.target,
         "original_probability": self.original_probability,
         "explanation_probability": self.explanation_probability,
@@ -104,3 +110,9 @@ class Explanation:
         "config": dataclasses.asdict(self.config),
         "seed": self.seed if isinstance(self.seed, int) else repr(self.seed),
     }
+    if self.stability is not None:
+      out["stability"] = self.stability
+      out["runs"] = [{"seed": recorded(r.seed), "selected": r.selected.tolist(),
+                      "explanation_probability": r.explanation_probability, "best_fitness": r.best_fitness,
+                      "generations_run": r.generations_run} for r in self.runs]
+    return out

@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from evojax_lime.study import StudyTable
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]
-HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "cli_throughput", "pareto_vs_parsimony")
+HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "cli_throughput", "pareto_vs_parsimony",
+             "paper_protocol", "stability")
 
 
 def _start(args, out=None):
@@ -51,6 +54,9 @@ def results(tmp_path_factory):
       "forward_throughput": _start(["benchmarks.forward_throughput", "--models", "mobilenet_v3_small",
                                     "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
       "gpu_run": _start(["benchmarks.gpu_run", "--quick"], out),
+      "stability": _start(["benchmarks.stability", *TINY, "--quick", "--full"], out),
+      "paper_protocol": _start(["benchmarks.paper_protocol", *TINY, "--photos", "chelsea", "coffee", "--seeds", "2",
+                                "--population", "6", "--generations", "2", "--sequential", "2"], out),
       # The one-by-one baseline is another cold CLI process; the tiny run checks the batched path's plumbing.
       "cli_throughput": _start(["benchmarks.cli_throughput", "--photos", "2", "--sizes", "64x48", "96x72",
                                 "--population", "4", "--generations", "1", "--segmentation", "grid",
@@ -150,6 +156,26 @@ def test_cli_throughput(results):
   assert row["path"] == "batched" and row["photos"] == 2 and row["photos_per_minute"] > 0
   assert payload["settings"]["photos"] == 2 and tuple(row["largest_overlay"]) == (96, 72)
   assert "| batched |" in (out / "cli_throughput_cpu.md").read_text()
+
+
+def test_stability(results):
+  out, _ = results
+  rows = json.loads((out / "stability_cpu.json").read_text())["summary"]
+  assert [(r["mode"], r["photo"]) for r in rows] == [(m, p) for m in ("single", "consensus", "consensus_full")
+                                                     for p in ("chelsea", "mean")]
+  assert [r["evaluations"] for r in rows] == [24, 24, 24, 24, 48, 48]  # population 8 x 3 steps; split or doubled
+  assert all(0 <= r["jaccard_across_seeds"] <= 1 for r in rows)
+  assert "| consensus | chelsea |" in (out / "stability_cpu.md").read_text()
+
+
+def test_paper_protocol(results):
+  out, _ = results
+  payload = json.loads((out / "paper_protocol_cpu_tiny.json").read_text())
+  assert len(payload["rows"]) == 4 and [s["image"] for s in payload["summary"]] == ["chelsea", "coffee"]
+  assert payload["timing"]["sequential"]["runs"] == 2 and payload["timing"]["study_per_explanation_s"] > 0
+  assert StudyTable.from_csv(out / "paper_protocol_cpu_tiny.csv").rows == tuple(payload["rows"])
+  assert (out / "paper_protocol_cpu_tiny.png").stat().st_size > 1000
+  assert "| chelsea |" in (out / "paper_protocol_cpu_tiny.md").read_text()
 
 
 @pytest.mark.parametrize("script", HELP_ONLY)
