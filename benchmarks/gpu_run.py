@@ -96,7 +96,7 @@ def section_explain_vs_lime(res: dict) -> None:
     for batch in (10, 100):
       t0 = time.perf_counter()
       explainer.explain_instance(photo.astype(np.float64), predict, top_labels=1, hide_color=0, num_samples=samples,
-                                 batch_size=batch, random_seed=0, progress_bar=False)
+                                 batch_size=batch, random_seed=0)
       lime_rows.append({"samples": samples, "batch_size": batch, "wall_s": time.perf_counter() - t0})
       print(lime_rows[-1], flush=True)
   res["lime_reference"] = lime_rows

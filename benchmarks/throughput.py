@@ -10,7 +10,6 @@ their ratio (how close the GA runs to the forward ceiling), memory and compile t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 from typing import Callable
 
@@ -22,7 +21,7 @@ import numpy as np
 import evojax_lime as el
 from benchmarks import _report
 from evojax_lime.classifier import split_classifier
-from evojax_lime.superpixels import genome_length, grid_segments
+from evojax_lime.superpixels import grid_segments
 
 
 class TinyCNN(nn.Module):

@@ -6,7 +6,8 @@ from evojax_lime import metrics, operators
 from evojax_lime.batch import explain_batch
 from evojax_lime.cache import enable_compilation_cache
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.evolve import EvolveResult, evolve, gene_importance
+from evojax_lime.evolve import EvolveResult, evolve
+from evojax_lime.importance import gene_importance
 from evojax_lime.explain import explain
 from evojax_lime.explanation import Explanation
 from evojax_lime.fill import make_fill

@@ -7,7 +7,6 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.fitness import Problem
-from evojax_lime.importance import gene_importance
 from evojax_lime.loop import advance, start
 from evojax_lime.state import GAState, RunState
 from evojax_lime.step import EvaluateFn

@@ -96,16 +96,16 @@ class _Walk:
   def grow(self, target: _Value, children: list[_Value]) -> None:
     """Adds ``children`` to the list, dict or set ``target`` in place."""
     if target.sealed:
-      raise UnsafeCheckpointError(f"the pickle changes a container after using it (a cycle)")
+      raise UnsafeCheckpointError("the pickle changes a container after using it (a cycle)")
     if any(c is target for c in children):
-      raise UnsafeCheckpointError(f"the pickle puts a container into itself (a cycle)")
+      raise UnsafeCheckpointError("the pickle puts a container into itself (a cycle)")
     grown = self.value(target.kind, children, target.weight - 1)
     target.weight, target.depth = grown.weight, max(target.depth, grown.depth)
 
   def keys(self, keys: list[_Value]) -> None:
     for key in keys:
       if key.kind not in (_ATOM, _KEY):
-        raise UnsafeCheckpointError(f"dict keys and set items must be strings or numbers")
+        raise UnsafeCheckpointError("dict keys and set items must be strings or numbers")
       self.charge(key.weight)  # Hashing and comparing a key reads all of it.
 
   # --- stack ----------------------------------------------------------------------------------------------
@@ -213,7 +213,7 @@ class _Walk:
     elif name == "REDUCE":
       func, args = self.pop(2)
       if func.kind != _GLOBAL or func.text not in ("tensor", "ordered_dict") or args.kind != _TUPLE:
-        raise UnsafeCheckpointError(f"the pickle calls something that is not a tensor rebuilder "
+        raise UnsafeCheckpointError("the pickle calls something that is not a tensor rebuilder "
                                     "or OrderedDict")
       self.charge(args.weight)
       if func.text == "tensor":
@@ -231,7 +231,7 @@ class _Walk:
       (state,) = self.pop()
       target = self.top()
       if target.kind != _ODICT:
-        raise UnsafeCheckpointError(f"the pickle sets the state of a value that is not an "
+        raise UnsafeCheckpointError("the pickle sets the state of a value that is not an "
                                     "OrderedDict")
       self.grow(target, [state])
     elif name in ("PROTO", "FRAME"):
@@ -287,4 +287,4 @@ def scan(data, start: int, *, role: Callable[[str, str], Optional[str]]) -> int:
   # pickletools reports unknown opcodes, short reads and undecodable text with these.
   except (ValueError, UnicodeDecodeError, OverflowError) as err:
     raise CorruptCheckpointError(f"not a valid pickle ({type(err).__name__})") from None
-  raise CorruptCheckpointError(f"the pickle ends without STOP")
+  raise CorruptCheckpointError("the pickle ends without STOP")

@@ -128,6 +128,9 @@ def _explain_parser(sub: Any) -> None:
                  help="stop after N generations without improvement (default: run all generations)")
   g.add_argument("--chunk-size", type=int, metavar="N",
                  help="masked images per classifier call, to bound memory (default: fit free memory)")
+  g.add_argument("--objective", default="single", choices=("single", "pareto"),
+                 help="single: one explanation per photo (fitness with --parsimony); pareto: the whole "
+                      "probability-vs-size front (NSGA-II), its plot and a strip of explanations at a few sizes")
   g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; a run is a function of it")
   g.add_argument("--cache-dir", metavar="DIR",
                  help="keep compiled programs in DIR so later runs with the same shapes skip compilation")

@@ -21,6 +21,8 @@ from evojax_lime.cli.outputs import OutputFolder
 from evojax_lime.cli.progress import PhotosBar
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explanation import Explanation
+from evojax_lime.pareto_front import ParetoFront, explain_front
+from evojax_lime.pareto_render import front_strip, plot_front, strip_sizes
 
 # Genomes are padded to at least this many genes, so that the photos of a run, whose superpixel counts
 # differ, share one compiled program; a gene of padding costs next to nothing.
@@ -98,6 +100,14 @@ def prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side:
 Result = tuple[Prepared, Union[Explanation, CliError], Optional[record.Run]]
 
 
+def headline_size(front: ParetoFront) -> int:
+  """The size a front's overlay shows: the smallest on the front whose probability reaches the full image's,
+  else the most probable."""
+  sizes = front.non_dominated()
+  reach = [k for k in sizes if front.probabilities[k] >= front.original_probability]
+  return int(reach[0]) if reach else int(sizes[np.argmax(front.probabilities[sizes])])
+
+
 @dataclasses.dataclass
 class BatchExplainer:
   """Explains batches of prepared photos with one classifier and writes each photo's files.
@@ -109,6 +119,8 @@ class BatchExplainer:
     target: the class to explain, or ``None`` for each photo's top-1 class.
     seed: the seed of every photo's run.
     options: what ``--resume`` compares (see :mod:`~evojax_lime.cli.resume`).
+    objective: ``"single"`` (one explanation per photo, in batches) or ``"pareto"`` (each photo's whole
+      probability-vs-size front, one photo at a time).
   """
 
   model: Any
@@ -117,6 +129,7 @@ class BatchExplainer:
   target: Optional[int]
   seed: int
   options: dict[str, Any]
+  objective: str = "single"
   _length: int = MIN_GENOME_LENGTH
 
   def __post_init__(self):
@@ -133,6 +146,9 @@ class BatchExplainer:
       # Photos differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
       self._length = max(self._length, *(genome_length(int(l.max()) + 1) for l in labels))
       config = dataclasses.replace(self.config, genome_length=self._length)
+    if self.objective == "pareto":
+      return [explain_front(p.image, self._classifier, target=t, segments=None if labels is None else labels[i],
+                            config=config, seed=self.seed) for i, (p, t) in enumerate(zip(batch, targets))]
     return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
                          config=config, seeds=self.seed, progress=None if progress is None else progress.generation)
 
@@ -143,7 +159,9 @@ class BatchExplainer:
     explained alone, so one bad photo costs only itself."""
     start = time.perf_counter()
     n = len(batch)
-    padded = list(batch) + [batch[j % n] for j in range(batching.padding(n, size))]
+    # Copies top a batch up to the compiled size; fronts are evolved one photo at a time and need none.
+    copies = batching.padding(n, size) if self.objective == "single" else 0
+    padded = list(batch) + [batch[j % n] for j in range(copies)]
     if progress is not None:
       progress.batch(index, n)
     probs = self.model.predict(np.stack([p.image for p in padded]))[:n]
@@ -159,13 +177,16 @@ class BatchExplainer:
       if isinstance(exp, CliError):
         results.append((prep, exp, None))
         continue
+      front = None
+      if isinstance(exp, ParetoFront):
+        front, exp = exp, exp.point(headline_size(exp))
       order = np.argsort(prob)[::-1]
       run = record.Run(source=prep.photo.source, photo_size=prep.size, model=self.model.name, weights=self.weights,
                        predicted=self._class(order[0], prob), target=self._class(target, prob),
                        top5=[self._class(i, prob) for i in order[:5]],
                        timings={"segmentation": prep.segmentation_time, "compile": exp.compile_time,
                                 "evolve": exp.evolve_time, "wall": prep.seconds + share},
-                       sha256=prep.photo.sha256, options=self.options, batch=batch_info)
+                       sha256=prep.photo.sha256, options=self.options, batch=batch_info, front=front)
       results.append((prep, exp, run))
     return results
 
@@ -181,6 +202,8 @@ class BatchExplainer:
     files = {kind: f"{stem}{suffix}" for kind, suffix in
              (("overlay", "_overlay.png"), ("explanation", "_explanation.png"), ("fitness", "_fitness.png"),
               ("record", ".json"))}
+    if run.front is not None:
+      files.update(front=f"{stem}_front.png", strip=f"{stem}_strip.png")
     title = f"Fitness per generation: {prep.photo.label}, {run.target.name} ({run.target.id})"
     start = time.perf_counter()
     overlay = render.overlay(prep.display, exp)
@@ -195,6 +218,9 @@ class BatchExplainer:
         files["overlay"]: lambda p: render.save_png(overlay, p),
         files["explanation"]: lambda p: render.save_png(render.masked_input(exp), p),
         files["fitness"]: lambda p: render.save_fitness_plot(exp, p, title=title),
+        **({} if run.front is None else {
+            files["front"]: lambda p: plot_front(run.front, p, title=f"{prep.photo.label}: {run.target.name}"),
+            files["strip"]: lambda p: front_strip(run.front, strip_sizes(run.front), p)}),
         files["record"]: save_record,
     })
     return report.from_record(prep.photo.label, data, thumbnail=html_report.thumbnail(overlay))

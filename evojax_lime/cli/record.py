@@ -58,6 +58,7 @@ class Run:
   sha256: str = ""
   options: dict[str, Any] = dataclasses.field(default_factory=dict)
   batch: dict[str, int] = dataclasses.field(default_factory=dict)
+  front: Any = None  # the ParetoFront with --objective pareto
 
 
 @functools.cache
@@ -112,6 +113,7 @@ def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[st
       "device": devices(),
       "versions": versions(),
       "files": files,
+      **({} if run.front is None else {"front": run.front.summary()}),
   })
 
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
 from evojax_lime.operators._genes import gene_uniform, valid_genes
 

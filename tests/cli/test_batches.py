@@ -9,7 +9,6 @@ import html.parser
 import json
 import shutil
 
-import numpy as np
 import pytest
 from PIL import Image
 from skimage import data

@@ -14,18 +14,11 @@ from skimage import data
 
 import evojax_lime as el
 import models
+from tests.engine.same import assert_identical
 
 BASE = el.ELimeConfig(population_size=8, generations=3, segmentation="grid", segmentation_params={"n_segments": 16})
 REL = 1e-6  # probabilities, relative
 ABS = 1e-6  # fitness histories
-
-
-def _identical(a, b):
-  np.testing.assert_array_equal(a.genome, b.genome)
-  np.testing.assert_array_equal(a.fitness_history, b.fitness_history)
-  np.testing.assert_array_equal(a.mean_fitness_history, b.mean_fitness_history)
-  assert a.explanation_probability == b.explanation_probability
-  assert a.original_probability == b.original_probability
 
 
 def _close(a, b):
@@ -47,12 +40,12 @@ def test_padding_is_bit_identical_chunks_and_batches_within_ulps(photos, name):
   photo, flipped = photos
   clf = models.create(name).classifier()
   ref = el.explain(photo, clf, config=BASE, seed=1)
-  _identical(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, genome_length=64), seed=1))
+  assert_identical(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, genome_length=64), seed=1))
   for chunk in (1, 3):
     _close(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, chunk_size=chunk), seed=1))
   batch = el.explain_batch([photo, flipped], clf, config=BASE, seeds=[1, 2])
   _close(ref, batch[0])
   _close(el.explain(flipped, clf, config=BASE, seed=2), batch[1])
   # With the chunk holding exactly one image's population, the classifier sees what it saw alone.
-  _identical(ref, el.explain_batch([photo, flipped], clf, config=dataclasses.replace(BASE, chunk_size=8),
+  assert_identical(ref, el.explain_batch([photo, flipped], clf, config=dataclasses.replace(BASE, chunk_size=8),
                                    seeds=[1, 2])[0])

@@ -1,7 +1,5 @@
 """Masked batch and fills against plain numpy."""
 import chex
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.fill import make_fill

@@ -6,6 +6,7 @@ import pytest
 
 import evojax_lime as el
 from tests.engine.planted import planted_problem
+from tests.engine.same import assert_identical
 
 BASE = el.ELimeConfig(population_size=24, generations=6, parsimony=0.05, fill="black")
 
@@ -15,23 +16,15 @@ def problem():
   return planted_problem((1, 2, 7), side=24, n_segments=12)
 
 
-def _same(a, b):
-  np.testing.assert_array_equal(a.genome, b.genome)
-  np.testing.assert_array_equal(a.fitness_history, b.fitness_history)
-  np.testing.assert_array_equal(a.mean_fitness_history, b.mean_fitness_history)
-  np.testing.assert_array_equal(a.importance, b.importance)
-  assert a.explanation_probability == b.explanation_probability
-
-
 def test_same_seed_is_bit_identical(problem):
   image, labels, clf = problem
-  _same(el.explain(image, clf, segments=labels, config=BASE, seed=3),
+  assert_identical(el.explain(image, clf, segments=labels, config=BASE, seed=3),
         el.explain(image, clf, segments=labels, config=BASE, seed=3))
 
 
 def test_seed_as_key_equals_int_seed(problem):
   image, labels, clf = problem
-  _same(el.explain(image, clf, segments=labels, config=BASE, seed=3),
+  assert_identical(el.explain(image, clf, segments=labels, config=BASE, seed=3),
         el.explain(image, clf, segments=labels, config=BASE, seed=jax.random.PRNGKey(3)))
 
 
@@ -47,7 +40,7 @@ def test_chunk_size_does_not_change_result(problem, chunk):
   image, labels, clf = problem
   import dataclasses
   ref = el.explain(image, clf, segments=labels, config=BASE, seed=0)
-  _same(ref, el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, chunk_size=chunk), seed=0))
+  assert_identical(ref, el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, chunk_size=chunk), seed=0))
 
 
 @pytest.mark.parametrize("length", [12, 16, 100])
@@ -55,7 +48,7 @@ def test_padding_does_not_change_result(problem, length):
   image, labels, clf = problem
   import dataclasses
   ref = el.explain(image, clf, segments=labels, config=BASE, seed=0)
-  _same(ref, el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, genome_length=length), seed=0))
+  assert_identical(ref, el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, genome_length=length), seed=0))
 
 
 def test_rates_do_not_recompile(problem):

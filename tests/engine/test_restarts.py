@@ -8,7 +8,7 @@ import pytest
 import evojax_lime as el
 from evojax_lime.restarts import consensus, consensus_genome, restart_keys
 from tests.engine.planted import planted_problem
-from tests.engine.test_search import _same as same_run
+from tests.engine.same import assert_identical as same_run
 
 PLANTED = (0, 5, 6, 9, 15)
 SMALL = el.ELimeConfig(population_size=12, generations=6, parsimony=0.05, fill="black")

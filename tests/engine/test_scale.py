@@ -12,14 +12,9 @@ import pytest
 import evojax_lime as el
 from evojax_lime.memory import auto_chunk_size, choose_chunk, classifier_profile
 from tests.engine.planted import planted_problem
+from tests.engine.same import assert_identical
 
 BASE = el.ELimeConfig(population_size=16, generations=5, parsimony=0.05, fill="black")
-
-
-def _same(a, b):
-  np.testing.assert_array_equal(a.genome, b.genome)
-  np.testing.assert_array_equal(a.fitness_history, b.fitness_history)
-  np.testing.assert_array_equal(a.importance, b.importance)
 
 
 def test_batch_equals_one_by_one():
@@ -34,7 +29,7 @@ def test_batch_equals_one_by_one():
   batch = el.explain_batch(images, clf, segments=labels, config=BASE, seeds=seeds)
   assert len(batch) == 3
   for img, lab, seed, got in zip(images, labels, seeds, batch):
-    _same(el.explain(img, clf, segments=lab, config=BASE, seed=seed), got)
+    assert_identical(el.explain(img, clf, segments=lab, config=BASE, seed=seed), got)
     assert got.num_segments == int(lab.max()) + 1
 
 
@@ -47,7 +42,7 @@ def test_batch_with_early_stop_and_per_image_targets():
     alone = el.explain(image, clf, segments=labels, target=target, config=cfg, seed=seed)
     assert got.target == target
     assert got.generations_run == alone.generations_run
-    _same(alone, got)
+    assert_identical(alone, got)
 
 
 def test_batch_rejects_mixed_sizes():
@@ -65,7 +60,7 @@ def test_population_far_larger_than_chunk():
   exp = el.explain(image, clf, segments=labels, config=cfg)
   assert exp.num_evaluations == 4096 * 3
   assert tuple(exp.selected) == (2, 3)  # 4096 random genomes contain the optimum of 12 genes
-  _same(exp, el.explain(image, clf, segments=labels, config=dataclasses.replace(cfg, chunk_size=1000)))
+  assert_identical(exp, el.explain(image, clf, segments=labels, config=dataclasses.replace(cfg, chunk_size=1000)))
 
 
 def test_automatic_chunk_size_counts_the_batch_and_divides_the_rows():
@@ -82,7 +77,7 @@ def test_automatic_chunk_size_counts_the_batch_and_divides_the_rows():
   one = el.Search([image], clf, segments=[labels], config=cfg)
   four = el.Search([image] * 4, clf, segments=[labels] * 4, config=cfg)
   assert one.chunk_size == 32 and four.chunk_size == 128  # the whole step fits: one chunk of B x P rows
-  _same(el.explain(image, clf, segments=labels, config=BASE),
+  assert_identical(el.explain(image, clf, segments=labels, config=BASE),
         el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, chunk_size=3)))
 
 

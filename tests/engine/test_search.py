@@ -9,6 +9,7 @@ import pytest
 
 import evojax_lime as el
 from tests.engine.planted import planted_problem
+from tests.engine.same import assert_identical
 
 BASE = el.ELimeConfig(population_size=16, generations=8, parsimony=0.05, fill="black")
 
@@ -16,15 +17,6 @@ BASE = el.ELimeConfig(population_size=16, generations=8, parsimony=0.05, fill="b
 @pytest.fixture(scope="module")
 def problem():
   return planted_problem((0, 3, 5), side=24, n_segments=12)
-
-
-def _same(a, b):
-  np.testing.assert_array_equal(a.genome, b.genome)
-  np.testing.assert_array_equal(a.fitness_history, b.fitness_history)
-  np.testing.assert_array_equal(a.mean_fitness_history, b.mean_fitness_history)
-  np.testing.assert_array_equal(a.importance, b.importance)
-  assert a.explanation_probability == b.explanation_probability
-  assert a.original_probability == b.original_probability
 
 
 def test_segments_save_and_resume_equal_one_run(problem, tmp_path):
@@ -38,7 +30,7 @@ def test_segments_save_and_resume_equal_one_run(problem, tmp_path):
   resumed.restore(tmp_path / "state.msgpack")
   assert resumed.compile_time == 0.0 and resumed.steps == 4
   for a, b in zip(whole, resumed.advance().explanations()):
-    _same(a, b)
+    assert_identical(a, b)
   assert resumed.done
 
 
@@ -64,7 +56,7 @@ def test_progress_changes_nothing(problem, patience):
   cfg = dataclasses.replace(BASE, generations=60, patience=patience)
   reports = []
   with_bar = el.explain(image, clf, segments=labels, config=cfg, progress=lambda g, b: reports.append((g, b)))
-  _same(with_bar, el.explain(image, clf, segments=labels, config=cfg))
+  assert_identical(with_bar, el.explain(image, clf, segments=labels, config=cfg))
   gens = [g for g, _ in reports]
   assert gens[0] == 0 and gens == sorted(gens) and len(reports) <= 22
   assert gens[-1] == with_bar.generations_run and reports[-1][1] == with_bar.best_fitness
@@ -94,14 +86,14 @@ def test_batch_seeds_as_keys_integers_and_arrays(problem):
   keys = jax.random.split(jax.random.PRNGKey(7), 3)
   by_key = el.explain_batch([image] * 3, clf, segments=[labels] * 3, config=BASE, seeds=keys)
   for key, got in zip(keys, by_key):
-    _same(el.explain(image, clf, segments=labels, config=BASE, seed=key), got)
+    assert_identical(el.explain(image, clf, segments=labels, config=BASE, seed=key), got)
   typed = el.explain_batch([image] * 3, clf, segments=[labels] * 3, config=BASE,
                            seeds=jax.random.split(jax.random.key(7), 3))
   for a, b in zip(by_key, typed):
-    _same(a, b)
+    assert_identical(a, b)
   ints = el.explain_batch([image] * 3, clf, segments=[labels] * 3, config=BASE, seeds=np.array([4, 5, 6], np.uint32))
   for seed, got in zip((4, 5, 6), ints):
-    _same(el.explain(image, clf, segments=labels, config=BASE, seed=seed), got)
+    assert_identical(el.explain(image, clf, segments=labels, config=BASE, seed=seed), got)
   with pytest.raises(ValueError, match="ambiguous"):
     el.explain_batch([image] * 2, clf, segments=[labels] * 2, config=BASE, seeds=np.array([1, 2], np.uint32))
   with pytest.raises(ValueError, match="one entry per image"):
@@ -132,7 +124,7 @@ def test_host_classifier_in_a_batch_equals_jax(problem):
   host = el.explain_batch([image, image], el.host_classifier(host_fn, num_classes=3), segments=[labels] * 2,
                           config=cfg, seeds=[1, 2])
   for a, b in zip(el.explain_batch([image, image], clf, segments=[labels] * 2, config=cfg, seeds=[1, 2]), host):
-    _same(a, b)
+    assert_identical(a, b)
   assert set(calls) == {8} and sum(calls) == 2 * cfg.num_evaluations
 
 
@@ -141,4 +133,4 @@ def test_per_image_rates_in_one_program(problem):
   rates = [dataclasses.replace(BASE, parsimony=p).ga_params() for p in (0.0, 0.3)]
   both = el.explain_batch([image, image], clf, segments=[labels] * 2, config=BASE, seeds=[1, 1], params=rates)
   for p, got in zip((0.0, 0.3), both):
-    _same(el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, parsimony=p), seed=1), got)
+    assert_identical(el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, parsimony=p), seed=1), got)
