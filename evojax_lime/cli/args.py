@@ -128,6 +128,9 @@ def _explain_parser(sub: Any) -> None:
                  help="stop after N generations without improvement (default: run all generations)")
   g.add_argument("--chunk-size", type=int, metavar="N",
                  help="masked images per classifier call, to bound memory (default: fit free memory)")
+  g.add_argument("--restarts", type=_positive, default=1, metavar="R",
+                 help="R independent runs per photo in one program; their consensus is written, with its stability "
+                      "(mean pairwise Jaccard of the runs' selections) in the record, the summary and the report")
   g.add_argument("--objective", default="single", choices=("single", "pareto"),
                  help="single: one explanation per photo (fitness with --parsimony); pareto: the whole "
                       "probability-vs-size front (NSGA-II), its plot and a strip of explanations at a few sizes")

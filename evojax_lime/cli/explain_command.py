@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.weights, dtype=args.dtype)
     target = resolve_target(args.target, model.class_names)
     options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
-                             overlay_side=overlay_side, objective=args.objective)
+                             overlay_side=overlay_side, objective=args.objective, restarts=args.restarts)
     photos, failed = _photos(paths, out, origin)
     outcomes: list[Optional[report.Outcome]] = [None] * len(photos)
     todo = []  # indices into photos
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     bar = photos_bar(len(todo), batches=len(batching.plan(len(todo), batch_size)), generations=config.generations,
                      quiet=args.quiet)
     explainer = BatchExplainer(model=model, weights=args.weights, config=config, target=target, seed=args.seed,
-                               options=options, objective=args.objective)
+                               options=options, objective=args.objective, restarts=args.restarts)
     try:
       done = run_batches(explainer, [photos[i] for i in todo], batch_size=batch_size, out=out,
                          overlay_side=overlay_side, on_done=lambda o: _show(o, bar), progress=bar)

@@ -121,6 +121,7 @@ class BatchExplainer:
     options: what ``--resume`` compares (see :mod:`~evojax_lime.cli.resume`).
     objective: ``"single"`` (one explanation per photo, in batches) or ``"pareto"`` (each photo's whole
       probability-vs-size front, one photo at a time).
+    restarts: independent runs per photo whose consensus is written (with its stability).
   """
 
   model: Any
@@ -130,6 +131,7 @@ class BatchExplainer:
   seed: int
   options: dict[str, Any]
   objective: str = "single"
+  restarts: int = 1
   _length: int = MIN_GENOME_LENGTH
 
   def __post_init__(self):
@@ -150,7 +152,8 @@ class BatchExplainer:
       return [explain_front(p.image, self._classifier, target=t, segments=None if labels is None else labels[i],
                             config=config, seed=self.seed) for i, (p, t) in enumerate(zip(batch, targets))]
     return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
-                         config=config, seeds=self.seed, progress=None if progress is None else progress.generation)
+                         config=config, seeds=self.seed, progress=None if progress is None else progress.generation,
+                         restarts=self.restarts)
 
   def explain(self, batch: Sequence[Prepared], *, size: int, index: int,
               progress: Optional[PhotosBar] = None) -> list[Result]:

@@ -113,6 +113,8 @@ def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[st
       "device": devices(),
       "versions": versions(),
       "files": files,
+      **({} if explanation.stability is None else {"stability": explanation.stability,
+                                                    "runs": summary["runs"]}),
       **({} if run.front is None else {"front": run.front.summary()}),
   })
 

@@ -9,7 +9,8 @@ from typing import Any, Sequence
 
 from evojax_lime.cli.report import Outcome
 
-COLUMNS = ("name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", "seconds", "resumed", "error")
+COLUMNS = ("name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", "stability", "seconds", "resumed",
+           "error")
 
 
 def _value(value: Any) -> Any:
@@ -25,6 +26,7 @@ def rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
       continue
     out.append({"name": o.name, "class": o.class_name, "class_id": o.class_id, "p_before": _value(o.original),
                 "p_after": _value(o.explanation), "kept": o.kept, "superpixels": o.superpixels,
+                "stability": o.stability if isinstance(o.stability, (int, float)) else None,
                 "seconds": _value(o.seconds), "resumed": o.resumed, "error": None})
   return out
 

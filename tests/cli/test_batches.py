@@ -73,8 +73,9 @@ def test_summary_csv_and_json(run):
   with open(out / "summary.csv", newline="") as f:
     rows = list(csv.DictReader(f))
   assert [r["name"] for r in rows] == names
-  assert list(rows[0]) == ["name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", "seconds",
-                           "resumed", "error"]
+  assert list(rows[0]) == ["name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", "stability",
+                           "seconds", "resumed", "error"]
+  assert rows[0]["stability"] == ""  # one run per photo: no stability to report
   cat = _record(out, "a_cat")
   assert rows[0]["class"] == cat["target"]["name"] and int(rows[0]["class_id"]) == cat["target"]["id"]
   assert float(rows[0]["p_before"]) == pytest.approx(cat["original_probability"])

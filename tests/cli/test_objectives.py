@@ -1,4 +1,4 @@
-"""``--objective pareto``: the front in the record, its plot and strip, the overlay at the headline size."""
+"""`--objective pareto` (the front, its plot and strip) and `--restarts` (the consensus and its stability)."""
 import json
 
 from PIL import Image
@@ -23,3 +23,14 @@ def test_pareto_objective_writes_the_front(tmp_path, photos):
   assert record["options"]["objective"] == "pareto"
   for name in ("a_rotated_front.png", "a_rotated_strip.png", "a_rotated_overlay.png"):
     assert Image.open(out / name).size[0] > 0
+
+
+def test_restarts_write_the_consensus_and_its_stability(tmp_path, photos):
+  out = tmp_path / "out"
+  result = cli("explain", photos["cat"], "--restarts", "2", "--segmentation", "grid", *FAST, "--out", out,
+               cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  record = json.loads((out / "a_rotated.json").read_text())
+  assert 0.0 <= record["stability"] <= 1.0 and len(record["runs"]) == 2
+  assert record["options"]["restarts"] == 2
+  assert json.loads((out / "summary.json").read_text())["photos"][0]["stability"] == record["stability"]
