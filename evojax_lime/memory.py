@@ -22,6 +22,9 @@ from evojax_lime.classifier import split_classifier
 # Leave room for XLA's own buffers, the weights, the population and fragmentation. The jaxpr estimate
 # ignores fusion, so it errs on the large side already.
 _BUDGET_FRACTION = 0.5
+# On a CPU larger batches buy no throughput and lose the caches: a study of 120 Lite0 explanations ran 1.9x faster
+# in chunks of 16 than of 480 (benchmarks/results/paper_protocol_cpu_*), so CPU chunks stay this small.
+CPU_MAX_CHUNK = 32
 # A padded last chunk may waste at most this fraction of a step's rows before a smaller chunk is preferred.
 _MAX_PADDING = 0.02
 
@@ -120,6 +123,10 @@ def choose_chunk(rows: int, fits: int, *, multiple: int = 1) -> int:
 
 def auto_chunk_size(profile: ClassifierProfile, *, rows: int, num_devices: int = 1,
                     device: jax.Device | None = None) -> int:
-  """Rows per classifier call for ``rows`` rows per step (images x population), from total device memory."""
-  budget = _BUDGET_FRACTION * total_memory_bytes(device or jax.devices()[0]) * num_devices
-  return choose_chunk(rows, int(budget // profile.bytes_per_image), multiple=num_devices)
+  """Rows per classifier call for ``rows`` rows per step (images x population), from total device memory (at
+  most :data:`CPU_MAX_CHUNK` per device on a CPU)."""
+  device = device or jax.devices()[0]
+  fits = int(_BUDGET_FRACTION * total_memory_bytes(device) * num_devices // profile.bytes_per_image)
+  if device.platform == "cpu":
+    fits = min(fits, CPU_MAX_CHUNK * num_devices)
+  return choose_chunk(rows, fits, multiple=num_devices)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import evojax_lime as el
-from evojax_lime.memory import auto_chunk_size, choose_chunk, classifier_profile
+from evojax_lime.memory import CPU_MAX_CHUNK, auto_chunk_size, choose_chunk, classifier_profile
 from tests.engine.planted import planted_problem
 from tests.engine.same import assert_identical
 
@@ -67,7 +67,7 @@ def test_automatic_chunk_size_counts_the_batch_and_divides_the_rows():
   image, labels, clf = planted_problem((2, 3), side=24, n_segments=12)
   profile = classifier_profile(clf, 24, 24, "float32")
   huge = auto_chunk_size(profile, rows=10**9)
-  assert 1 <= huge < 10**9  # bounded by memory, not by the population
+  assert 1 <= huge < 10**9  # bounded by memory (and on a CPU by its cache-friendly cap), not by the population
   assert auto_chunk_size(profile, rows=16) == 16
   # Rows that do not fit are split into equal chunks: a divisor when one is near, else at most a few padded rows.
   assert choose_chunk(64, 48) == 32 and choose_chunk(100, 30) == 25
@@ -76,7 +76,8 @@ def test_automatic_chunk_size_counts_the_batch_and_divides_the_rows():
   cfg = dataclasses.replace(BASE, population_size=32)
   one = el.Search([image], clf, segments=[labels], config=cfg)
   four = el.Search([image] * 4, clf, segments=[labels] * 4, config=cfg)
-  assert one.chunk_size == 32 and four.chunk_size == 128  # the whole step fits: one chunk of B x P rows
+  # The batch counts: 4 x 32 rows are split into divisors of the rows (on a CPU, chunks of at most 32).
+  assert one.chunk_size == 32 and four.chunk_size == min(128, CPU_MAX_CHUNK)
   assert_identical(el.explain(image, clf, segments=labels, config=BASE),
         el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, chunk_size=3)))
 
