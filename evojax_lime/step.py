@@ -93,8 +93,8 @@ def accept(state: GAState, key: jax.Array, candidates: jax.Array, fitness: jax.A
 def init_state(key: jax.Array, problem: Problem, params: GAParams, *, config: ELimeConfig, length: int,
                evaluate_fn: EvaluateFn) -> GAState:
   """The initial population (evaluated) for genomes of static length L = ``length``."""
-  return generation_step(blank_state(key, config=config, length=length), problem, params, config=config,
-                         evaluate_fn=evaluate_fn)
+  blank = jax.tree_util.tree_map(jnp.asarray, blank_state(key, config=config, length=length))
+  return generation_step(blank, problem, params, config=config, evaluate_fn=evaluate_fn)
 
 
 def generation_step(state: GAState, problem: Problem, params: GAParams, *, config: ELimeConfig,

@@ -1,5 +1,6 @@
 """A search driven in segments, saved and resumed gives the uninterrupted result; seeds; errors mid-run."""
 import dataclasses
+import functools
 import threading
 
 import jax
@@ -134,3 +135,23 @@ def test_per_image_rates_in_one_program(problem):
   both = el.explain_batch([image, image], clf, segments=[labels] * 2, config=BASE, seeds=[1, 1], params=rates)
   for p, got in zip((0.0, 0.3), both):
     assert_identical(el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, parsimony=p), seed=1), got)
+
+
+def test_backend_building_blocks_equal_explain(problem):
+  image, labels, clf = problem
+  cfg = dataclasses.replace(BASE, chunk_size=BASE.population_size)
+  exp = el.explain(image, clf, segments=labels, config=cfg, seed=5, target=0)
+  prob = el.Problem(image=jnp.asarray(image), labels=jnp.asarray(labels), fill=jnp.asarray(exp.fill),
+                    target=jnp.int32(0), num_genes=jnp.int32(exp.num_segments))
+  evaluate_fn = functools.partial(el.evaluate, classifier=clf, chunk_size=cfg.population_size)
+  length = el.genome_length(exp.num_segments)
+  result = jax.jit(functools.partial(el.evolve, config=cfg, length=length, evaluate_fn=evaluate_fn))(
+      jax.random.PRNGKey(5), prob, cfg.ga_params())
+  np.testing.assert_array_equal(np.asarray(result.state.best_genome)[:exp.num_segments], exp.genome)
+  np.testing.assert_array_equal(np.asarray(result.best_history), exp.fitness_history)
+  # The same steps driven by hand (ask/tell for one image), eagerly.
+  state = el.init_state(jax.random.PRNGKey(5), prob, cfg.ga_params(), config=cfg, length=length,
+                        evaluate_fn=evaluate_fn)
+  for _ in range(cfg.generations):
+    state = el.generation_step(state, prob, cfg.ga_params(), config=cfg, evaluate_fn=evaluate_fn)
+  assert float(state.best_fitness) == exp.best_fitness

@@ -162,7 +162,7 @@ def test_msgpack_round_trip(reference, tmp_path):
   ours = models.create("convnext_tiny", zip_path)
   path = models.save_variables(tmp_path / "convnext_tiny.msgpack", ours)
   _assert_same_variables(models.create("convnext_tiny", path).variables, ours.variables)
-  with pytest.raises(CheckpointMismatchError, match="holds variables for convnext_tiny, not convnext_small"):
+  with pytest.raises(CheckpointMismatchError, match="holds variables for 'convnext_tiny', not convnext_small"):
     models.create("convnext_small", path)
 
 
