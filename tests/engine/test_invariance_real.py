@@ -41,11 +41,8 @@ def test_padding_is_bit_identical_chunks_and_batches_within_ulps(photos, name):
   clf = models.create(name).classifier()
   ref = el.explain(photo, clf, config=BASE, seed=1)
   assert_identical(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, genome_length=64), seed=1))
-  for chunk in (1, 3):
-    _close(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, chunk_size=chunk), seed=1))
-  batch = el.explain_batch([photo, flipped], clf, config=BASE, seeds=[1, 2])
-  _close(ref, batch[0])
-  _close(el.explain(flipped, clf, config=BASE, seed=2), batch[1])
+  _close(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, chunk_size=3), seed=1))
+  _close(ref, el.explain_batch([photo, flipped], clf, config=BASE, seeds=[1, 2])[0])
   # With the chunk holding exactly one image's population, the classifier sees what it saw alone.
   assert_identical(ref, el.explain_batch([photo, flipped], clf, config=dataclasses.replace(BASE, chunk_size=8),
                                    seeds=[1, 2])[0])
