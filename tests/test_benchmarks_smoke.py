@@ -53,7 +53,9 @@ def results(tmp_path_factory):
                                         "--repeats", "1"], out),
       "forward_throughput": _start(["benchmarks.forward_throughput", "--models", "mobilenet_v3_small",
                                     "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
-      "gpu_run": _start(["benchmarks.gpu_run", "--quick"], out),
+      # The cache section's two cold processes are the persistent-cache test's job (tests/engine/test_scale.py).
+      "gpu_run": _start(["benchmarks.gpu_run", "--quick", "--sections", "throughput", "explain_vs_lime",
+                         "segmentation", "compile", "progress", "invariance"], out),
       "stability": _start(["benchmarks.stability", *TINY, "--quick", "--full"], out),
       "paper_protocol": _start(["benchmarks.paper_protocol", *TINY, "--photos", "chelsea", "coffee", "--seeds", "2",
                                 "--population", "6", "--generations", "2", "--sequential", "2"], out),
