@@ -108,7 +108,7 @@ class Explanation:
         "timings": {"segmentation": self.segmentation_time, "compile": self.compile_time,
                     "evolve": self.evolve_time, "wall": self.wall_time},
         "config": dataclasses.asdict(self.config),
-        "seed": self.seed if isinstance(self.seed, int) else repr(self.seed),
+        "seed": recorded(self.seed),
     }
     if self.stability is not None:
       out["stability"] = self.stability

@@ -21,7 +21,7 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig
 from evojax_lime.prepare import prepare_on_host
-from evojax_lime.seeds import prng_key
+from evojax_lime.seeds import prng_key, recorded
 from evojax_lime.fitness import Classifier
 from evojax_lime.metrics import chunk_size_for, probability_program
 from evojax_lime.superpixels import genome_length
@@ -296,7 +296,7 @@ class LimeExplanation:
             "num_segments": self.num_segments, "weights": self.weights.tolist(), "intercept": self.intercept,
             "score": self.score, "local_prediction": self.local_prediction, "used": self.used.tolist(),
             "num_evaluations": self.num_evaluations, "timings": dict(self.timings),
-            "seed": self.seed if isinstance(self.seed, int) else repr(self.seed)}
+            "seed": recorded(self.seed)}
 
 
 @functools.lru_cache(maxsize=64)

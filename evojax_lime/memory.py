@@ -25,8 +25,6 @@ _BUDGET_FRACTION = 0.5
 # On a CPU larger batches buy no throughput and lose the caches: a study of 120 Lite0 explanations ran 1.9x faster
 # in chunks of 16 than of 480 (benchmarks/results/paper_protocol_cpu_*), so CPU chunks stay this small.
 CPU_MAX_CHUNK = 32
-# A padded last chunk may waste at most this fraction of a step's rows before a smaller chunk is preferred.
-_MAX_PADDING = 0.02
 
 
 def total_memory_bytes(device: jax.Device) -> int:

@@ -16,7 +16,7 @@ from evojax_lime.fitness import Classifier, evaluate
 from evojax_lime.memory import auto_chunk_size, classifier_profile
 from evojax_lime.prepare import prepare_on_host
 from evojax_lime.program import shape_key
-from evojax_lime.seeds import prng_key
+from evojax_lime.seeds import prng_key, recorded
 from evojax_lime.superpixels import genome_length
 from evojax_lime.pareto_search import FrontResult, evolve_front
 
@@ -150,7 +150,7 @@ class ParetoFront:
         "timings": {"segmentation": self.segmentation_time, "compile": self.compile_time,
                     "evolve": self.evolve_time, "wall": self.wall_time},
         "config": dataclasses.asdict(self.config),
-        "seed": self.seed if isinstance(self.seed, int) else repr(self.seed),
+        "seed": recorded(self.seed),
     }
 
 
