@@ -109,7 +109,7 @@ def _photo(size: int) -> np.ndarray:
 
 
 def section_segmentation(res: dict) -> None:
-  from evojax_lime.superpixels import in_program_labels
+  from evojax_lime.segmentation.superpixels import in_program_labels
   from skimage import segmentation
   photo = _photo(224)
   rows = []

@@ -1,6 +1,6 @@
 """The E-LIME paper's protocol in one command: photos x seeds, original vs explanation probability, time.
 
-All photos x seeds run as ONE compiled program (:func:`evojax_lime.study`; the photos share one size). Written
+All photos x seeds run as ONE compiled program (:func:`evojax_lime.studies`; the photos share one size). Written
 under ``--out``: the tidy table (CSV and JSON, one row per run), a markdown table per photo (mean and std of
 the original and the explanation probability, superpixels kept, stability across seeds, time per explanation)
 and a bar chart of original vs explanation probability per photo. Then ``--sequential N`` of the same runs are
@@ -131,7 +131,7 @@ def main(argv=None):
   md = _report.markdown_table(summary, columns) + (
       f"\n{model.name} ({weights} weights); {_common.describe(config)} ({config.num_evaluations} evaluations per "
       f"run). {len(photos)} photos x {len(seeds)} seeds = {len(table)} explanations as one program "
-      f"(evojax_lime.study): {study_s:.1f} s in all ({search['compile_seconds']:.1f} s of it compiling), "
+      f"(evojax_lime.studies): {study_s:.1f} s in all ({search['compile_seconds']:.1f} s of it compiling), "
       f"{study_per:.3f} s per explanation with compile excluded. seconds = the whole time (superpixels and compile "
       f"included) divided per explanation. stability = mean pairwise Jaccard of the selected sets across seeds.\n")
   if seq:

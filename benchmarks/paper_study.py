@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
 import evojax_lime as el
 from benchmarks import _common, _report
 from evojax_lime import metrics
-from evojax_lime.lime import explain_lime
+from evojax_lime.baselines.lime import explain_lime
 
 # ELimeConfig fields a sweep may vary, with how to parse one value ("default" restores ELimeConfig's).
 SWEEPABLE = {"population_size": int, "generations": int, "crossover": str, "crossover_rate": float,

@@ -26,8 +26,8 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
 
 from benchmarks import _report
 from benchmarks._agreement import AGREEMENT_PHOTOS, adjusted_rand_index, agreement_photo, boundary_recall, pieces
-from evojax_lime import quickshift_jax
-from evojax_lime.superpixels import LIME_QUICKSHIFT
+from evojax_lime.segmentation import quickshift_jax
+from evojax_lime.segmentation.superpixels import LIME_QUICKSHIFT
 
 
 def _best(call, repeats: int) -> tuple[float, object]:

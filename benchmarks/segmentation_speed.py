@@ -1,4 +1,4 @@
-"""Superpixel throughput: JAX SLIC (``evojax_lime.slic_jax``) and JAX quickshift (``evojax_lime.quickshift_jax``,
+"""Superpixel throughput: JAX SLIC (``evojax_lime.segmentation.slic_jax``) and JAX quickshift (``evojax_lime.segmentation.quickshift_jax``,
 LIME's settings), jitted and vmapped over a batch, against scikit-image's SLIC and quickshift, which run image by
 image on one host core.
 
@@ -30,8 +30,8 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
   sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks import _report
-from evojax_lime import quickshift_jax, slic_jax
-from evojax_lime.superpixels import LIME_QUICKSHIFT
+from evojax_lime.segmentation import quickshift_jax, slic_jax
+from evojax_lime.segmentation.superpixels import LIME_QUICKSHIFT
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 # JAX SLIC settings: the default (3x3 seed cells, seeds moved off edges) and the mode closest to skimage;
@@ -51,7 +51,7 @@ def photos(size: int, count: int) -> np.ndarray:
 
 
 def host_segmenter(method: str, n_segments: int, compactness: float) -> Callable[[np.ndarray], np.ndarray]:
-  """One image -> labels with scikit-image, as ``evojax_lime.superpixels`` calls it."""
+  """One image -> labels with scikit-image, as ``evojax_lime.segmentation.superpixels`` calls it."""
   from skimage import segmentation
   if method == "slic":
     return lambda image: segmentation.slic(image, n_segments=n_segments, compactness=compactness, start_label=0)

@@ -20,8 +20,8 @@ import numpy as np
 
 import evojax_lime as el
 from benchmarks import _report
-from evojax_lime.classifier import lower_classifier
-from evojax_lime.superpixels import grid_segments
+from evojax_lime.evaluation.classifier import lower_classifier
+from evojax_lime.segmentation.superpixels import grid_segments
 
 
 class TinyCNN(nn.Module):

@@ -37,7 +37,7 @@ import evojax_lime as el
 from benchmarks import _common, _report
 from evojax_lime import metrics
 from evojax_lime.explain import prng_key
-from evojax_lime.lime import explain_lime
+from evojax_lime.baselines.lime import explain_lime
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # reference lime's per-sample progress bar
 HIDE_COLOR = {"black": 0, "mean": None}  # our fill -> lime's hide_color

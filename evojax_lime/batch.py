@@ -5,9 +5,9 @@ from typing import Any, Optional
 
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explanation import Explanation
-from evojax_lime.fitness import Classifier
+from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.restarts import check_restarts, explain_restarts
-from evojax_lime.search import Progress, Search
+from evojax_lime.engine.search import Progress, Search
 
 
 def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, segments: Any = None,

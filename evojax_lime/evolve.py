@@ -6,10 +6,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.fitness import Problem
-from evojax_lime.loop import advance, start
-from evojax_lime.state import GAState, RunState
-from evojax_lime.step import EvaluateFn
+from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.engine.loop import advance, start
+from evojax_lime.engine.state import GAState, RunState
+from evojax_lime.strategies.ga import EvaluateFn
 
 
 @struct.dataclass
@@ -47,7 +47,7 @@ def evolve(key: jax.Array, problem: Problem, params: GAParams, *, config: ELimeC
     params: GA rates.
     config: static options (population size, generations, operators, patience).
     length: static genome length L.
-    evaluate_fn: genomes -> fitness (see :mod:`evojax_lime.fitness`).
+    evaluate_fn: genomes -> fitness (see :mod:`evojax_lime.evaluation.fitness`).
   """
   one = lambda tree: jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], tree)
 

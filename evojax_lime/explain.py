@@ -5,10 +5,10 @@ from typing import Any, Optional
 
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explanation import Explanation
-from evojax_lime.fitness import Classifier
+from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.restarts import check_restarts, explain_restarts
-from evojax_lime.search import Progress, Search
-from evojax_lime.seeds import prng_key
+from evojax_lime.engine.search import Progress, Search
+from evojax_lime.engine.seeds import prng_key
 
 
 def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,

@@ -7,7 +7,7 @@ from typing import Any, Optional
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.seeds import recorded
+from evojax_lime.engine.seeds import recorded
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Explanation metrics: explanation probability, insertion/deletion curves and AUC, sparsity, stability.
 
 Every metric is a pure, jit-able function of arrays. Probabilities come from the engine's own chunked
-evaluation (:func:`evojax_lime.fitness.evaluate`: the same masked batch, fill and classifier the GA sees), so a
+evaluation (:func:`evojax_lime.evaluation.fitness.evaluate`: the same masked batch, fill and classifier the GA sees), so a
 metric scores exactly the images an explainer saw. Rankings and genomes index superpixels ``0..K-1``; a genome
 may be padded to a longer static length with ``False``.
 """
@@ -15,8 +15,8 @@ import jax.numpy as jnp
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.fitness import Classifier, Problem, evaluate
-from evojax_lime.memory import auto_chunk_size, classifier_profile
+from evojax_lime.evaluation.fitness import Classifier, Problem, evaluate
+from evojax_lime.evaluation.chunking import auto_chunk_size, classifier_profile
 
 _NO_PARSIMONY = GAParams(*(jnp.float32(0.0),) * 4)
 MODES = ("insertion", "deletion")

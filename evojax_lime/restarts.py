@@ -18,8 +18,8 @@ import numpy as np
 from evojax_lime import metrics
 from evojax_lime.config import GAParams
 from evojax_lime.explanation import Explanation
-from evojax_lime.fitness import Classifier, evaluate
-from evojax_lime.seeds import prng_key
+from evojax_lime.evaluation.fitness import Classifier, evaluate
+from evojax_lime.engine.seeds import prng_key
 
 
 def check_restarts(restarts: Any) -> int:
@@ -105,8 +105,8 @@ def _repeat(values: list, restarts: int) -> list:
 def host_segments(images: Sequence[Any], segments: Any, config: Any) -> Any:
   """Each image's superpixels cut once on the host (``segments`` as given when given, or when the program cuts
   them): a search that repeats an image then segments it once, not once per row."""
-  from evojax_lime.inputs import as_image
-  from evojax_lime.superpixels import segment
+  from evojax_lime.engine.checks import as_image
+  from evojax_lime.segmentation.superpixels import segment
   if segments is not None or config.segments_in_program:
     return segments
   return [segment(as_image(img), config.segmentation, dict(config.segmentation_params)) for img in images]
@@ -115,10 +115,10 @@ def host_segments(images: Sequence[Any], segments: Any, config: Any) -> Any:
 def explain_restarts(images: Sequence[Any], classifier: Classifier, *, restarts: int, targets: Any, segments: Any,
                      config: Any, seeds: Any, logits: bool, baselines: Any, params: Any,
                      progress: Any) -> list[Explanation]:
-  """``B`` images x ``restarts`` runs as one :class:`~evojax_lime.search.Search` (rows image-major), merged into
+  """``B`` images x ``restarts`` runs as one :class:`~evojax_lime.engine.search.Search` (rows image-major), merged into
   one consensus :class:`Explanation` per image; run r of image b uses ``restart_keys(seeds[b], R)[r]``."""
-  from evojax_lime.search import Search, _per_image  # deferred: search imports the engine, this module is light
-  from evojax_lime.seeds import per_image_seeds
+  from evojax_lime.engine.search import Search, _per_image  # deferred: search imports the engine, this module is light
+  from evojax_lime.engine.seeds import per_image_seeds
   n = len(images)
   seeds = per_image_seeds(seeds, n)
   keys = [k for s in seeds for k in restart_keys(s, restarts)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from evojax_lime.study import StudyTable
+from evojax_lime.studies import StudyTable
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]

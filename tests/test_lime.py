@@ -9,8 +9,8 @@ import sklearn.metrics
 from lime import lime_base, lime_image
 
 import evojax_lime as el
-from evojax_lime import lime as jlime
-from evojax_lime.superpixels import grid_segments
+from evojax_lime.baselines import lime as jlime
+from evojax_lime.segmentation.superpixels import grid_segments
 from tests.engine.planted import planted_problem
 
 # float32 JAX against float64 scikit-learn: the observed gap is ~1e-7 on coefficients of size ~0.05.

@@ -8,8 +8,8 @@ import pytest
 from absl.testing import parameterized
 
 from evojax_lime import metrics
-from evojax_lime.fitness import Problem
-from evojax_lime.superpixels import grid_segments
+from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.segmentation.superpixels import grid_segments
 
 K = 16
 PLANTED = (0, 5, 10)  # 3 of 16 equal superpixels (4 x 4 pixels each)

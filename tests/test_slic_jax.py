@@ -15,7 +15,7 @@ from scipy import ndimage
 from skimage import color, segmentation
 
 from benchmarks._agreement import adjusted_rand_index, boundary_recall
-from evojax_lime import slic_jax
+from evojax_lime.segmentation import slic_jax
 
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket")
 SIZE = 224

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from evojax_lime.cache import enable_compilation_cache
+from evojax_lime.engine.compilation_cache import enable_compilation_cache
 from evojax_lime.cli import batching, html_report, images, report, resume, summary
 from evojax_lime.cli.args import config_from_args
 from evojax_lime.cli.errors import FAILURE, CliError, print_error

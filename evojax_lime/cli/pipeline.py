@@ -21,8 +21,8 @@ from evojax_lime.cli.outputs import OutputFolder
 from evojax_lime.cli.progress import PhotosBar
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explanation import Explanation
-from evojax_lime.pareto_front import ParetoFront, explain_front
-from evojax_lime.pareto_render import front_strip, plot_front, strip_sizes
+from evojax_lime.front import ParetoFront, explain_front
+from evojax_lime.front_render import front_strip, plot_front, strip_sizes
 
 # Genomes are padded to at least this many genes, so that the photos of a run, whose superpixel counts
 # differ, share one compiled program; a gene of padding costs next to nothing.

@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.compat._value_range import ValueRange
-from evojax_lime.fitness import Classifier, map_chunks
-from evojax_lime.host import host_classifier
-from evojax_lime.masking import masked_batch
+from evojax_lime.evaluation.fitness import Classifier, map_chunks
+from evojax_lime.evaluation.host import host_classifier
+from evojax_lime.evaluation.masking import masked_batch
 
 
 def traces_as_jax(fn: Callable, shape: tuple[int, ...], dtype: np.dtype) -> bool:

@@ -6,7 +6,7 @@
 - ``"lime"`` (default): LIME. The perturbations are drawn on the host with ``numpy`` exactly as lime draws them
   from ``random_state`` (so the same ``random_state`` gives the same samples and superpixels as reference lime),
   the masked images are built and classified by the engine, and the local models are
-  :func:`evojax_lime.lime.lime_weights`. The fields equal reference lime's to float32 precision.
+  :func:`evojax_lime.baselines.lime.lime_weights`. The fields equal reference lime's to float32 precision.
 - ``"elime"``: the evolved explanation (:func:`evojax_lime.explain`) of each label on the same superpixels and
   hidden colour. ``local_exp[label]`` ranks superpixels by evolved importance: a superpixel the best genome keeps
   has weight ``importance`` (> 0; at least 1e-6), one it hides ``importance - 1`` (< 0; at most -1e-6), so ``get_image_and_mask(label,
@@ -35,7 +35,7 @@ from evojax_lime.compat._classifier import engine_classifier, scores_program, tr
 from evojax_lime.compat._value_range import value_range
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explain import explain
-from evojax_lime.lime import _fit_program
+from evojax_lime.baselines.lime import _fit_program
 from evojax_lime.metrics import chunk_size_for
 
 METHODS = ("lime", "elime")

@@ -10,7 +10,7 @@ from skimage.segmentation import mark_boundaries
 from torchvision import transforms
 
 from evojax_lime.compat import lime_image
-from evojax_lime.superpixels import grid_segments
+from evojax_lime.segmentation.superpixels import grid_segments
 
 ATOL = 1e-5  # float32 JAX fit against float64 scikit-learn
 # One torch thread: on a small shared CPU, torch's thread pool and XLA's (waiting in the host callback) contend.

@@ -5,7 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_lime.superpixels import grid_segments
+from evojax_lime.segmentation.superpixels import grid_segments
 
 
 def planted_problem(planted: tuple[int, ...], *, side: int = 32, n_segments: int = 16, num_classes: int = 3):

@@ -9,7 +9,7 @@ from PIL import Image
 from skimage import data
 
 import evojax_lime as el
-from evojax_lime.superpixels import grid_segments, segment
+from evojax_lime.segmentation.superpixels import grid_segments, segment
 from tests.engine.test_explain import TinyCNN
 
 CFG = el.ELimeConfig(population_size=12, generations=4, segmentation="slic_jax", fill="mean",

@@ -2,9 +2,9 @@
 import chex
 import numpy as np
 
-from evojax_lime.fill import make_fill
-from evojax_lime.masking import masked_batch
-from evojax_lime.superpixels import genome_length, grid_segments, relabel, segment
+from evojax_lime.evaluation.fill import make_fill
+from evojax_lime.evaluation.masking import masked_batch
+from evojax_lime.segmentation.superpixels import genome_length, grid_segments, relabel, segment
 
 
 class MaskingTest(chex.TestCase):

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from evojax_lime.operators import nsga2
+from evojax_lime.strategies.operators import nsga2
 
 
 def _ranks_reference(obj: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from evojax_lime import operators as ops
+from evojax_lime.strategies import operators as ops
 
 P, L, K = 256, 64, 50
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import evojax_lime as el
-from evojax_lime import pareto_search as ps
-from evojax_lime.pareto_front import covers, explain_front, hypervolume, non_dominated_sizes
+from evojax_lime.strategies import nsga2 as ps
+from evojax_lime.front import covers, explain_front, hypervolume, non_dominated_sizes
 from tests.engine.planted import planted_problem
 
 PLANTED = (0, 5, 6, 9, 15)
@@ -133,7 +133,7 @@ def test_vmaps_over_images():
 
 
 def test_plot_and_strip(fronts, tmp_path):
-  from evojax_lime.pareto_render import front_strip, plot_front, strip_sizes
+  from evojax_lime.front_render import front_strip, plot_front, strip_sizes
   front = fronts[0]
   sizes = strip_sizes(front, 3)
   assert sizes == [0, 2, 5]

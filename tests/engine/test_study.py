@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import evojax_lime as el
-from evojax_lime.study import COLUMNS, StudyTable
+from evojax_lime.studies import COLUMNS, StudyTable
 from tests.engine.planted import planted_problem
 
 BASE = el.ELimeConfig(population_size=12, generations=5, parsimony=0.05, fill="black")

@@ -74,10 +74,10 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
 
 def _jax_module(method: str):
   if method == "slic_jax":
-    from evojax_lime import slic_jax
+    from evojax_lime.segmentation import slic_jax
     return slic_jax, slic_jax.slic
   if method == "quickshift_jax":
-    from evojax_lime import quickshift_jax
+    from evojax_lime.segmentation import quickshift_jax
     return quickshift_jax, quickshift_jax.quickshift
   raise ValueError(f"segmentation {method!r} cannot run inside the program; use one of {', '.join(IN_PROGRAM)}")
 
@@ -93,7 +93,7 @@ def in_program_labels(image, method: str, params: Mapping[str, Any], *, jit: boo
 
   Args:
     image: ``(H, W, 3)`` float RGB in [0, 1].
-    method: ``"slic_jax"`` (:mod:`evojax_lime.slic_jax`) or ``"quickshift_jax"`` (:mod:`evojax_lime.quickshift_jax`).
+    method: ``"slic_jax"`` (:mod:`evojax_lime.segmentation.slic_jax`) or ``"quickshift_jax"`` (:mod:`evojax_lime.segmentation.quickshift_jax`).
     params: keyword options overriding the method's defaults.
     jit: run the cached jitted function (host use) rather than tracing into the caller's program.
   """

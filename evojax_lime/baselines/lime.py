@@ -20,11 +20,11 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.prepare import prepare_on_host
-from evojax_lime.seeds import prng_key, recorded
-from evojax_lime.fitness import Classifier
+from evojax_lime.engine.preparation import prepare_on_host
+from evojax_lime.engine.seeds import prng_key, recorded
+from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.metrics import chunk_size_for, probability_program
-from evojax_lime.superpixels import genome_length
+from evojax_lime.segmentation.superpixels import genome_length
 
 KERNEL_WIDTH = 0.25
 FEATURE_SELECTIONS = ("auto", "none", "forward_selection", "highest_weights")

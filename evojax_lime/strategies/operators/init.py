@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import jax
 
-from evojax_lime.operators._genes import gene_uniform, valid_genes
+from evojax_lime.strategies.operators._genes import gene_uniform, valid_genes
 
 
 def bernoulli_init(key: jax.Array, pop_size: int, length: int, *, num_genes: jax.Array | int,

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jcore
 
-from evojax_lime.classifier import split_classifier
+from evojax_lime.evaluation.classifier import split_classifier
 
 # Leave room for XLA's own buffers, the weights, the population and fragmentation. The jaxpr estimate
 # ignores fusion, so it errs on the large side already.

@@ -6,7 +6,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from evojax_lime.operators._genes import gene_uniform, per_individual
+from evojax_lime.strategies.operators._genes import gene_uniform, per_individual
 
 
 def _uniform(key: jax.Array, a: jax.Array, b: jax.Array, num_genes: jax.Array) -> jax.Array:

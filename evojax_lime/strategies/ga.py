@@ -2,7 +2,7 @@
 
 :func:`init_state` and :func:`generation_step` are the pure building blocks for a caller who drives the loop
 (with any ``evaluate_fn``); the compiled programs run the same :func:`propose` and :func:`accept` for a batch
-of images, with one flat evaluation of every image's candidates in between (:mod:`evojax_lime.loop`).
+of images, with one flat evaluation of every image's candidates in between (:mod:`evojax_lime.engine.loop`).
 """
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.fitness import Problem
-from evojax_lime.operators import (bernoulli_init, best_index, bit_flip_mutation, crossover, elitist_replacement,
+from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.strategies.operators import (bernoulli_init, best_index, bit_flip_mutation, crossover, elitist_replacement,
                                    tournament_selection, valid_genes)
-from evojax_lime.state import GAState
+from evojax_lime.engine.state import GAState
 
 # (genomes (P, L), problem, params) -> ((P,) fitness, (P,) target probability)
 EvaluateFn = Callable[[jax.Array, Problem, GAParams], tuple[jax.Array, jax.Array]]

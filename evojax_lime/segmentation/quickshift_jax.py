@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from evojax_lime.slic_jax import _connected_components, _neighbours, _pointer_jump, rgb_to_lab
+from evojax_lime.segmentation.slic_jax import _connected_components, _neighbours, _pointer_jump, rgb_to_lab
 
 # Options that fix shapes, loop bounds or constants; pass them as ``static_argnames`` when jitting.
 STATIC_ARGNAMES = ("kernel_size", "max_segments", "random_seed")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from evojax_lime.operators._genes import gene_uniform, per_individual, valid_genes
+from evojax_lime.strategies.operators._genes import gene_uniform, per_individual, valid_genes
 
 
 def bit_flip_mutation(key: jax.Array, population: jax.Array, *, num_genes: jax.Array | int,

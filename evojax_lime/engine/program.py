@@ -1,7 +1,7 @@
 """Compiled E-LIME programs, cached per (classifier, static options) and per input shape.
 
-A program is the resumable loop of :mod:`evojax_lime.loop`, compiled once: ``(weights, RunState, stop_at) ->
-RunState``. The classifier is traced into it exactly once (in :func:`evojax_lime.fitness.evaluate_rows`);
+A program is the resumable loop of :mod:`evojax_lime.engine.loop`, compiled once: ``(weights, RunState, stop_at) ->
+RunState``. The classifier is traced into it exactly once (in :func:`evojax_lime.evaluation.fitness.evaluate_rows`);
 the first step also computes superpixels (when the program segments), the fill and the target, so nothing
 else about the classifier needs a program of its own.
 """
@@ -13,14 +13,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from evojax_lime.classifier import jit_classifier, split_classifier
+from evojax_lime.evaluation.classifier import jit_classifier, split_classifier
 from evojax_lime.config import ELimeConfig
-from evojax_lime.fill import make_fill
-from evojax_lime.fitness import Classifier, evaluate_rows
-from evojax_lime.in_program import complete_problem
-from evojax_lime.loop import advance
-from evojax_lime.sharding import population_mesh, round_to_devices, shard_rows
-from evojax_lime.state import RunState
+from evojax_lime.evaluation.fill import make_fill
+from evojax_lime.evaluation.fitness import Classifier, evaluate_rows
+from evojax_lime.engine.first_step import complete_problem
+from evojax_lime.engine.loop import advance
+from evojax_lime.evaluation.sharding import population_mesh, round_to_devices, shard_rows
+from evojax_lime.engine.state import RunState
 
 
 def shape_key(*trees: Any) -> tuple:

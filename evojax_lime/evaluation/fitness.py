@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from flax import struct
 
 from evojax_lime.config import GAParams
-from evojax_lime.masking import masked_batch
+from evojax_lime.evaluation.masking import masked_batch
 
 # images (N, H, W, 3) in [0, 1] -> probabilities (or logits) (N, C)
 Classifier = Callable[[jax.Array], jax.Array]

@@ -12,13 +12,13 @@ import numpy as np
 
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explanation import Explanation
-from evojax_lime.fitness import Classifier, evaluate
-from evojax_lime.memory import auto_chunk_size, classifier_profile
-from evojax_lime.prepare import prepare_on_host
-from evojax_lime.program import shape_key
-from evojax_lime.seeds import prng_key, recorded
-from evojax_lime.superpixels import genome_length
-from evojax_lime.pareto_search import FrontResult, evolve_front
+from evojax_lime.evaluation.fitness import Classifier, evaluate
+from evojax_lime.evaluation.chunking import auto_chunk_size, classifier_profile
+from evojax_lime.engine.preparation import prepare_on_host
+from evojax_lime.engine.program import shape_key
+from evojax_lime.engine.seeds import prng_key, recorded
+from evojax_lime.segmentation.superpixels import genome_length
+from evojax_lime.strategies.nsga2 import FrontResult, evolve_front
 
 
 def non_dominated_sizes(probabilities: np.ndarray) -> np.ndarray:

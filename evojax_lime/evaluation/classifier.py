@@ -11,7 +11,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from evojax_lime.fitness import Classifier
+from evojax_lime.evaluation.fitness import Classifier
 
 
 def split_classifier(classifier: Classifier) -> tuple[list, Callable[[list], Classifier]]:

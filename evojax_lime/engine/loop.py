@@ -14,10 +14,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.importance import gene_importance
-from evojax_lime.fitness import Problem
-from evojax_lime.state import RunState
-from evojax_lime.step import accept, blank_states, propose
+from evojax_lime.strategies.importance import gene_importance
+from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.engine.state import RunState
+from evojax_lime.strategies.ga import accept, blank_states, propose
 
 # (candidates (B, P, L), problems (B), parsimony (B,)) -> ((B, P) fitness, (B, P) probability, (B,) targets)
 EvaluateBatch = Callable[[jax.Array, Problem, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from evojax_lime.pareto_front import ParetoFront
+from evojax_lime.front import ParetoFront
 
 
 def plot_front(front: ParetoFront, path: str | os.PathLike, *, title: str = "",

@@ -20,12 +20,12 @@ from flax import serialization
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.explanation import Explanation
-from evojax_lime.fitness import Classifier
-from evojax_lime.loop import finished, start
-from evojax_lime.memory import auto_chunk_size
-from evojax_lime.prepare import Prepared, check_classifier, prepare
-from evojax_lime.program import program
-from evojax_lime.seeds import per_image_seeds, prng_key
+from evojax_lime.evaluation.fitness import Classifier
+from evojax_lime.engine.loop import finished, start
+from evojax_lime.evaluation.chunking import auto_chunk_size
+from evojax_lime.engine.preparation import Prepared, check_classifier, prepare
+from evojax_lime.engine.program import program
+from evojax_lime.engine.seeds import per_image_seeds, prng_key
 
 # (generation, best fitness so far) -> None, called on the calling thread between segments of a run.
 Progress = Callable[[int, float], None]
@@ -82,7 +82,7 @@ class Search:
     targets: ``None`` (each image's top-1), one class for all, or one per image.
     segments: ``None`` or one ``(H, W)`` label map per image.
     config: options shared by all images.
-    seeds: one seed or key for all images, or one per image (see :func:`evojax_lime.seeds.per_image_seeds`).
+    seeds: one seed or key for all images, or one per image (see :func:`evojax_lime.engine.seeds.per_image_seeds`).
     logits: the classifier returns logits.
     baselines: ``None`` or one baseline image per image.
     params: GA rates: ``None`` (the config's), one :class:`GAParams`, or one per image — images with

@@ -1,6 +1,6 @@
 """Studies: images x seeds x GA settings run as one compiled program, returned as a tidy table.
 
-Each (image, seed, setting) is one row of a :class:`~evojax_lime.search.Search`, with its own seed and its own
+Each (image, seed, setting) is one row of a :class:`~evojax_lime.engine.search.Search`, with its own seed and its own
 traced rates (:class:`~evojax_lime.config.GAParams`), so a whole study of one image size is one program and
 one compile. Images of different sizes are grouped by size: one search (one program) per size.
 """
@@ -18,11 +18,11 @@ import numpy as np
 
 from evojax_lime import metrics
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.fitness import Classifier
-from evojax_lime.inputs import as_image
+from evojax_lime.evaluation.fitness import Classifier
+from evojax_lime.engine.checks import as_image
 from evojax_lime.restarts import host_segments
-from evojax_lime.search import Progress, Search, _per_image
-from evojax_lime.seeds import prng_key, recorded
+from evojax_lime.engine.search import Progress, Search, _per_image
+from evojax_lime.engine.seeds import prng_key, recorded
 
 RATES = ("init_prob", "crossover_rate", "mutation_rate", "parsimony")
 COLUMNS = ("image", "seed", "setting", *RATES, "target", "original_probability", "explanation_probability", "kept",

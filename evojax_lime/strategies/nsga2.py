@@ -15,10 +15,10 @@ import jax.numpy as jnp
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.fitness import Problem
-from evojax_lime.operators import bernoulli_init, bit_flip_mutation, crossover
-from evojax_lime.operators.nsga2 import crowded_tournament, survivors
-from evojax_lime.step import EvaluateFn
+from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.strategies.operators import bernoulli_init, bit_flip_mutation, crossover
+from evojax_lime.strategies.operators.nsga2 import crowded_tournament, survivors
+from evojax_lime.strategies.ga import EvaluateFn
 
 # Rows of the dominance matrix built at once: bounds its (rows, 2P, 2) comparison for large populations.
 DOMINANCE_CHUNK = 512

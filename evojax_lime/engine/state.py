@@ -5,7 +5,7 @@ import jax
 from flax import struct
 
 from evojax_lime.config import GAParams
-from evojax_lime.fitness import Problem
+from evojax_lime.evaluation.fitness import Problem
 
 
 @struct.dataclass

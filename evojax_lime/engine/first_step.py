@@ -2,15 +2,15 @@
 
 With in-program segmentation (``"quickshift_jax"``, ``"slic_jax"``) the host hands over only the image: superpixels
 and K are computed here. The fill is always computed here (unless a baseline image was given), and the
-target is resolved by the first evaluation (:func:`evojax_lime.fitness.evaluate_rows`), so a batch of photos
+target is resolved by the first evaluation (:func:`evojax_lime.evaluation.fitness.evaluate_rows`), so a batch of photos
 goes from pixels to explanations without a host round trip.
 """
 from __future__ import annotations
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.fill import make_fill
-from evojax_lime.fitness import Problem
-from evojax_lime.superpixels import in_program_labels
+from evojax_lime.evaluation.fill import make_fill
+from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.segmentation.superpixels import in_program_labels
 
 
 def complete_problem(problem: Problem, *, config: ELimeConfig, length: int, given_fill: bool) -> Problem:

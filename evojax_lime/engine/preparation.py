@@ -10,10 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.fitness import Classifier, Problem
-from evojax_lime.inputs import as_image, check_scores, check_segments, check_target
-from evojax_lime.memory import ClassifierProfile, classifier_profile
-from evojax_lime.superpixels import genome_length, in_program_max_segments, relabel, segment
+from evojax_lime.evaluation.fitness import Classifier, Problem
+from evojax_lime.engine.checks import as_image, check_scores, check_segments, check_target
+from evojax_lime.evaluation.chunking import ClassifierProfile, classifier_profile
+from evojax_lime.segmentation.superpixels import genome_length, in_program_max_segments, relabel, segment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +106,7 @@ def prepare_on_host(image: Any, classifier: Classifier, *, target: Optional[int]
                     config: ELimeConfig, logits: bool, baseline: Any) -> Completed:
   """:func:`prepare`, then superpixels, fill and target computed on the host (for explainers outside the
   compiled search)."""
-  from evojax_lime.program import fill_fn, predict_fn  # deferred: the program module imports this one
+  from evojax_lime.engine.program import fill_fn, predict_fn  # deferred: the program module imports this one
 
   img = as_image(image)
   t0 = time.perf_counter()

@@ -1,0 +1,13 @@
+"""GA operators: pure, jit-able, vmapped over the population, usable on their own.
+
+Genomes are ``(P, L)`` bool arrays: K real genes (one per superpixel, True = kept) followed by inert padding.
+"""
+from evojax_lime.strategies.operators._genes import gene_uniform, valid_genes
+from evojax_lime.strategies.operators.crossover import crossover
+from evojax_lime.strategies.operators.elitism import best_index, elitist_replacement
+from evojax_lime.strategies.operators.init import bernoulli_init
+from evojax_lime.strategies.operators.mutation import bit_flip_mutation
+from evojax_lime.strategies.operators.selection import tournament_selection
+
+__all__ = ["bernoulli_init", "best_index", "bit_flip_mutation", "crossover", "elitist_replacement",
+           "gene_uniform", "tournament_selection", "valid_genes"]
