@@ -20,12 +20,21 @@ DTYPES = ("float32", "bfloat16")
 
 @struct.dataclass
 class GAParams:
-  """Rates that may change between runs without recompiling (all scalars)."""
+  """Rates that may change between runs without recompiling (scalars, or one per row of a search).
+
+  Attributes:
+    init_prob: probability that an initial gene is 1.
+    crossover_rate: probability that a pair of parents is recombined.
+    mutation_rate: per-gene flip probability (unused where ``mutation_one_over_k`` is True).
+    parsimony: fitness penalty for keeping every superpixel.
+    mutation_one_over_k: flip each gene with probability 1 / K, K the image's number of superpixels.
+  """
 
   init_prob: jnp.ndarray
   crossover_rate: jnp.ndarray
-  mutation_rate: jnp.ndarray  # per gene; a negative value means 1 / K
+  mutation_rate: jnp.ndarray
   parsimony: jnp.ndarray
+  mutation_one_over_k: jnp.ndarray = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -117,25 +126,15 @@ class ELimeConfig:
     return self.population_size * (self.generations + 1)
 
   def ga_params(self) -> GAParams:
-    rate = -1.0 if self.mutation_rate is None else self.mutation_rate
     f32 = lambda v: jnp.asarray(v, jnp.float32)
-    return GAParams(f32(self.init_prob), f32(self.crossover_rate), f32(rate), f32(self.parsimony))
+    one_over_k = self.mutation_rate is None
+    return GAParams(f32(self.init_prob), f32(self.crossover_rate), f32(0.0 if one_over_k else self.mutation_rate),
+                    f32(self.parsimony), jnp.asarray(one_over_k))
 
   @property
   def segments_in_program(self) -> bool:
     """Superpixels, fill and target are computed inside the compiled program."""
     return self.segmentation in ("slic_jax", "quickshift_jax")
-
-  def static(self) -> "ELimeConfig":
-    """The config with its dynamic rates zeroed: the key of a compiled program.
-
-    Host segmentation happens before the program, so its options are zeroed too; in-program segmentation
-    compiles them in and keeps them. The fill is computed in the program's first step, so it stays.
-    """
-    config = dataclasses.replace(self, init_prob=0.5, crossover_rate=0.5, mutation_rate=None, parsimony=0.0)
-    if self.segments_in_program:
-      return config
-    return dataclasses.replace(config, segmentation="grid", segmentation_params=())
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

@@ -1,14 +1,19 @@
-"""``explain``: image -> superpixels -> evolved genome -> :class:`Explanation`."""
+"""The explainers' front doors: ``explain``, ``explain_batch`` and ``explain_front``, each a :class:`Search` run
+to the end."""
 from __future__ import annotations
 
 from typing import Any, Optional
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.explanation import Explanation
-from evojax_lime.evaluation.fitness import Classifier
-from evojax_lime.restarts import check_restarts, explain_restarts
 from evojax_lime.engine.search import Progress, Search
 from evojax_lime.engine.seeds import prng_key
+from evojax_lime.evaluation.fitness import Classifier
+from evojax_lime.explanation import Explanation
+from evojax_lime.front import ParetoFront
+
+
+def _one(value: Any) -> Optional[list]:
+  return None if value is None else [value]
 
 
 def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
@@ -30,22 +35,66 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
       ``generations / 20`` generations; the result does not change.
     restarts: R independent runs of the image evolved together in one program; run r uses key r of
       ``jax.random.split(key, R)``, where ``key`` is ``seed`` (an integer seed s: ``jax.random.PRNGKey(s)``).
-      R > 1 returns their consensus: the superpixels kept in at least half of the runs (ties kept),
-      re-evaluated, with ``stability`` (mean pairwise Jaccard of the runs' selected sets) and ``runs``; it costs
-      R times the evaluations. 1 (default) is a single run with ``seed`` itself.
+      R > 1 returns their consensus: the superpixels kept in at least half of the runs (ties kept), evaluated
+      in the same program, with ``stability`` (mean pairwise Jaccard of the runs' selected sets) and ``runs``;
+      it costs R times the evaluations, plus one. 1 (default) is a single run with ``seed`` itself.
 
   Returns:
     The :class:`Explanation`.
 
   Raises:
-    ValueError: a bad image, label map, target, seed, or classifier output, each with what was expected.
+    ValueError: a bad image, label map, target, seed, option or classifier output, each with what was expected.
   """
   prng_key(seed)  # one image takes one seed: refuse anything else before any work
-  if check_restarts(restarts) > 1:
-    return explain_restarts([image], classifier, restarts=restarts, targets=[target],
-                            segments=None if segments is None else [segments], config=config, seeds=[seed],
-                            logits=logits, baselines=None if baseline is None else [baseline], params=None,
-                            progress=progress)[0]
-  search = Search([image], classifier, targets=[target], segments=None if segments is None else [segments],
-                  config=config, seeds=[seed], logits=logits, baselines=None if baseline is None else [baseline])
+  search = Search([image], classifier, targets=[target], segments=_one(segments), config=config, seeds=[seed],
+                  logits=logits, baselines=_one(baseline), restarts=restarts)
   return search.advance(progress=progress).explanations()[0]
+
+
+def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, segments: Any = None,
+                  config: ELimeConfig = ELimeConfig(), seeds: Any = 0, logits: bool = False,
+                  baselines: Any = None, params: Any = None,
+                  progress: Optional[Progress] = None, restarts: int = 1) -> list[Explanation]:
+  """Explains ``B`` images of one size at once: one compiled program for all of them.
+
+  Each step evaluates every image's population as one flat list of rows in chunks, so memory is bounded by
+  one chunk whatever ``B``. Each image keeps its own superpixels (genomes padded to a common length, which
+  never changes a result), target, fill, seed and rates.
+
+  Args:
+    images: ``(B, H, W, 3)`` array or a sequence of B images of one size.
+    classifier: as for :func:`evojax_lime.explain`.
+    targets: ``None`` (each image's top-1), one class for all, or one per image.
+    segments: ``None`` or one ``(H, W)`` label map (or ``None``) per image.
+    config: options shared by all images.
+    seeds: one seed for all images, or one per image: a sequence, an integer array ``(B,)``, or
+      ``jax.random.split(key, B)``.
+    logits: the classifier returns logits.
+    baselines: ``None`` or one baseline image (or ``None``) per image.
+    params: ``None`` (the config's rates), one :class:`GAParams`, or one per image.
+    progress: as for :func:`evojax_lime.explain`, over the whole batch.
+    restarts: R > 1 evolves B x R runs in one program and returns each image's consensus, as
+      :func:`evojax_lime.explain` does for one image (image b's runs split their keys from its seed).
+
+  Returns:
+    One :class:`Explanation` per image, in order; their timings are those of the whole batch.
+  """
+  search = Search(images, classifier, targets=targets, segments=segments, config=config, seeds=seeds,
+                  logits=logits, baselines=baselines, params=params, restarts=restarts)
+  return search.advance(progress=progress).explanations()
+
+
+def explain_front(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
+                  config: ELimeConfig = ELimeConfig(), seed: Any = 0, logits: bool = False,
+                  baseline: Any = None, progress: Optional[Progress] = None) -> ParetoFront:
+  """Evolves the whole confidence-vs-size front of one image with NSGA-II.
+
+  Arguments as for :func:`evojax_lime.explain`; the NSGA-II strategy uses the config's population, generations,
+  ``init_prob``, crossover and mutation, and refuses the GA-only options (``parsimony``, ``num_elite``,
+  ``tournament_size``, ``patience``) when they are set. A batch of fronts is ``Search(images, classifier,
+  strategy="nsga2", ...)`` then ``fronts()``. Costs ``config.num_evaluations`` classifier evaluations.
+  """
+  prng_key(seed)
+  search = Search([image], classifier, strategy="nsga2", targets=[target], segments=_one(segments), config=config,
+                  seeds=[seed], logits=logits, baselines=_one(baseline))
+  return search.advance(progress=progress).fronts()[0]

@@ -34,6 +34,9 @@ class Explanation:
     stability: with restarts, the runs' mean pairwise Jaccard index of their selected sets (1.0 = all agree);
       ``None`` for a single run.
     runs: with restarts, each run's :class:`Explanation` (this one is their consensus); ``()`` otherwise.
+    size_probabilities: ``(K + 1,)`` float64, the best p(target | kept) the search evaluated with exactly k
+      superpixels kept (NaN where it evaluated none): the probability-vs-size curve, at no extra forward.
+    size_genomes: ``(K + 1, K)`` bool, the genome that reached it.
   """
 
   image: np.ndarray
@@ -57,6 +60,8 @@ class Explanation:
   seed: Any
   stability: Optional[float] = None
   runs: tuple = ()
+  size_probabilities: Optional[np.ndarray] = None
+  size_genomes: Optional[np.ndarray] = None
 
   @property
   def num_segments(self) -> int:
@@ -66,6 +71,23 @@ class Explanation:
   def selected(self) -> np.ndarray:
     """``(k,)`` int ids of the kept superpixels, ascending."""
     return np.flatnonzero(self.genome)
+
+  def best_of_size(self, k: int, *, at_most: bool = True) -> np.ndarray:
+    """``(K,)`` bool, the most probable mask the search evaluated with ``k`` superpixels kept (with
+    ``at_most``, the most probable of at most ``k``; ties go to the smaller size).
+
+    Raises:
+      ValueError: ``k`` is not in ``[0, K]``, or no mask of that size was evaluated.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k <= self.num_segments:
+      raise ValueError(f"size must be an integer in [0, K={self.num_segments}], got {k!r}")
+    if self.size_probabilities is None:
+      raise ValueError("this explanation carries no per-size masks")
+    p = np.where(np.isnan(self.size_probabilities), -np.inf, self.size_probabilities)
+    size = int(np.argmax(p[:k + 1])) if at_most else int(k)
+    if not np.isfinite(p[size]):
+      raise ValueError(f"the search evaluated no mask of {'at most ' if at_most else ''}{k} superpixels")
+    return self.size_genomes[size].copy()
 
   def mask(self) -> np.ndarray:
     """``(H, W)`` bool, True where a kept superpixel lies."""
@@ -110,6 +132,8 @@ class Explanation:
         "config": dataclasses.asdict(self.config),
         "seed": recorded(self.seed),
     }
+    if self.size_probabilities is not None:
+      out["size_probabilities"] = [None if np.isnan(v) else float(v) for v in self.size_probabilities]
     if self.stability is not None:
       out["stability"] = self.stability
       out["runs"] = [{"seed": recorded(r.seed), "selected": r.selected.tolist(),

@@ -2,23 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
-import time
-from typing import Any, Optional
+from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
+from evojax_lime.engine.seeds import recorded
 from evojax_lime.explanation import Explanation
-from evojax_lime.evaluation.fitness import Classifier, evaluate
-from evojax_lime.evaluation.chunking import auto_chunk_size, classifier_profile
-from evojax_lime.engine.preparation import prepare_on_host
-from evojax_lime.engine.program import shape_key
-from evojax_lime.engine.seeds import prng_key, recorded
-from evojax_lime.segmentation.superpixels import genome_length
-from evojax_lime.strategies.nsga2 import FrontResult, evolve_front
 
 
 def non_dominated_sizes(probabilities: np.ndarray) -> np.ndarray:
@@ -152,58 +142,3 @@ class ParetoFront:
         "config": dataclasses.asdict(self.config),
         "seed": recorded(self.seed),
     }
-
-
-_COMPILED: dict[tuple, Any] = {}
-
-
-@functools.lru_cache(maxsize=16)
-def _front_program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int):
-  evaluate_fn = functools.partial(evaluate, classifier=classifier, logits=logits, chunk_size=chunk_size,
-                                  dtype=jnp.dtype(config.dtype))
-  return jax.jit(lambda key, problem, params: evolve_front(key, problem, params, config=config, length=length,
-                                                           evaluate_fn=evaluate_fn))
-
-
-def explain_front(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
-                  config: ELimeConfig = ELimeConfig(), seed: Any = 0, logits: bool = False,
-                  baseline: Any = None) -> ParetoFront:
-  """Evolves the whole confidence-vs-size front of one image (NSGA-II; ``config.parsimony`` is ignored).
-
-  Arguments as for :func:`evojax_lime.explain`; a JAX segmentation (``quickshift_jax``, ``slic_jax``) runs on its
-  own before the search here. Costs ``config.num_evaluations`` classifier evaluations.
-  """
-  start = time.perf_counter()
-  if not isinstance(config, ELimeConfig):
-    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
-  key = prng_key(seed)
-  prep = prepare_on_host(image, classifier, target=target, segments=segments, config=config, logits=logits,
-                         baseline=baseline)
-  length = genome_length(prep.num_genes, config.genome_length)
-  profile = classifier_profile(classifier, prep.image.shape[0], prep.image.shape[1], config.dtype)
-  chunk = config.chunk_size or auto_chunk_size(profile, rows=config.population_size)
-  static = dataclasses.replace(config, segmentation="grid", segmentation_params=()).static()
-  run = _front_program(classifier, logits=logits, config=static, length=length, chunk_size=chunk)
-  params = dataclasses.replace(config, parsimony=0.0).ga_params()
-  problem = prep.problem()
-  shape = (run, shape_key(key, problem, params))
-  t0 = time.perf_counter()
-  if shape not in _COMPILED:
-    _COMPILED[shape] = run.lower(key, problem, params).compile()
-  compiled = _COMPILED[shape]
-  compile_time = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  result: FrontResult = jax.device_get(compiled(key, problem, params))
-  evolve_time = time.perf_counter() - t0
-  k = prep.num_genes
-  probs = np.asarray(result.state.front_probability[:k + 1], np.float64)
-  if not np.isfinite(result.mean_history).all() or np.isposinf(probs).any():
-    raise ValueError("classifier returned NaN or infinite values for a masked image")
-  history = np.asarray(result.front_history[:, :k + 1], np.float64)
-  return ParetoFront(
-      image=prep.image, labels=prep.labels, fill=prep.fill, target=prep.target,
-      original_probability=prep.original_probability, probabilities=np.where(np.isfinite(probs), probs, np.nan),
-      genomes=np.asarray(result.state.front_genome[:k + 1, :k], bool),
-      history=np.where(np.isfinite(history), history, np.nan), mean_history=np.asarray(result.mean_history),
-      num_evaluations=config.num_evaluations, segmentation_time=prep.segmentation_time, compile_time=compile_time,
-      evolve_time=evolve_time, wall_time=time.perf_counter() - start, config=config, seed=seed)

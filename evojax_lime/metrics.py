@@ -7,7 +7,6 @@ may be padded to a longer static length with ``False``.
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Optional
 
 import jax
@@ -16,9 +15,10 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evaluation.fitness import Classifier, Problem, evaluate
-from evojax_lime.evaluation.chunking import auto_chunk_size, classifier_profile
+from evojax_lime.engine.cache import cached, weakly
+from evojax_lime.evaluation.chunking import chunk_size
 
-_NO_PARSIMONY = GAParams(*(jnp.float32(0.0),) * 4)
+_NO_PARSIMONY = GAParams(*(jnp.float32(0.0),) * 4, False)
 MODES = ("insertion", "deletion")
 
 
@@ -187,22 +187,24 @@ def as_problem(explanation: Any) -> Problem:
 
 
 def chunk_size_for(classifier: Classifier, config: ELimeConfig, *, image_shape: tuple[int, ...], rows: int) -> int:
-  """``config.chunk_size``, or the engine's chunk for ``rows`` rows (at most ``rows``)."""
-  if config.chunk_size is not None:
-    return min(config.chunk_size, rows)
-  profile = classifier_profile(classifier, image_shape[0], image_shape[1], config.dtype)
-  return min(rows, auto_chunk_size(profile, rows=rows))
+  """The engine's chunk for ``rows`` rows of ``image_shape`` images (``config.chunk_size`` as an upper bound)."""
+  return chunk_size(classifier, limit=config.chunk_size, rows=rows, height=image_shape[0], width=image_shape[1],
+                    dtype=config.dtype)
 
 
-@functools.lru_cache(maxsize=64)
+def _program(classifier: Classifier, name: str, fn, **options):
+  held = weakly(classifier)  # the cached program must not keep the classifier alive
+  return cached(classifier, (name, tuple(sorted(options.items()))),
+                lambda: jax.jit(lambda *args: fn(*args, classifier=held(), **options)))
+
+
 def probability_program(classifier: Classifier, *, logits: bool, chunk_size: int, dtype: str):
-  """Cached jitted :func:`masked_probabilities`: ``(genomes (N, L), problem) -> (N,)``."""
-  return jax.jit(functools.partial(masked_probabilities, classifier=classifier, logits=logits,
-                                   chunk_size=chunk_size, dtype=jnp.dtype(dtype)))
+  """Jitted :func:`masked_probabilities` from the engine's cache: ``(genomes (N, L), problem) -> (N,)``."""
+  return _program(classifier, "probabilities", masked_probabilities, logits=logits, chunk_size=chunk_size,
+                  dtype=jnp.dtype(dtype))
 
 
-@functools.lru_cache(maxsize=64)
 def curves_program(classifier: Classifier, *, logits: bool, chunk_size: int, dtype: str, steps: Optional[int]):
-  """Cached jitted :func:`curves`: ``(ranking (K,), problem) -> Curves``."""
-  return jax.jit(functools.partial(curves, classifier=classifier, logits=logits, chunk_size=chunk_size,
-                                   dtype=jnp.dtype(dtype), steps=steps))
+  """Jitted :func:`curves` from the engine's cache: ``(ranking (K,), problem) -> Curves``."""
+  return _program(classifier, "curves", curves, logits=logits, chunk_size=chunk_size, dtype=jnp.dtype(dtype),
+                  steps=steps)

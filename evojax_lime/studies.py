@@ -20,8 +20,8 @@ from evojax_lime import metrics
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.engine.checks import as_image
-from evojax_lime.restarts import host_segments
-from evojax_lime.engine.search import Progress, Search, _per_image
+from evojax_lime.engine.preparation import per_image
+from evojax_lime.engine.search import Progress, Search
 from evojax_lime.engine.seeds import prng_key, recorded
 
 RATES = ("init_prob", "crossover_rate", "mutation_rate", "parsimony")
@@ -47,7 +47,7 @@ def setting_rates(setting: Any, config: ELimeConfig, index: int = 0) -> dict[str
     if any(v.shape != () for v in values.values()):
       raise ValueError(f"settings[{index}]: a GAParams setting must hold scalars")
     rates = {f: float(str(np.float32(v))) for f, v in values.items()}  # 0.2, not float32's 0.20000000298...
-    rates["mutation_rate"] = None if rates["mutation_rate"] < 0 else rates["mutation_rate"]
+    rates["mutation_rate"] = None if bool(setting.mutation_one_over_k) else rates["mutation_rate"]
   elif isinstance(setting, Mapping):
     unknown = sorted(str(k) for k in setting if k not in RATES)
     if unknown:
@@ -225,10 +225,8 @@ def study(images: Sequence[Any], classifier: Classifier, *, seeds: Sequence[Any]
   if len(names) != n or len(set(names)) != n:
     raise ValueError(f"names must be {n} distinct names, one per image")
   images = [as_image(img) for img in images]
-  targets = _per_image(targets, n, "targets")
-  segments = host_segments(images, segments, config)
-  segments = [None] * n if segments is None else _per_image(segments, n, "segments")
-  baselines = [None] * n if baselines is None else _per_image(baselines, n, "baselines")
+  targets, segments, baselines = (per_image(v, n, name) for v, name in
+                                  ((targets, "targets"), (segments, "segments"), (baselines, "baselines")))
   groups: dict[tuple, list[int]] = {}
   for i, img in enumerate(images):
     groups.setdefault(img.shape[:2], []).append(i)
@@ -238,9 +236,8 @@ def study(images: Sequence[Any], classifier: Classifier, *, seeds: Sequence[Any]
     keys = [(i, s, j) for i in members for s in range(len(seeds)) for j in range(len(settings))]
     t0 = time.perf_counter()
     search = Search([images[i] for i, _, _ in keys], classifier, targets=[targets[i] for i, _, _ in keys],
-                    segments=None if segments[members[0]] is None else [segments[i] for i, _, _ in keys],
-                    config=config, seeds=[seeds[s] for _, s, _ in keys], logits=logits,
-                    baselines=None if baselines[members[0]] is None else [baselines[i] for i, _, _ in keys],
+                    segments=[segments[i] for i, _, _ in keys], config=config,
+                    seeds=[seeds[s] for _, s, _ in keys], logits=logits, baselines=[baselines[i] for i, _, _ in keys],
                     params=[params[j] for _, _, j in keys])
     exps = search.advance(progress=progress).explanations()
     wall = time.perf_counter() - t0

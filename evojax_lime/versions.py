@@ -4,6 +4,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Iterable, Optional
 
+__version__ = "0.1.0"
 PACKAGES = ("evojax-lime", "jax", "jaxlib", "flax", "numpy", "scikit-image", "pillow")
 
 

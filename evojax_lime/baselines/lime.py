@@ -20,11 +20,11 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.engine.preparation import prepare_on_host
+from evojax_lime.engine.cache import cached
+from evojax_lime.engine.search import Search
 from evojax_lime.engine.seeds import prng_key, recorded
 from evojax_lime.evaluation.fitness import Classifier
-from evojax_lime.metrics import chunk_size_for, probability_program
-from evojax_lime.segmentation.superpixels import genome_length
+from evojax_lime.strategies.lime_sampling import LimeSampling, lime_samples  # noqa: F401  (lime_samples: public)
 
 KERNEL_WIDTH = 0.25
 FEATURE_SELECTIONS = ("auto", "none", "forward_selection", "highest_weights")
@@ -200,24 +200,6 @@ def lime_weights(samples: jax.Array, target_probs: jax.Array, *, kernel_width: f
                  local_prediction=jnp.dot(x[0], coef, precision=_HI) + intercept, used=used, kernel_weights=w)
 
 
-def lime_samples(key: jax.Array, num_samples: int, num_genes: Any, *, length: Optional[int] = None) -> jax.Array:
-  """LIME's perturbations: row 0 keeps every superpixel, other genes are 1 with probability 0.5.
-
-  Args:
-    key: PRNG key.
-    num_samples: S (static).
-    num_genes: K (may be traced); genes K..L-1 are False padding.
-    length: static genome length L >= K; ``None`` means ``num_genes`` (then it must be static).
-
-  Returns:
-    ``(S, L)`` bool.
-  """
-  length = num_genes if length is None else length
-  valid = jnp.arange(length) < num_genes
-  bits = jax.random.bernoulli(key, 0.5, (num_samples, length))
-  return jnp.where(valid, bits.at[0].set(True), False)
-
-
 @dataclasses.dataclass(frozen=True)
 class LimeExplanation:
   """A LIME explanation of one image.
@@ -299,15 +281,11 @@ class LimeExplanation:
             "seed": recorded(self.seed)}
 
 
-@functools.lru_cache(maxsize=64)
-def _fit_program(kernel_width: float, alpha: float, num_features: Optional[int], feature_selection: str):
-  return jax.jit(functools.partial(lime_weights, kernel_width=kernel_width, alpha=alpha, num_features=num_features,
-                                   feature_selection=feature_selection))
-
-
-@functools.lru_cache(maxsize=16)
-def _sample_program(num_samples: int, length: int):
-  return jax.jit(lambda key, num_genes: lime_samples(key, num_samples, num_genes, length=length))
+def fit_program(kernel_width: float, alpha: float, num_features: Optional[int], feature_selection: str):
+  """The jitted :func:`lime_weights` for these options, from the engine's one cache of programs."""
+  return cached(lime_weights, ("fit", kernel_width, alpha, num_features, feature_selection),
+                lambda: jax.jit(functools.partial(lime_weights, kernel_width=kernel_width, alpha=alpha,
+                                                  num_features=num_features, feature_selection=feature_selection)))
 
 
 def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
@@ -316,6 +294,10 @@ def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = 
                  kernel_width: float = KERNEL_WIDTH, alpha: float = 1.0) -> LimeExplanation:
   """Explains ``classifier``'s belief in ``target`` with LIME on the engine's superpixels and fill.
 
+  The samples are drawn, masked and classified by a :class:`~evojax_lime.engine.search.Search` with the
+  :class:`~evojax_lime.strategies.LimeSampling` strategy (one compiled program, the same preparation and
+  chunked evaluation as E-LIME); the ridge is fitted afterwards.
+
   Args:
     image: ``(H, W, 3)`` RGB (any format :func:`evojax_lime.explain` takes).
     classifier: JAX function ``(N, H, W, 3)`` in [0, 1] -> probabilities ``(N, C)`` (logits with ``logits=True``).
@@ -323,8 +305,8 @@ def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = 
     segments: optional ``(H, W)`` label map; otherwise ``config.segmentation`` cuts the image.
     num_samples: perturbations S, each one classifier evaluation (row 0 is the full image).
     config: segmentation, fill (``"mean"`` is lime's ``hide_color=None``, ``"black"`` its ``hide_color=0``),
-      ``chunk_size`` (``None``: the automatic chunk for one E-LIME population), ``dtype`` and ``genome_length``
-      come from here; the GA options are ignored.
+      ``chunk_size``, ``dtype``, ``shard`` and ``genome_length``; the search options (population, generations,
+      GA rates) must stay at their defaults.
     seed: integer or ``jax.random`` key for the samples.
     logits: the classifier returns logits.
     baseline: optional ``(H, W, 3)`` image shown where superpixels are hidden (overrides ``config.fill``).
@@ -340,39 +322,36 @@ def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = 
   if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
     raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
   _check_options(num_features, feature_selection, kernel_width, alpha)
-  key = prng_key(seed)
-  prep = prepare_on_host(image, classifier, target=target, segments=segments, config=config, logits=logits,
-                 baseline=baseline)
-  k = prep.num_genes
-  length = genome_length(k, config.genome_length)
-  problem = prep.problem()
-  # Batches as large as E-LIME's (one population) keep the two explainers' classifier costs comparable.
-  chunk = chunk_size_for(classifier, config, image_shape=prep.image.shape,
-                         rows=min(num_samples, config.population_size))
-  evaluate_fn = probability_program(classifier, logits=logits, chunk_size=chunk, dtype=config.dtype)
-  fit_fn = _fit_program(float(kernel_width), float(alpha), num_features, feature_selection)
-
-  # Compile ahead of time so that compile time is reported apart from the classifier's time.
+  prng_key(seed)
+  if not isinstance(config, ELimeConfig):
+    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
+  defaults = ELimeConfig()
+  if (config.population_size, config.generations) != (defaults.population_size, defaults.generations):
+    raise ValueError("explain_lime takes its budget from num_samples: leave population_size and generations "
+                     "at their defaults")
+  search = Search([image], classifier, strategy=LimeSampling(population_size=num_samples),
+                  targets=[target], segments=None if segments is None else [segments],
+                  config=dataclasses.replace(config, generations=0), seeds=[seed], logits=logits,
+                  baselines=None if baseline is None else [baseline])
+  search.advance()
+  sampled = search.explanations()[0]  # checks the verdicts (NaN, range, K)
+  k = sampled.num_segments
+  state = jax.device_get(search.state.strategy)
+  samples, probs = np.asarray(state.samples[0, :, :k]), np.asarray(state.probability[0], np.float32)
+  fit_fn = fit_program(float(kernel_width), float(alpha), num_features, feature_selection)
   t0 = time.perf_counter()
-  samples = _sample_program(num_samples, length)(key, jnp.int32(k))
-  evaluate_exe = evaluate_fn.lower(samples, problem).compile()
   fit_exe = fit_fn.lower(jax.ShapeDtypeStruct((num_samples, k), bool),
                          jax.ShapeDtypeStruct((num_samples,), jnp.float32)).compile()
-  compile_time = time.perf_counter() - t0
+  compile_time = search.compile_time + time.perf_counter() - t0
   t0 = time.perf_counter()
-  probs = jax.block_until_ready(evaluate_exe(samples, problem))
-  evaluate_time = time.perf_counter() - t0
-  if not np.isfinite(np.asarray(probs)).all():
-    raise ValueError("classifier returned NaN or infinite values for a masked image")
-  t0 = time.perf_counter()
-  fit = jax.device_get(fit_exe(samples[:, :k], probs))
+  fit = jax.device_get(fit_exe(samples, probs))
   fit_time = time.perf_counter() - t0
   return LimeExplanation(
-      image=prep.image, labels=prep.labels, fill=prep.fill, target=prep.target,
+      image=sampled.image, labels=sampled.labels, fill=sampled.fill, target=sampled.target,
       weights=np.asarray(fit.weights, np.float32), intercept=float(fit.intercept), score=float(fit.score),
       local_prediction=float(fit.local_prediction), used=np.asarray(fit.used, bool),
-      original_probability=prep.original_probability, samples=np.asarray(samples[:, :k], bool),
-      sample_probabilities=np.asarray(probs, np.float32), num_evaluations=num_samples,
-      timings={"segmentation": prep.segmentation_time, "compile": compile_time, "evaluate": evaluate_time,
+      original_probability=sampled.original_probability, samples=samples.astype(bool),
+      sample_probabilities=probs, num_evaluations=num_samples,
+      timings={"segmentation": sampled.segmentation_time, "compile": compile_time, "evaluate": search.evolve_time,
                "fit": fit_time, "wall": time.perf_counter() - start},
       seed=seed)

@@ -14,19 +14,19 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from evojax_lime import explain_batch, genome_length, segment
+from evojax_lime import Search, genome_length, segment
 from evojax_lime.cli import batching, html_report, images, record, render, report
 from evojax_lime.cli.errors import CliError
 from evojax_lime.cli.outputs import OutputFolder
 from evojax_lime.cli.progress import PhotosBar
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explanation import Explanation
-from evojax_lime.front import ParetoFront, explain_front
+from evojax_lime.front import ParetoFront
 from evojax_lime.front_render import front_strip, plot_front, strip_sizes
 
-# Genomes are padded to at least this many genes, so that the photos of a run, whose superpixel counts
-# differ, share one compiled program; a gene of padding costs next to nothing.
-MIN_GENOME_LENGTH = 256
+# Genomes of a run's photos are padded to at least this many genes, so that photos whose superpixel counts
+# differ share one compiled program; a gene of padding costs next to nothing.
+RUN_GENOME_LENGTH = 256
 # Longest side of the overlay unless --full-resolution: drawing and PNG-encoding a 24-megapixel overlay costs
 # more than explaining it, and a screen shows little more than this.
 OVERLAY_LONGEST_SIDE = 1024
@@ -132,7 +132,7 @@ class BatchExplainer:
   options: dict[str, Any]
   objective: str = "single"
   restarts: int = 1
-  _length: int = MIN_GENOME_LENGTH
+  _length: int = RUN_GENOME_LENGTH
 
   def __post_init__(self):
     # The same function object for every batch: the engine caches compiled programs on it.
@@ -148,12 +148,11 @@ class BatchExplainer:
       # Photos differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
       self._length = max(self._length, *(genome_length(int(l.max()) + 1) for l in labels))
       config = dataclasses.replace(self.config, genome_length=self._length)
-    if self.objective == "pareto":
-      return [explain_front(p.image, self._classifier, target=t, segments=None if labels is None else labels[i],
-                            config=config, seed=self.seed) for i, (p, t) in enumerate(zip(batch, targets))]
-    return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
-                         config=config, seeds=self.seed, progress=None if progress is None else progress.generation,
-                         restarts=self.restarts)
+    pareto = self.objective == "pareto"
+    search = Search([p.image for p in batch], self._classifier, strategy="nsga2" if pareto else "ga",
+                    targets=list(targets), segments=labels, config=config, seeds=self.seed, restarts=self.restarts)
+    search.advance(progress=None if progress is None else progress.generation)
+    return search.fronts() if pareto else search.explanations()
 
   def explain(self, batch: Sequence[Prepared], *, size: int, index: int,
               progress: Optional[PhotosBar] = None) -> list[Result]:

@@ -7,7 +7,6 @@ value range, as lime would give them.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import warnings
 from typing import Callable, Optional
 
@@ -16,9 +15,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.compat._value_range import ValueRange
-from evojax_lime.evaluation.fitness import Classifier, map_chunks
+from evojax_lime.engine.cache import cached, weakly
+from evojax_lime.evaluation.fitness import Classifier, Evaluator, evaluate_scores
 from evojax_lime.evaluation.host import host_classifier
-from evojax_lime.evaluation.masking import masked_batch
 
 
 def traces_as_jax(fn: Callable, shape: tuple[int, ...], dtype: np.dtype) -> bool:
@@ -35,29 +34,33 @@ def traces_as_jax(fn: Callable, shape: tuple[int, ...], dtype: np.dtype) -> bool
   return hasattr(out, "shape") and len(out.shape) == 2 and out.shape[0] == 1
 
 
-@functools.lru_cache(maxsize=32)
 def engine_classifier(fn: Callable, convention: ValueRange, is_jax: bool,
                       num_classes: Optional[int]) -> Classifier:
   """Engine images ``(N, H, W, 3)`` in [0, 1] -> ``fn``'s float32 scores, ``fn`` seeing the caller's pixels.
 
-  Cached on the function object, so explaining again with the same ``fn`` reuses the compiled programs.
+  Kept in the engine's cache on the function object, so explaining again with the same ``fn`` reuses the
+  compiled programs (the wrapper holds ``fn`` weakly).
   """
-  if is_jax:  # float64 images become float32 unless JAX runs with x64 enabled
-    inside = dataclasses.replace(convention, dtype=jax.dtypes.canonicalize_dtype(convention.dtype))
-    return lambda images: jnp.asarray(fn(inside.from_unit(images, jnp))).astype(jnp.float32)
-  return host_classifier(lambda images: np.asarray(fn(convention.from_unit(images))), num_classes=num_classes)
+  held = weakly(fn)
+
+  def build() -> Classifier:
+    if is_jax:  # float64 images become float32 unless JAX runs with x64 enabled
+      inside = dataclasses.replace(convention, dtype=jax.dtypes.canonicalize_dtype(convention.dtype))
+      return lambda images: jnp.asarray(held()(inside.from_unit(images, jnp))).astype(jnp.float32)
+    return host_classifier(lambda images: np.asarray(held()(convention.from_unit(images))), num_classes=num_classes)
+
+  return cached(fn, ("engine_classifier", convention, is_jax, num_classes), build)
 
 
-def _scores(genomes: jax.Array, image: jax.Array, labels: jax.Array, fill: jax.Array, *, classifier: Classifier,
-            chunk_size: int) -> jax.Array:
-  return map_chunks(lambda g: classifier(masked_batch(g, image, labels, fill)), genomes, chunk_size)
-
-
-@functools.lru_cache(maxsize=32)
-def scores_program(classifier: Classifier, chunk_size: int):
-  """Jitted ``(genomes (S, L), image, labels, fill) -> (S, C)`` scores of every masked image, in chunks.
+def scores_program(classifier: Classifier, chunk_size: int, num_classes: int):
+  """Jitted ``(genomes (S, L), problem) -> (S, C)`` probabilities of every masked image, in chunks, from the
+  engine's cache (the engine's own chunked evaluation,
+  :func:`~evojax_lime.evaluation.fitness.evaluate_scores`).
 
   lime's regression needs every class's column (one fit per explained label), so this keeps the whole score row
-  that :func:`evojax_lime.metrics.masked_probabilities` reduces to the target.
+  that the search's fitness reduces to the target.
   """
-  return jax.jit(functools.partial(_scores, classifier=classifier, chunk_size=chunk_size))
+  held = weakly(classifier)
+  evaluator = lambda: Evaluator(classifier=held(), logits=False, chunk_size=chunk_size)
+  return cached(classifier, ("scores", chunk_size, num_classes),
+                lambda: jax.jit(lambda g, p: evaluate_scores(g, p, evaluator(), num_classes=num_classes)))

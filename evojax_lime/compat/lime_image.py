@@ -28,6 +28,7 @@ import dataclasses
 import inspect
 from typing import Any, Callable, Optional
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -35,7 +36,8 @@ from evojax_lime.compat._classifier import engine_classifier, scores_program, tr
 from evojax_lime.compat._value_range import value_range
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explain import explain
-from evojax_lime.baselines.lime import _fit_program
+from evojax_lime.baselines.lime import fit_program
+from evojax_lime.evaluation.fitness import Problem
 from evojax_lime.metrics import chunk_size_for
 
 METHODS = ("lime", "elime")
@@ -318,15 +320,19 @@ class LimeImageExplainer:
       chunk = chunk_size_for(problem.classifier, ELimeConfig(), image_shape=problem.image01.shape, rows=num_samples)
     else:
       chunk = batch_size
-    scores = np.asarray(scores_program(problem.classifier, min(chunk, num_samples))(
-        jnp.asarray(genomes), jnp.asarray(problem.image01), jnp.asarray(problem.labels), jnp.asarray(problem.fill01)))
+    num_classes = jax.eval_shape(problem.classifier, jax.ShapeDtypeStruct((1, *problem.image01.shape),
+                                                                         jnp.float32)).shape[-1]
+    images = Problem(image=jnp.asarray(problem.image01), labels=jnp.asarray(problem.labels),
+                     fill=jnp.asarray(problem.fill01), target=jnp.int32(0), num_genes=jnp.int32(genomes.shape[1]))
+    scores = np.asarray(scores_program(problem.classifier, min(chunk, num_samples), num_classes)(
+        jnp.asarray(genomes), images))
     if scores.ndim != 2 or scores.shape[0] != num_samples:
       raise ValueError(f"classifier_fn must return (N, C) scores, got shape {scores.shape[1:]} per batch")
     if not np.isfinite(scores).all():
       raise ValueError("classifier_fn returned NaN or infinite values for a perturbed image")
     top = self._labels(explanation, scores[0], labels, top_labels)
     weights = self._sample_weights(data, distance_metric)
-    fit_fn = _fit_program(self.kernel_width, _RIDGE_ALPHA, num_features, self.feature_selection)
+    fit_fn = fit_program(self.kernel_width, _RIDGE_ALPHA, num_features, self.feature_selection)
     for label in top:
       fit = fit_fn(data, scores[:, label], sample_weights=None if weights is None else jnp.asarray(weights))
       used = np.flatnonzero(np.asarray(fit.used))

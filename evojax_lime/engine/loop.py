@@ -1,75 +1,167 @@
-"""The compiled generation loop over a batch of images, resumable at any generation.
+"""The compiled loop of a search: any strategy, ``B`` rows, resumable at any step.
 
-Each step proposes every image's candidates, evaluates all of them as one flat list of rows (the only place
-the classifier is traced) and accepts them. The loop runs until ``stop_at`` steps are done or every image has
-finished, so the host can run a whole search in one call, or drive it in segments (progress, pause, saving
-the state) with the same compiled program and the same result.
+Each step asks every unfinished row's strategy for candidates, evaluates all of them as one flat list of rows
+(:func:`~evojax_lime.evaluation.fitness.evaluate_rows`, the only place the classifier is traced), tells the
+strategies, and updates each row's per-size archive. With restarts, one more step evaluates each group's
+consensus through the same evaluation once every row has finished. The loop runs until ``stop_at`` steps are
+done or the search is complete, so the host can run a search whole or in segments (progress, pause, saving)
+with one compiled program and the same result.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+import dataclasses
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.strategies.importance import gene_importance
+from evojax_lime.config import GAParams
 from evojax_lime.evaluation.fitness import Problem
 from evojax_lime.engine.state import RunState
-from evojax_lime.strategies.ga import accept, blank_states, propose
+from evojax_lime.strategies.base import Strategy
 
-# (candidates (B, P, L), problems (B), parsimony (B,)) -> ((B, P) fitness, (B, P) probability, (B,) targets)
-EvaluateBatch = Callable[[jax.Array, Problem, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
+# (candidates (B, P, L), problems (B), parsimony (B,), live (B, P)) -> ((B, P) fitness, (B, P) p, (B,) targets)
+EvaluateBatch = Callable[[jax.Array, Problem, jax.Array, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
 # problems (B) -> problems (B) with superpixels, K and fill filled in (run once, in the first step)
 Complete = Callable[[Problem], Problem]
 
 
-def start(keys: Any, problems: Problem, params: GAParams, *, config: ELimeConfig, length: int) -> RunState:
-  """The state before the first step, for ``B`` images (raw keys ``(B, 2)``, every leaf with a leading ``B``)."""
-  num_images = keys.shape[0]
-  history = np.full((num_images, config.generations + 1), np.nan, np.float32)
-  return RunState(ga=blank_states(keys, config=config, length=length), problem=problems, params=params,
-                  original_probability=np.full((num_images,), np.nan, np.float32), best_history=history,
-                  mean_history=history.copy(), nonfinite=np.zeros((num_images,), bool),
-                  importance=np.zeros((num_images, length), np.float32), steps=np.int32(0))
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+  """When rows stop: after ``generations`` generations, or ``patience`` populations without improvement;
+  ``restarts`` consecutive rows form a group whose consensus is evaluated at the end (1: no consensus)."""
+
+  generations: int
+  patience: Optional[int] = None
+  restarts: int = 1
+
+  @property
+  def steps(self) -> int:
+    """Steps of a whole search: the initial population, the generations, and the consensus if any."""
+    return self.generations + 1 + (self.restarts > 1)
 
 
-def finished(generation: Any, stall: Any, steps: Any, *, config: ELimeConfig) -> Any:
-  """``(B,)`` bool: the image has run all its generations or stopped early (numpy in, numpy out)."""
-  done = generation >= config.generations
-  if config.patience is not None:
-    done = done | (stall >= config.patience)
-  return (steps > 0) & done
-
-
-def step(run: RunState, *, config: ELimeConfig, evaluate_batch: EvaluateBatch, complete: Complete) -> RunState:
-  """One generation of every image that has not finished (the initial population in the first step)."""
-  initial = run.steps == 0
-  problem = jax.lax.cond(initial, complete, lambda p: p, run.problem)
-  keys, candidates = jax.vmap(lambda s, p, a: propose(s, p, a, config=config, initial=initial))(
-      run.ga, problem, run.params)
-  fitness, prob, targets = evaluate_batch(candidates, problem, run.params.parsimony)
-  ga = jax.vmap(lambda s, k, c, f, p: accept(s, k, c, f, p, config=config))(run.ga, keys, candidates, fitness, prob)
-  done = finished(run.ga.generation, run.ga.stall, run.steps, config=config)
-  ga = jax.tree_util.tree_map(lambda old, new: jnp.where(done.reshape((-1,) + (1,) * (new.ndim - 1)), old, new),
-                              run.ga, ga)
-  rows = jnp.arange(done.shape[0])
-  at = jnp.where(done, config.generations + 1, ga.generation)  # out of bounds: dropped
+def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *, schedule: Schedule,
+          length: int) -> RunState:
+  """The state before the first step (raw keys ``(B, 2)``, every leaf with a leading ``B``), built with numpy."""
+  rows = keys.shape[0]
+  states = [strategy.init(keys[i], length=length) for i in range(rows)]
+  history = np.full((rows, schedule.generations + 1), np.nan, np.float32)
+  nan = np.full((rows,), np.nan, np.float32)
   return RunState(
-      ga=ga, problem=problem.replace(target=targets), params=run.params,
-      original_probability=jnp.where(initial, prob[:, 0], run.original_probability),
-      best_history=run.best_history.at[rows, at].set(ga.best_fitness, mode="drop"),
-      mean_history=run.mean_history.at[rows, at].set(ga.fitness.mean(axis=1), mode="drop"),
-      nonfinite=run.nonfinite | (~done & ~jnp.isfinite(fitness).all(axis=1)), importance=run.importance,
-      steps=run.steps + 1)
+      strategy=jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states),
+      problem=problems, params=params, original_probability=nan, best_history=history,
+      mean_history=history.copy(), archive_probability=np.full((rows, length + 1), -np.inf, np.float32),
+      archive_genome=np.zeros((rows, length + 1, length), bool),
+      archive_history=np.full((rows, schedule.generations + 1, length + 1), -np.inf, np.float32),
+      consensus_fitness=nan.copy(), consensus_probability=nan.copy(), consensus_done=np.bool_(False),
+      nonfinite=np.zeros((rows,), bool),
+      importance=np.zeros((rows, length), np.float32), steps=np.int32(0))
 
 
-def advance(run: RunState, stop_at: jax.Array, *, config: ELimeConfig, evaluate_batch: EvaluateBatch,
-            complete: Complete) -> RunState:
-  """Steps until ``stop_at`` steps are done in all (a traced bound: one program serves every segment) or
-  every image has finished."""
-  keep_going = lambda r: (r.steps < stop_at) & ~finished(r.ga.generation, r.ga.stall, r.steps, config=config).all()
-  body = lambda r: step(r, config=config, evaluate_batch=evaluate_batch, complete=complete)
+def finished(generation: Any, stall: Any, *, schedule: Schedule) -> Any:
+  """``(B,)`` bool: the row has evaluated all its populations or stopped early (numpy in, numpy out)."""
+  done = generation >= schedule.generations + 1
+  if schedule.patience is not None:
+    done = done | ((generation > 0) & (stall >= schedule.patience))
+  return done
+
+
+def search_complete(run: RunState, *, strategy: Strategy, schedule: Schedule) -> Any:
+  """Every row has finished, and the consensus step has run where there is one (device or host values)."""
+  done = (run.steps > 0) & finished(run.strategy.generation, strategy.stall(run.strategy), schedule=schedule).all()
+  return done & run.consensus_done if schedule.restarts > 1 else done
+
+
+def consensus_genomes(best: jax.Array, restarts: int) -> jax.Array:
+  """``(B, L)`` best genomes -> ``(B, L)`` each row's group consensus: genes kept in at least half the group's
+  runs (ties kept). Rows ``g * R .. g * R + R - 1`` form group ``g``."""
+  groups = best.reshape(-1, restarts, best.shape[-1])
+  agreed = 2 * groups.sum(1, dtype=jnp.int32) >= restarts
+  return jnp.repeat(agreed, restarts, axis=0)
+
+
+def _update_archive(run: RunState, candidates: jax.Array, probability: jax.Array,
+                    live: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Per row and size k, the most probable live candidate with exactly k kept, if it beats the archive."""
+  sizes = jnp.arange(run.archive_probability.shape[1])
+  kept = candidates.sum(-1)
+  p = jnp.where(live & ~jnp.isnan(probability), probability, -jnp.inf)
+  at_size = jnp.where(kept[..., None] == sizes, p[..., None], -jnp.inf)  # (B, P, L + 1)
+  best = jnp.argmax(at_size, axis=1)  # (B, L + 1): the first candidate on ties
+  best_p = jnp.take_along_axis(at_size, best[:, None, :], axis=1)[:, 0]
+  better = best_p > run.archive_probability  # strict: the first genome to reach a value keeps it
+  genomes = jnp.take_along_axis(candidates, best[..., None], axis=1)  # (B, L + 1, L)
+  return (jnp.where(better, best_p, run.archive_probability),
+          jnp.where(better[..., None], genomes, run.archive_genome))
+
+
+def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batch: EvaluateBatch,
+         complete_problems: Complete) -> RunState:
+  """One population of every unfinished row (the initial one in the first step), or the consensus step."""
+  initial = run.steps == 0
+  problem = jax.lax.cond(initial, complete_problems, lambda p: p, run.problem)
+  generation = run.strategy.generation
+  done = (run.steps > 0) & finished(generation, strategy.stall(run.strategy), schedule=schedule)
+  rows, length = run.archive_genome.shape[0], run.archive_genome.shape[-1]
+  pop = strategy.population_size
+  valid = jnp.arange(length) < problem.num_genes[:, None]  # (B, L) every real gene
+
+  def ask():
+    states, candidates = jax.vmap(lambda s, k, a: strategy.ask(s, num_genes=k, params=a))(
+        run.strategy, problem.num_genes, run.params)
+    # The initial population's candidate 0 is the full image: its verdict is the reference probability and,
+    # where asked, the top-1 target, from the same evaluation as the rest.
+    candidates = jnp.where(initial, candidates.at[:, 0].set(valid), candidates)
+    return states, candidates, jnp.broadcast_to(~done[:, None], (rows, pop))
+
+  if schedule.restarts > 1:
+    def consensus():
+      best = jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
+      candidates = jnp.zeros((rows, pop, length), bool).at[:, 0].set(consensus_genomes(best, schedule.restarts))
+      leads = (jnp.arange(rows) % schedule.restarts == 0)[:, None] & (jnp.arange(pop) == 0)
+      return run.strategy, candidates, leads
+    evolving = ~done.all()
+    states, candidates, live = jax.lax.cond(evolving, ask, consensus)
+  else:
+    evolving = jnp.bool_(True)
+    states, candidates, live = ask()
+
+  fitness, prob, targets = evaluate_batch(candidates, problem, run.params.parsimony, live)
+  nonfinite = run.nonfinite | (live & ~jnp.isfinite(fitness)).any(axis=1)
+  problem = problem.replace(target=targets, top1=jnp.zeros_like(problem.top1))  # resolved: never again
+
+  def tell():
+    told = jax.vmap(strategy.tell)(states, candidates, fitness, prob)
+    keep_old = lambda old, new: jnp.where(done.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
+    told = jax.tree_util.tree_map(keep_old, run.strategy, told)
+    archive_p, archive_g = _update_archive(run, candidates, prob, live)
+    _, best_fitness, _ = jax.vmap(strategy.best)(told)
+    at = jnp.where(done, schedule.generations + 1, told.generation - 1)  # out of bounds: dropped
+    r = jnp.arange(rows)
+    return run.replace(
+        strategy=told, original_probability=jnp.where(initial, prob[:, 0], run.original_probability),
+        best_history=run.best_history.at[r, at].set(best_fitness, mode="drop"),
+        mean_history=run.mean_history.at[r, at].set(jax.vmap(strategy.scores)(told).mean(axis=1), mode="drop"),
+        archive_probability=archive_p, archive_genome=archive_g,
+        archive_history=run.archive_history.at[r, at].set(archive_p, mode="drop"))
+
+  def store_consensus():
+    return run.replace(consensus_fitness=fitness[:, 0], consensus_probability=prob[:, 0], consensus_done=True)
+
+  run = jax.lax.cond(evolving, tell, store_consensus) if schedule.restarts > 1 else tell()
+  return run.replace(problem=problem, nonfinite=nonfinite, steps=run.steps + 1)
+
+
+def advance(run: RunState, stop_at: jax.Array, *, strategy: Strategy, schedule: Schedule,
+            evaluate_batch: EvaluateBatch, complete_problems: Complete) -> RunState:
+  """Steps until ``stop_at`` steps are done in all (a traced bound: one program serves every segment) or the
+  search is complete."""
+  def keep_going(r):
+    return (r.steps < stop_at) & ~search_complete(r, strategy=strategy, schedule=schedule)
+
+  body = lambda r: step(r, strategy=strategy, schedule=schedule, evaluate_batch=evaluate_batch,
+                        complete_problems=complete_problems)
   run = jax.lax.while_loop(keep_going, body, run)
-  return run.replace(importance=jax.vmap(gene_importance)(run.ga.population, run.ga.fitness))
+  return run.replace(importance=jax.vmap(strategy.importance)(run.strategy))

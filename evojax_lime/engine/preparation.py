@@ -1,45 +1,71 @@
-"""The host side of an explanation: checks, superpixels (when cut on the host) and the problem's arrays."""
+"""The one preparation path: every explainer's inputs are checked, converted and cut into superpixels here.
+
+:func:`prepare` turns images and their per-image options (targets, label maps, baselines) into the
+:class:`~evojax_lime.evaluation.fitness.Problem` rows a search program completes and evolves. Each option
+applies to exactly its image, whatever the order; an image given several times (restarts, study rows) is
+checked and cut once.
+"""
 from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.evaluation.fitness import Classifier, Problem
-from evojax_lime.engine.checks import as_image, check_scores, check_segments, check_target
-from evojax_lime.evaluation.chunking import ClassifierProfile, classifier_profile
+from evojax_lime.engine.checks import as_image, check_segments, check_target
+from evojax_lime.evaluation.fitness import Problem
 from evojax_lime.segmentation.superpixels import genome_length, in_program_max_segments, relabel, segment
 
 
 @dataclasses.dataclass(frozen=True)
 class Prepared:
-  """One image made ready for the compiled program.
+  """One image made ready for a search program.
 
-  ``labels`` is ``None`` when the program cuts the superpixels itself; ``target`` is -1 for "the top-1
-  class", which the program resolves; ``length`` is the static genome length (a bound on K).
+  Attributes:
+    image: ``(H, W, 3)`` float32 in [0, 1].
+    labels: ``(H, W)`` int32 superpixels, or ``None`` when the program cuts them.
+    baseline: ``(H, W, 3)`` float32 shown where superpixels are hidden, or ``None`` for the config's fill.
+    target: the class to explain, or ``None`` for the classifier's top-1 on the full image.
+    segmentation_time: seconds spent cutting superpixels on the host.
+    max_segments: a bound on K (the genome length must hold it).
   """
 
   image: np.ndarray
   labels: Optional[np.ndarray]
   baseline: Optional[np.ndarray]
-  target: int
+  target: Optional[int]
   segmentation_time: float
-  length: int
+  max_segments: int
 
   def problem(self) -> Problem:
-    """The :class:`Problem` the program completes (labels, K and fill may be placeholders)."""
+    """The :class:`Problem` the program completes (labels, K and fill are placeholders where not given)."""
     labels = np.zeros(self.image.shape[:2], np.int32) if self.labels is None else self.labels
     k = 0 if self.labels is None else int(self.labels.max()) + 1
     fill = np.zeros_like(self.image) if self.baseline is None else self.baseline
-    return Problem(image=self.image, labels=labels, fill=fill, target=np.int32(self.target), num_genes=np.int32(k))
+    return Problem(image=self.image, labels=labels, fill=fill, target=np.int32(self.target or 0),
+                   num_genes=np.int32(k), top1=np.bool_(self.target is None),
+                   labels_given=np.bool_(self.labels is not None), fill_given=np.bool_(self.baseline is not None))
 
 
-def _checked_baseline(baseline: Any, shape: tuple[int, ...]) -> Optional[np.ndarray]:
+def check_config(config: Any) -> ELimeConfig:
+  if not isinstance(config, ELimeConfig):
+    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
+  return config
+
+
+def per_image(value: Any, n: int, name: str) -> list:
+  """``value`` for ``n`` images: ``None`` or one scalar for all, or a sequence of exactly ``n``."""
+  if value is None or isinstance(value, (int, np.integer)):
+    return [value] * n
+  values = list(value)
+  if len(values) != n:
+    raise ValueError(f"{name} must have one entry per image ({n}), got {len(values)}")
+  return values
+
+
+def _baseline(baseline: Any, shape: tuple[int, ...]) -> Optional[np.ndarray]:
   if baseline is None:
     return None
   fill = as_image(baseline, name="baseline")
@@ -48,77 +74,76 @@ def _checked_baseline(baseline: Any, shape: tuple[int, ...]) -> Optional[np.ndar
   return fill
 
 
-def check_classifier(classifier: Classifier, shape: tuple[int, ...], dtype: str) -> ClassifierProfile:
-  """The classifier's profile for images of ``shape``, refusing outputs that are not ``(N, C)`` with C >= 2."""
-  profile = classifier_profile(classifier, shape[0], shape[1], dtype)
-  if len(profile.output_shape) != 2 or profile.output_shape[0] != 1 or profile.num_classes < 2:
-    raise ValueError(f"classifier must map (N, H, W, 3) images to (N, C) scores with C >= 2; "
-                     f"for N=1 it returns shape {profile.output_shape}")
-  return profile
-
-
-def prepare(image: Any, classifier: Classifier, *, target: Optional[int], segments: Any,
-            config: ELimeConfig, baseline: Any, in_program: bool = True) -> Prepared:
-  """Validates the inputs and cuts superpixels on the host unless the program cuts them.
-
-  With ``in_program=False`` a JAX segmentation runs here, on its own, rather than in the caller's program.
-  """
-  if not isinstance(config, ELimeConfig):
-    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
+def _one(image: Any, *, target: Any, segments: Any, baseline: Any, config: ELimeConfig, num_classes: Optional[int],
+         in_program: bool) -> Prepared:
   img = as_image(image)
-  profile = check_classifier(classifier, img.shape, config.dtype)
-  target = -1 if target is None else check_target(target, profile.num_classes)
-  fill = _checked_baseline(baseline, img.shape)
-  if segments is None and config.segments_in_program and in_program:
+  if target is not None:
+    target = check_target(target, num_classes) if num_classes is not None else _class_index(target)
+  fill = _baseline(baseline, img.shape)
+  if segments is None and in_program:
     bound = in_program_max_segments(config.segmentation, img.shape[0], img.shape[1], dict(config.segmentation_params))
-    return Prepared(image=img, labels=None, baseline=fill, target=target, segmentation_time=0.0,
-                    length=genome_length(bound, config.genome_length))
+    return Prepared(image=img, labels=None, baseline=fill, target=target, segmentation_time=0.0, max_segments=bound)
   t0 = time.perf_counter()
   labels = segment(img, config.segmentation, dict(config.segmentation_params)) if segments is None else relabel(segments)
-  segmentation_time = time.perf_counter() - t0
+  elapsed = time.perf_counter() - t0
   check_segments(labels, img.shape[:2])
-  return Prepared(image=img, labels=labels, baseline=fill, target=target, segmentation_time=segmentation_time,
-                  length=genome_length(int(labels.max()) + 1, config.genome_length))
+  return Prepared(image=img, labels=labels, baseline=fill, target=target, segmentation_time=elapsed,
+                  max_segments=int(labels.max()) + 1)
 
 
-@dataclasses.dataclass(frozen=True)
-class Completed:
-  """One image with everything a host-driven explainer (LIME, the metrics) needs: superpixels, fill, target
-  and the classifier's verdict on the full image."""
-
-  image: np.ndarray
-  labels: np.ndarray
-  fill: np.ndarray
-  target: int
-  original_probability: float
-  segmentation_time: float
-
-  @property
-  def num_genes(self) -> int:
-    return int(self.labels.max()) + 1
-
-  def problem(self) -> Problem:
-    return Problem(image=jnp.asarray(self.image), labels=jnp.asarray(self.labels), fill=jnp.asarray(self.fill),
-                   target=jnp.int32(self.target), num_genes=jnp.int32(self.num_genes))
+def _class_index(target: Any) -> int:
+  # The class count is known once the program is traced; the range is checked then.
+  return check_target(target, np.iinfo(np.int32).max)
 
 
-def prepare_on_host(image: Any, classifier: Classifier, *, target: Optional[int], segments: Any,
-                    config: ELimeConfig, logits: bool, baseline: Any) -> Completed:
-  """:func:`prepare`, then superpixels, fill and target computed on the host (for explainers outside the
-  compiled search)."""
-  from evojax_lime.engine.program import fill_fn, predict_fn  # deferred: the program module imports this one
+def prepare(images: Sequence[Any], *, targets: Any = None, segments: Any = None, baselines: Any = None,
+            config: ELimeConfig, num_classes: Optional[int] = None, in_program: bool = True) -> list[Prepared]:
+  """Checks and prepares ``B`` images of one size with their per-image options.
 
-  img = as_image(image)
-  t0 = time.perf_counter()
-  if segments is None:
-    segments = segment(img, config.segmentation, dict(config.segmentation_params))
-  prep = prepare(img, classifier, target=target, segments=segments, config=config, baseline=baseline)
-  segmentation_time = time.perf_counter() - t0
-  scores = check_scores(predict_fn(classifier)(jnp.asarray(img)[None]), 1, logits=logits)
-  probs = np.asarray(jax.nn.softmax(scores, axis=-1)) if logits else scores
-  target = int(np.argmax(probs[0])) if prep.target < 0 else prep.target
-  fill = prep.baseline
-  if fill is None:
-    fill = np.asarray(fill_fn(config.fill, prep.length, float(config.blur_sigma))(img, prep.labels))
-  return Completed(image=img, labels=prep.labels, fill=fill.astype(np.float32), target=target,
-                   original_probability=float(probs[0, target]), segmentation_time=segmentation_time)
+  Args:
+    images: the images (any format :func:`~evojax_lime.engine.checks.as_image` takes).
+    targets: ``None`` (each image's top-1), one class for all, or one per image.
+    segments: ``None`` or one ``(H, W)`` label map (or ``None``) per image.
+    baselines: ``None`` or one baseline image (or ``None``) per image.
+    config: the options.
+    num_classes: the classifier's class count, where known (targets are range-checked against it).
+    in_program: a JAX segmentation may run inside the program (else it runs here, on the host).
+
+  Returns:
+    One :class:`Prepared` per image; the same input object given twice is prepared once.
+
+  Raises:
+    ValueError: anything wrong, in one line.
+  """
+  config = check_config(config)
+  images = list(images)
+  n = len(images)
+  if n == 0:
+    raise ValueError("at least one image is needed")
+  targets, segments, baselines = (per_image(v, n, name) for v, name in
+                                  ((targets, "targets"), (segments, "segments"), (baselines, "baselines")))
+  in_program = in_program and config.segments_in_program
+  done: dict[tuple, Prepared] = {}
+  out = []
+  for image, target, labels, baseline in zip(images, targets, segments, baselines):
+    key = (id(image), None if target is None else int(target), id(labels), id(baseline))
+    if key not in done:
+      done[key] = _one(image, target=target, segments=labels, baseline=baseline, config=config,
+                       num_classes=num_classes, in_program=in_program)
+    out.append(done[key])
+  sizes = {p.image.shape[:2] for p in out}
+  if len(sizes) > 1:
+    raise ValueError(f"images must all have one size, got {sorted(sizes)}")
+  return out
+
+
+def length_for(prepared: Sequence[Prepared], config: ELimeConfig) -> int:
+  """The static genome length of a search over ``prepared``."""
+  return genome_length(max(p.max_segments for p in prepared), config.genome_length)
+
+
+def stacked(prepared: Sequence[Prepared]) -> Problem:
+  """The rows' problems with a leading row axis (numpy)."""
+  import jax
+  return jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]),
+                                *[p.problem() for p in prepared])

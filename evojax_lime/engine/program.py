@@ -1,80 +1,128 @@
-"""Compiled E-LIME programs, cached per (classifier, static options) and per input shape.
+"""Compiled search programs: one per (classifier, :class:`ProgramKey`) and argument shape, in the engine's cache.
 
-A program is the resumable loop of :mod:`evojax_lime.engine.loop`, compiled once: ``(weights, RunState, stop_at) ->
-RunState``. The classifier is traced into it exactly once (in :func:`evojax_lime.evaluation.fitness.evaluate_rows`);
-the first step also computes superpixels (when the program segments), the fill and the target, so nothing
-else about the classifier needs a program of its own.
+A program is the resumable loop of :mod:`evojax_lime.engine.loop`, compiled once: ``(weights, RunState,
+stop_at) -> RunState``. The classifier is traced into it exactly once (in
+:func:`evojax_lime.evaluation.fitness.evaluate_rows`); its first step also cuts the superpixels (when the program
+segments), computes the fill and resolves the top-1 targets, so nothing else about the classifier needs a
+program of its own.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
-from typing import Any
+from typing import Any, Optional
 
 import jax
 import jax.numpy as jnp
 
-from evojax_lime.evaluation.classifier import jit_classifier, split_classifier
-from evojax_lime.config import ELimeConfig
-from evojax_lime.evaluation.fill import make_fill
-from evojax_lime.evaluation.fitness import Classifier, evaluate_rows
-from evojax_lime.engine.first_step import complete_problem
-from evojax_lime.engine.loop import advance
-from evojax_lime.evaluation.sharding import population_mesh, round_to_devices, shard_rows
+from evojax_lime.engine.cache import cached
+from evojax_lime.engine.loop import Schedule, advance
 from evojax_lime.engine.state import RunState
+from evojax_lime.evaluation.classifier import split_classifier
+from evojax_lime.evaluation.fill import make_fill
+from evojax_lime.evaluation.fitness import Classifier, Evaluator, Problem, evaluate_rows
+from evojax_lime.evaluation.sharding import population_mesh, round_to_devices, shard_rows
+from evojax_lime.segmentation.superpixels import in_program_labels
+from evojax_lime.strategies.base import Strategy
 
 
-def shape_key(*trees: Any) -> tuple:
-  """The shapes and dtypes of every leaf: what a compiled executable is specific to."""
-  return tuple((tuple(x.shape), str(x.dtype)) for x in jax.tree_util.tree_leaves(trees))
+@dataclasses.dataclass(frozen=True)
+class ProgramKey:
+  """Everything a compiled search program is specific to, besides the classifier and the argument shapes.
+
+  Attributes:
+    strategy: the strategy with its static options.
+    schedule: generations, patience and restarts.
+    segmentation: ``(method, params)`` of the JAX segmentation the first step runs for rows without a label
+      map, or ``None`` when every row's labels are given.
+    fill: ``(kind, blur_sigma)`` of the fill the first step computes for rows without a baseline.
+    length: static genome length L.
+    chunk_size: rows per classifier call.
+    logits: the classifier returns logits.
+    dtype: dtype of the masked images.
+    shard: split each chunk over every device.
+  """
+
+  strategy: Strategy
+  schedule: Schedule
+  segmentation: Optional[tuple]
+  fill: tuple
+  length: int
+  chunk_size: int
+  logits: bool
+  dtype: str
+  shard: bool
+
+
+def complete_problems(problems: Problem, *, key: ProgramKey) -> Problem:
+  """The first step's completion of ``B`` problems: superpixels (rows without labels, when the program
+  segments) and fill (rows without a baseline)."""
+  def one(problem: Problem) -> Problem:
+    if key.segmentation is not None:
+      method, params = key.segmentation
+      labels, k = in_program_labels(problem.image, method, dict(params))
+      problem = problem.replace(labels=jnp.where(problem.labels_given, problem.labels, labels),
+                                num_genes=jnp.where(problem.labels_given, problem.num_genes, k))
+    kind, sigma = key.fill
+    computed = make_fill(problem.image, problem.labels, kind=kind, length=key.length, blur_sigma=sigma)
+    return problem.replace(fill=jnp.where(problem.fill_given, problem.fill, computed))
+  return jax.vmap(one)(problems)
+
+
+def checked_classifier(classifier: Classifier, on_shape) -> Classifier:
+  """``classifier`` with its output shape checked when traced: ``(N, C)`` with C >= 2 for N images."""
+  def call(images):
+    out = classifier(images)
+    shape = tuple(getattr(out, "shape", ()))
+    if len(shape) != 2 or shape[0] != images.shape[0] or shape[1] < 2:
+      raise ValueError(f"classifier must map (N, H, W, 3) images to (N, C) scores with C >= 2; for N="
+                       f"{images.shape[0]} it returns shape {shape}")
+    on_shape(shape)
+    return out
+  return call
 
 
 class Program:
-  """``(RunState, stop_at) -> RunState`` for a batch of images, compiled once per argument shape.
+  """``(weights, RunState, stop_at) -> RunState`` compiled once per argument shape.
 
-  Compiling ahead of time keeps compile time apart from run time; the program has no host callbacks, so
-  JAX's persistent compilation cache stores it like any other.
+  Compiling ahead of time keeps compile time apart from run time; the program has no host callbacks (unless
+  the classifier is a host classifier), so JAX's persistent compilation cache stores it like any other. The
+  program holds the classifier only weakly and never its weights: the caller passes them in every call.
   """
 
-  def __init__(self, classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
-               given_fill: bool):
-    mesh = population_mesh() if config.shard else None
-    self._weights, rebuild = split_classifier(classifier)
-    self.chunk_size = round_to_devices(chunk_size, mesh)
+  def __init__(self, classifier: Classifier, key: ProgramKey):
+    mesh = population_mesh() if key.shard else None
+    _, rebuild = split_classifier(classifier)
+    self.key = key
+    self.chunk_size = round_to_devices(key.chunk_size, mesh)
+    self.num_classes: Optional[int] = None
+    record = lambda shape: setattr(self, "num_classes", int(shape[1]))
 
     def run(weights, state: RunState, stop_at):
-      evaluate_batch = functools.partial(evaluate_rows, classifier=rebuild(weights), logits=logits,
-                                         chunk_size=self.chunk_size, dtype=jnp.dtype(config.dtype),
-                                         constrain=functools.partial(shard_rows, mesh=mesh))
-      complete = jax.vmap(functools.partial(complete_problem, config=config, length=length, given_fill=given_fill))
-      return advance(state, stop_at, config=config, evaluate_batch=evaluate_batch, complete=complete)
+      evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), record), logits=key.logits,
+                            chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
+                            constrain=functools.partial(shard_rows, mesh=mesh))
+      evaluate_batch = lambda g, p, parsimony, live: evaluate_rows(g, p, parsimony, evaluator, live=live)
+      return advance(state, stop_at, strategy=key.strategy, schedule=key.schedule, evaluate_batch=evaluate_batch,
+                     complete_problems=functools.partial(complete_problems, key=key))
 
     self._jitted = jax.jit(run)
     self._compiled: dict[tuple, Any] = {}
 
-  def compiled(self, state: RunState) -> tuple[Any, bool]:
-    """``(state, stop_at) -> state`` compiled for this state's shapes, and whether it was compiled now."""
-    shape = shape_key(state)
+  def compiled(self, weights: Any, state: RunState) -> tuple[Any, bool]:
+    """``(weights, state, stop_at) -> state`` compiled for these shapes, and whether it was compiled now."""
+    shape = shape_key(weights, state)
     fresh = shape not in self._compiled
     if fresh:
-      self._compiled[shape] = self._jitted.lower(self._weights, state, jnp.int32(0)).compile()
-    return functools.partial(self._compiled[shape], self._weights), fresh
+      self._compiled[shape] = self._jitted.lower(weights, state, jnp.int32(0)).compile()
+    return self._compiled[shape], fresh
 
 
-@functools.lru_cache(maxsize=64)
-def program(classifier: Classifier, *, logits: bool, config: ELimeConfig, length: int, chunk_size: int,
-            given_fill: bool = False) -> Program:
-  """The cached :class:`Program`; ``config`` should be ``ELimeConfig.static()`` so rate sweeps share it."""
-  return Program(classifier, logits=logits, config=config, length=length, chunk_size=chunk_size,
-                 given_fill=given_fill)
+def shape_key(*trees: Any) -> tuple:
+  """The shapes and dtypes of every leaf: what a compiled executable is specific to."""
+  return tuple((tuple(jnp.shape(x)), str(jnp.result_type(x))) for x in jax.tree_util.tree_leaves(trees))
 
 
-@functools.lru_cache(maxsize=64)
-def predict_fn(classifier: Classifier):
-  """The jitted classifier on its own (for host-side verdicts outside the search, such as LIME's)."""
-  return jit_classifier(classifier)
-
-
-@functools.lru_cache(maxsize=64)
-def fill_fn(kind: str, length: int, blur_sigma: float):
-  """The jitted fill of one image (for host-side preparation outside the search, such as LIME's)."""
-  return jax.jit(functools.partial(make_fill, kind=kind, length=length, blur_sigma=blur_sigma))
+def program(classifier: Classifier, key: ProgramKey) -> Program:
+  """The cached :class:`Program` of ``classifier`` for ``key``."""
+  return cached(classifier, ("search", key), lambda: Program(classifier, key))

@@ -1,31 +1,34 @@
-"""A search the caller drives: start a batch of images, advance it, read it, save it, resume it.
+"""A search the caller drives: start images x restarts as rows of one compiled program, advance it, read it,
+save it, resume it.
 
-:func:`evojax_lime.explain` and :func:`evojax_lime.explain_batch` are a :class:`Search` run to the end. The
-state stays on the device between segments; each segment is one call of the same compiled program, so a
-run with progress reports, pauses or a save in the middle gives the result of a run without them, bit for
-bit.
+Every explainer runs through a :class:`Search`: :func:`evojax_lime.explain` and ``explain_batch`` (the GA, with
+restarts and their consensus), ``explain_front`` (NSGA-II), :func:`evojax_lime.study`, LIME's sampling, the
+command line and the lime drop-in. The state stays on the device between segments; each segment is one call of
+the same compiled program, so a run with progress reports, pauses or a save in the middle gives the result of
+a run without them, bit for bit.
 """
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import serialization
 
+from evojax_lime import metrics
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.explanation import Explanation
-from evojax_lime.evaluation.fitness import Classifier
-from evojax_lime.engine.loop import finished, start
-from evojax_lime.evaluation.chunking import auto_chunk_size
-from evojax_lime.engine.preparation import Prepared, check_classifier, prepare
-from evojax_lime.engine.program import program
+from evojax_lime.engine import saved_state
+from evojax_lime.engine.loop import Schedule, consensus_genomes, search_complete, start
+from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
+from evojax_lime.engine.program import ProgramKey, program
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
+from evojax_lime.evaluation.chunking import chunk_size
+from evojax_lime.evaluation.classifier import split_classifier
+from evojax_lime.evaluation.fitness import Classifier
+from evojax_lime.explanation import Explanation
+from evojax_lime.front import ParetoFront
+from evojax_lime.strategies import STRATEGIES, Strategy
 
 # (generation, best fitness so far) -> None, called on the calling thread between segments of a run.
 Progress = Callable[[int, float], None]
@@ -33,105 +36,130 @@ Progress = Callable[[int, float], None]
 # About this many progress reports per run at most: each ends a segment, which costs a device -> host
 # round trip, so one per generation would slow short generations down noticeably.
 MAX_REPORTS = 20
-_FORMAT = b"evojax-lime search state v1\n"
+# A search whose state would take more than this share of the device's memory is refused before any work.
+_STATE_MEMORY_SHARE = 0.25
 
 
-def _per_image(value: Any, n: int, name: str) -> list:
-  if value is None or isinstance(value, (int, np.integer)):
-    return [value] * n
-  values = list(value)
-  if len(values) != n:
-    raise ValueError(f"{name} must have one entry per image ({n}), got {len(values)}")
-  return values
+def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strategy:
+  """The strategy named (built from ``config``) or given, refusing config options it would ignore."""
+  if isinstance(strategy, str):
+    if strategy not in STRATEGIES:
+      raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
+    strategy = STRATEGIES[strategy].from_config(config)
+  defaults = ELimeConfig()
+  ignored = sorted(f for f in ("init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate",
+                               "num_elite", "parsimony", "patience")
+                   if f not in strategy.options and getattr(config, f) != getattr(defaults, f))
+  if ignored:
+    raise ValueError(f"the {strategy.name} strategy does not use {', '.join(ignored)}; leave "
+                     f"{'it' if len(ignored) == 1 else 'them'} at the default")
+  return strategy
 
 
-def _raw_key(seed: Any) -> np.ndarray:
-  key = prng_key(seed)
-  if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-    key = jax.random.key_data(key)
-  key = np.asarray(key)
-  if key.shape != (2,):
-    raise ValueError(f"seed keys must be threefry keys (2 x uint32), got key data of shape {key.shape}")
-  return key
+def check_restarts(restarts: Any, strategy: Strategy) -> int:
+  if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
+    raise ValueError(f"restarts must be an integer >= 1, got {restarts!r}")
+  if restarts > 1 and strategy.name != "ga":
+    raise ValueError(f"restarts are for the ga strategy (a consensus of best genomes); {strategy.name} has none")
+  return int(restarts)
 
 
-def _batched_params(params: Any, config: ELimeConfig, n: int) -> GAParams:
-  """``(B,)`` rates: the config's for every image, one :class:`GAParams` for all, or one per image."""
+def row_keys(seeds: list, restarts: int) -> np.ndarray:
+  """Raw ``(B * R, 2)`` keys: each image's seed, or with R restarts ``jax.random.split(key, R)`` of it."""
+  def raw(key):
+    key = jax.random.key_data(key) if jax.numpy.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+    return np.asarray(key)
+  keys = [raw(prng_key(s)) for s in seeds] if restarts == 1 else \
+      [k for s in seeds for k in raw(jax.random.split(prng_key(s), restarts))]
+  keys = np.stack(keys).astype(np.uint32)
+  if keys.shape[1:] != (2,):
+    raise ValueError(f"seed keys must be threefry keys (2 x uint32), got key data of shape {keys.shape[1:]}")
+  return keys
+
+
+def batched_params(params: Any, config: ELimeConfig, n: int) -> GAParams:
+  """``(n,)`` rates: the config's for every image, one :class:`GAParams` of scalars for all, one with ``(n,)``
+  leaves, or one :class:`GAParams` per image."""
   if params is None:
     params = config.ga_params()
   if isinstance(params, GAParams):
-    leaves = [np.asarray(x, np.float32) for x in (params.init_prob, params.crossover_rate, params.mutation_rate,
-                                                  params.parsimony)]
+    leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(params)]
     if all(x.shape == () for x in leaves):
-      return GAParams(*(np.full((n,), x, np.float32) for x in leaves))
-    if all(x.shape == (n,) for x in leaves):
-      return GAParams(*leaves)
-    raise ValueError(f"params must hold scalars or one value per image ({n}); got shapes {[x.shape for x in leaves]}")
-  values = list(params)
-  if len(values) != n or not all(isinstance(p, GAParams) for p in values):
+      params = [params] * n
+    elif all(x.shape == (n,) for x in leaves):
+      params = [jax.tree_util.tree_map(lambda x, i=i: np.asarray(x)[i], params) for i in range(n)]
+    else:
+      raise ValueError(f"params must hold scalars or one value per image ({n}); got shapes {[x.shape for x in leaves]}")
+  params = list(params)
+  if len(params) != n or not all(isinstance(p, GAParams) for p in params):
     raise ValueError(f"params must be a GAParams or one GAParams per image ({n})")
-  return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x, np.float32) for x in xs]), *values)
+  if any(float(p.mutation_rate) < 0 for p in params):
+    raise ValueError("a GAParams mutation_rate must be >= 0; set mutation_one_over_k=True for 1 / K")
+  one = lambda p: GAParams(*(np.float32(x) for x in (p.init_prob, p.crossover_rate, p.mutation_rate, p.parsimony)),
+                           np.bool_(p.mutation_one_over_k))
+  return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *[one(p) for p in params])
 
 
 class Search:
-  """A batch of ``B`` images of one size, searched together by one compiled program.
+  """``B`` images of one size x ``restarts`` runs each, searched together by one compiled program.
 
   Args:
     images: ``B`` images of one size (a ``(B, H, W, 3)`` array or a sequence).
     classifier: as for :func:`evojax_lime.explain`.
+    strategy: ``"ga"`` (E-LIME's genetic algorithm), ``"nsga2"`` (the probability-vs-size front), or a
+      strategy object (see :mod:`evojax_lime.strategies`).
     targets: ``None`` (each image's top-1), one class for all, or one per image.
-    segments: ``None`` or one ``(H, W)`` label map per image.
+    segments: ``None`` or one ``(H, W)`` label map (or ``None``) per image.
     config: options shared by all images.
     seeds: one seed or key for all images, or one per image (see :func:`evojax_lime.engine.seeds.per_image_seeds`).
     logits: the classifier returns logits.
-    baselines: ``None`` or one baseline image per image.
-    params: GA rates: ``None`` (the config's), one :class:`GAParams`, or one per image — images with
-      different rates share the program.
+    baselines: ``None`` or one baseline image (or ``None``) per image.
+    params: GA rates: ``None`` (the config's), one :class:`GAParams`, or one per image; rows with different
+      rates share the program.
+    restarts: R independent runs of each image (GA only): run r of image b uses key r of
+      ``jax.random.split(key_b, R)``; :meth:`explanations` then returns each image's consensus.
   """
 
-  def __init__(self, images: Any, classifier: Classifier, *, targets: Any = None, segments: Any = None,
-               config: ELimeConfig = ELimeConfig(), seeds: Any = 0, logits: bool = False, baselines: Any = None,
-               params: Any = None):
+  def __init__(self, images: Any, classifier: Classifier, *, strategy: Union[str, Strategy] = "ga",
+               targets: Any = None, segments: Any = None, config: ELimeConfig = ELimeConfig(), seeds: Any = 0,
+               logits: bool = False, baselines: Any = None, params: Any = None, restarts: int = 1):
     self._start = time.perf_counter()
+    self.config, self.logits = check_config(config), logits
+    self.strategy = strategy_for(strategy, config)
+    self.restarts = check_restarts(restarts, self.strategy)
     images = list(images)
     n = len(images)
     if n == 0:
       raise ValueError("at least one image is needed")
-    sizes = {tuple(np.shape(img)[:2]) for img in images}
-    if len(sizes) > 1:
-      raise ValueError(f"images must all have one size, got {sorted(sizes)}")
-    if not isinstance(config, ELimeConfig):
-      raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
-    self.config, self.logits = config, logits
     self.seeds = per_image_seeds(seeds, n)
-    keys = np.stack([_raw_key(s) for s in self.seeds])
-    t0 = time.perf_counter()
-    profile = check_classifier(classifier, (*sizes.pop(), 3), config.dtype)  # traced once, then cached
-    trace_time = time.perf_counter() - t0
-    segments = _per_image(segments, n, "segments")
-    # One program cuts the superpixels of all images or of none: label maps given for some images are used as
-    # given, and the other images are then cut on the host.
-    in_program = config.segments_in_program and all(s is None for s in segments)
-    self.prepared: list[Prepared] = [
-        prepare(img, classifier, target=t, segments=s, config=config, baseline=b, in_program=in_program)
-        for img, t, s, b in zip(images, _per_image(targets, n, "targets"), segments,
-                                _per_image(baselines, n, "baselines"))]
-    given_fill = {p.baseline is not None for p in self.prepared}
-    if len(given_fill) > 1:
-      raise ValueError("baselines must be given for every image or for none")
-    self.length = max(p.length for p in self.prepared)
-    problems = jax.tree_util.tree_map(lambda *leaves: np.stack(leaves), *[p.problem() for p in self.prepared])
+    keys = row_keys(self.seeds, self.restarts)
+    self.prepared = prepare(images, targets=targets, segments=segments, baselines=baselines, config=config)
+    rows = [p for p in self.prepared for _ in range(self.restarts)]
+    self.length = length_for(self.prepared, config)
+    self.schedule = Schedule(config.generations, config.patience, self.restarts)
+    height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
-    chunk = config.chunk_size or auto_chunk_size(profile, rows=n * config.population_size, num_devices=num_devices)
-    static = config if in_program else dataclasses.replace(config, segmentation="grid", segmentation_params=())
-    self._program = program(classifier, logits=logits, config=static.static(), length=self.length,
-                            chunk_size=chunk, given_fill=given_fill.pop())
-    self.state = start(keys, problems, _batched_params(params, config, n), config=config, length=self.length)
-    self._initial = self.state
     t0 = time.perf_counter()
-    self._run, fresh = self._program.compiled(self.state)
+    chunk = chunk_size(classifier, limit=config.chunk_size, rows=len(rows) * self.strategy.population_size,
+                       height=height, width=width, dtype=config.dtype, num_devices=num_devices)
+    cuts = any(p.labels is None for p in self.prepared)
+    key = ProgramKey(strategy=self.strategy, schedule=self.schedule,
+                     segmentation=(config.segmentation, config.segmentation_params) if cuts else None,
+                     fill=(config.fill, float(config.blur_sigma)), length=self.length, chunk_size=chunk,
+                     logits=logits, dtype=config.dtype, shard=config.shard)
+    self._program = program(classifier, key)
+    self._weights, _ = split_classifier(classifier)
+    rates = jax.tree_util.tree_map(lambda x: np.repeat(x, self.restarts, axis=0), batched_params(params, config, n))
+    self.state = start(self.strategy, keys, stacked(rows), rates, schedule=self.schedule, length=self.length)
+    _check_state_memory(self.state)
+    self._initial = self.state
+    self._run, fresh = self._program.compiled(self._weights, self.state)
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
-    self.compile_time = trace_time + time.perf_counter() - t0 if fresh else 0.0
+    self.compile_time = time.perf_counter() - t0 if fresh else 0.0
+    for p in self.prepared:
+      if p.target is not None and p.target >= self._program.num_classes:
+        raise ValueError(f"target {p.target} is out of range: the classifier has {self._program.num_classes} "
+                         f"classes (0..{self._program.num_classes - 1})")
     self.evolve_time = 0.0
 
   def restart(self) -> "Search":
@@ -141,7 +169,7 @@ class Search:
 
   def memory_analysis(self) -> Any:
     """XLA's memory analysis of the compiled program (``None`` where the backend gives none)."""
-    return self._run.func.memory_analysis()
+    return self._run.memory_analysis()
 
   @property
   def chunk_size(self) -> int:
@@ -149,15 +177,20 @@ class Search:
     return self._program.chunk_size
 
   @property
+  def num_classes(self) -> int:
+    """The classifier's number of classes."""
+    return self._program.num_classes
+
+  @property
   def steps(self) -> int:
-    """Steps run so far (step 0 is the initial population; the last is step ``generations``)."""
+    """Steps run so far (step 0 is the initial population; with restarts the last one is the consensus)."""
     return int(self.state.steps)
 
   @property
   def done(self) -> bool:
-    """Every image has run all its generations or stopped early."""
-    ga = self.state.ga
-    return bool(finished(*jax.device_get((ga.generation, ga.stall, self.state.steps)), config=self.config).all())
+    """Every row has run all its generations or stopped early (and the consensus is evaluated)."""
+    host = jax.device_get(self.state.replace(problem=None, archive_genome=None, archive_history=None))
+    return bool(search_complete(host, strategy=self.strategy, schedule=self.schedule))
 
   def advance(self, generations: Optional[int] = None, *, progress: Optional[Progress] = None) -> "Search":
     """Runs up to ``generations`` more steps (``None``: to the end), reporting to ``progress`` on the way.
@@ -165,90 +198,148 @@ class Search:
     Args:
       generations: steps to run at most (the first step evaluates the initial population).
       progress: ``(generation, best_fitness) -> None``, called about every ``generations / 20`` generations
-        and at the end, with the most advanced image's generation and the best fitness over the batch.
+        and at the end, with the most advanced row's generation and the best fitness over the batch.
 
     Returns:
       ``self``.
     """
-    total = self.config.generations + 1
+    total = self.schedule.steps
     stop = total if generations is None else min(total, self.steps + max(0, int(generations)))
-    every = max(1, -(-total // MAX_REPORTS))
+    every = max(1, -(-(self.schedule.generations + 1) // MAX_REPORTS))
     t0 = time.perf_counter()
     while self.steps < stop and not self.done:
       # The initial population on its own first: a report as soon as it is evaluated.
       segment_end = stop if progress is None else 1 if self.steps == 0 else (self.steps // every + 1) * every
-      self.state = self._run(self.state, np.int32(min(stop, segment_end)))
+      self.state = self._run(self._weights, self.state, np.int32(min(stop, segment_end)))
       if progress is not None:
-        generation, best = jax.device_get((self.state.ga.generation, self.state.ga.best_fitness))
-        progress(int(generation.max()), float(best.max()))
+        generation, best = jax.device_get((self.state.strategy.generation, self.state.best_history))
+        progress(int(generation.max()) - 1, float(np.nanmax(best)))
     jax.block_until_ready(self.state)
     self.evolve_time += time.perf_counter() - t0
     return self
 
-  def explanations(self) -> list[Explanation]:
-    """One :class:`Explanation` per image (run :meth:`advance` first); timings are the batch's."""
+  def _host_state(self) -> Any:
     if self.steps == 0:
       raise ValueError("the search has not run yet: call advance() first")
-    state = jax.device_get(self.state)
-    wall = time.perf_counter() - self._start
-    return [self._explanation(i, state, wall) for i in range(len(self.prepared))]
+    return jax.device_get(self.state)
 
-  def _explanation(self, i: int, state: Any, wall: float) -> Explanation:
-    prep, ga = self.prepared[i], jax.tree_util.tree_map(lambda x: x[i], state.ga)
-    original, best = float(state.original_probability[i]), float(ga.best_probability)
+  def explanations(self) -> list[Explanation]:
+    """One :class:`Explanation` per image (with restarts, the consensus with its runs); timings are the
+    search's."""
+    state = self._host_state()
+    wall = time.perf_counter() - self._start
+    runs = [self._explanation(i, state, wall) for i in range(len(self.prepared) * self.restarts)]
+    if self.restarts == 1:
+      return runs
+    r = self.restarts
+    return [self._consensus(b, runs[b * r:(b + 1) * r], state) for b in range(len(self.prepared))]
+
+  def fronts(self) -> list[ParetoFront]:
+    """One :class:`ParetoFront` per image: the best genome found at every size (any strategy's archive)."""
+    state = self._host_state()
+    wall = time.perf_counter() - self._start
+    return [self._front(i, state, wall) for i in range(len(self.prepared))]
+
+  def _checked_row(self, i: int, state: Any) -> tuple[float, int]:
+    original = float(state.original_probability[i])
     if not np.isfinite(original):
       raise ValueError("classifier returned NaN or infinite values for the unmasked image")
-    if bool(state.nonfinite[i]) or not np.isfinite(best):
+    if bool(state.nonfinite[i]):
       raise ValueError("classifier returned NaN or infinite values for a masked image")
-    if not self.logits and not all(-1e-3 <= p <= 1 + 1e-3 for p in (original, best)):
+    if not self.logits and not -1e-3 <= original <= 1 + 1e-3:
       raise ValueError("classifier outputs are not probabilities in [0, 1]; pass logits=True if it returns logits")
     k = int(state.problem.num_genes[i])
     if k < 2:
       raise ValueError("the image has fewer than 2 superpixels; there is nothing to select between")
-    gens = int(ga.generation)
+    return original, k
+
+  def _archive(self, i: int, state: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    probs = np.asarray(state.archive_probability[i, :k + 1], np.float64)
+    return np.where(np.isfinite(probs), probs, np.nan), np.asarray(state.archive_genome[i, :k + 1, :k], bool)
+
+  def _explanation(self, i: int, state: Any, wall: float) -> Explanation:
+    prep = self.prepared[i // self.restarts]
+    original, k = self._checked_row(i, state)
+    row = jax.tree_util.tree_map(lambda x: x[i], state.strategy)
+    genome, fitness, probability = (np.asarray(x) for x in self.strategy.best(row))
+    if not self.logits and not -1e-3 <= float(probability) <= 1 + 1e-3:
+      raise ValueError("classifier outputs are not probabilities in [0, 1]; pass logits=True if it returns logits")
+    gens = int(row.generation) - 1
+    sizes, size_genomes = self._archive(i, state, k)
     return Explanation(
         image=prep.image, labels=np.asarray(state.problem.labels[i]), fill=np.asarray(state.problem.fill[i]),
-        genome=np.asarray(ga.best_genome[:k], bool),
-        importance=np.asarray(state.importance[i, :k], np.float32),
-        target=int(state.problem.target[i]), original_probability=original, explanation_probability=best,
-        best_fitness=float(ga.best_fitness), fitness_history=np.asarray(state.best_history[i, :gens + 1]),
+        genome=np.asarray(genome[:k], bool), importance=np.asarray(state.importance[i, :k], np.float32),
+        target=int(state.problem.target[i]), original_probability=original,
+        explanation_probability=float(probability), best_fitness=float(fitness),
+        fitness_history=np.asarray(state.best_history[i, :gens + 1]),
         mean_fitness_history=np.asarray(state.mean_history[i, :gens + 1]), generations_run=gens,
-        num_evaluations=self.config.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
+        num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
-        seed=self.seeds[i])
+        seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes)
 
-  def save(self, path: str | os.PathLike) -> None:
+  def _row_seed(self, i: int) -> Any:
+    seed = self.seeds[i // self.restarts]
+    return seed if self.restarts == 1 else jax.random.split(prng_key(seed), self.restarts)[i % self.restarts]
+
+  def _consensus(self, b: int, runs: list[Explanation], state: Any) -> Explanation:
+    """Image ``b``'s consensus: superpixels kept in at least half of its runs (ties kept), evaluated in the
+    program's last step."""
+    lead = b * self.restarts
+    genomes = np.stack([r.genome for r in runs])
+    held = lambda hs: np.stack([np.pad(h, (0, max(len(x) for x in hs) - len(h)), mode="edge") for h in hs])
+    return dataclasses.replace(
+        runs[0], genome=np.asarray(consensus_genomes(genomes, len(runs))[0]),
+        importance=np.mean([r.importance for r in runs], axis=0).astype(np.float32),
+        explanation_probability=float(state.consensus_probability[lead]),
+        best_fitness=float(state.consensus_fitness[lead]),
+        fitness_history=held([r.fitness_history for r in runs]).max(0),
+        mean_fitness_history=held([r.mean_fitness_history for r in runs]).mean(0),
+        generations_run=max(r.generations_run for r in runs),
+        num_evaluations=sum(r.num_evaluations for r in runs) + 1, seed=self.seeds[b],
+        stability=float(metrics.stability(genomes)), runs=tuple(runs),
+        size_probabilities=np.fmax.reduce([r.size_probabilities for r in runs]),
+        size_genomes=runs[int(np.argmax([np.nan_to_num(r.size_probabilities, nan=-1) for r in runs], axis=0)[0])]
+        .size_genomes)
+
+  def _front(self, b: int, state: Any, wall: float) -> ParetoFront:
+    i = b * self.restarts
+    prep = self.prepared[b]
+    original, k = self._checked_row(i, state)
+    probs, genomes = self._archive(i, state, k)
+    gens = int(np.asarray(state.strategy.generation)[i]) - 1
+    history = np.asarray(state.archive_history[i, :gens + 1, :k + 1], np.float64)
+    return ParetoFront(
+        image=prep.image, labels=np.asarray(state.problem.labels[i]), fill=np.asarray(state.problem.fill[i]),
+        target=int(state.problem.target[i]), original_probability=original, probabilities=probs, genomes=genomes,
+        history=np.where(np.isfinite(history), history, np.nan),
+        mean_history=np.asarray(state.mean_history[i, :gens + 1], np.float64),
+        num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
+        compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
+        seed=self.seeds[b])
+
+  def identity(self) -> dict:
+    """What a saved state belongs to: the engine, the strategy, the options, the seeds and the inputs."""
+    return saved_state.identity(self)
+
+  def save(self, path: Any) -> None:
     """Writes the run's state to ``path`` atomically (never half-written); :meth:`restore` resumes it."""
-    data = _FORMAT + serialization.to_bytes(jax.device_get(self.state))
-    folder = os.path.dirname(os.fspath(path)) or "."
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".evojax-lime-state-")
-    try:
-      with os.fdopen(fd, "wb") as f:
-        f.write(data)
-      os.replace(tmp, path)
-    except BaseException:
-      if os.path.exists(tmp):
-        os.unlink(tmp)
-      raise
+    saved_state.save(path, self.identity(), jax.device_get(self.state))
 
-  def restore(self, path: str | os.PathLike) -> "Search":
+  def restore(self, path: Any) -> "Search":
     """Continues from a state :meth:`save` wrote for a search with the same images, options and seeds.
 
     Raises:
       ValueError: the file is not such a state (any damage or mismatch, with one line saying so).
     """
-    with open(path, "rb") as f:
-      data = f.read()
-    if not data.startswith(_FORMAT):
-      raise ValueError(f"{os.fspath(path)!r} is not an evojax-lime search state")
-    try:
-      state = serialization.from_bytes(jax.device_get(self.state), data[len(_FORMAT):])
-    except Exception as err:  # msgpack and flax raise many types for damaged files
-      raise ValueError(f"{os.fspath(path)!r} is a damaged search state: {type(err).__name__}") from None
-    mismatched = [jax.tree_util.keystr(where) for (where, a), b in
-                  zip(jax.tree_util.tree_flatten_with_path(state)[0], jax.tree_util.tree_leaves(self.state))
-                  if np.shape(a) != np.shape(b) or np.asarray(a).dtype != np.asarray(b).dtype]
-    if mismatched:
-      raise ValueError(f"{os.fspath(path)!r} holds a state of another search (differs in {', '.join(mismatched[:3])})")
-    self.state = jax.tree_util.tree_map(jnp.asarray, state)
+    self.state = saved_state.load(path, self.identity(), self._initial, schedule=self.schedule,
+                                  num_classes=self.num_classes)
     return self
+
+
+def _check_state_memory(state: Any) -> None:
+  from evojax_lime.evaluation.chunking import total_memory_bytes
+  need = sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(state))
+  have = total_memory_bytes(jax.devices()[0])
+  if need > _STATE_MEMORY_SHARE * have:
+    raise ValueError(f"the search's state needs {need / 2**30:.1f} GiB, more than a quarter of the device's "
+                     f"{have / 2**30:.1f} GiB: use fewer images, restarts or a smaller population")

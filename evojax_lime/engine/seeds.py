@@ -19,7 +19,10 @@ def _is_raw_key(x: Any) -> bool:
 def prng_key(seed: Any) -> jax.Array:
   """An integer seed or an existing PRNG key (typed, or raw ``uint32 (2,)``) -> PRNG key."""
   if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-    return jax.random.PRNGKey(int(seed))
+    try:
+      return jax.random.PRNGKey(int(seed))
+    except OverflowError:
+      raise ValueError(f"an integer seed must fit in 64 bits, got {seed!r}") from None
   if (_is_typed_key(seed) and seed.shape == ()) or _is_raw_key(seed):
     return jnp.asarray(seed)
   raise ValueError(f"seed must be an integer or a jax.random key, got {seed!r}")

@@ -8,7 +8,6 @@ moves.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
 from typing import Any, Callable
@@ -17,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.extend import core as jcore
 
+from evojax_lime.engine.cache import cached
 from evojax_lime.evaluation.classifier import split_classifier
 
 # Leave room for XLA's own buffers, the weights, the population and fragmentation. The jaxpr estimate
@@ -89,9 +89,13 @@ class ClassifierProfile:
   bytes_per_image: int
 
 
-@functools.lru_cache(maxsize=64)
 def classifier_profile(classifier: Callable, height: int, width: int, dtype: str) -> ClassifierProfile:
-  """Traces ``classifier`` at batch 1 and 2 (no compilation) for its output shape and memory per image."""
+  """Traces ``classifier`` at batch 1 and 2 (no compilation) for its output shape and memory per image; kept in
+  the engine's cache, so a classifier is profiled once per image size."""
+  return cached(classifier, ("profile", height, width, dtype), lambda: _profile(classifier, height, width, dtype))
+
+
+def _profile(classifier: Callable, height: int, width: int, dtype: str) -> ClassifierProfile:
   weights, rebuild = split_classifier(classifier)
   trace = lambda n: jax.make_jaxpr(lambda w, x: rebuild(w)(x))(
       weights, jax.ShapeDtypeStruct((n, height, width, 3), jnp.dtype(dtype)))
@@ -128,3 +132,22 @@ def auto_chunk_size(profile: ClassifierProfile, *, rows: int, num_devices: int =
   if device.platform == "cpu":
     fits = min(fits, CPU_MAX_CHUNK * num_devices)
   return choose_chunk(rows, fits, multiple=num_devices)
+
+
+def at_most(rows: int, limit: int, *, multiple: int = 1) -> int:
+  """The chunk for ``rows`` rows when the caller allows at most ``limit`` per chunk: the fewest chunks, then the
+  least padding (64 rows, at most 48: two chunks of 32). A multiple of ``multiple`` (the device count)."""
+  limit = max(multiple, limit // multiple * multiple)
+  fewest = -(-rows // limit)
+  even = -(-rows // fewest)
+  return -(-even // multiple) * multiple
+
+
+def chunk_size(classifier: Callable, *, limit: int | None, rows: int, height: int, width: int, dtype: str,
+               num_devices: int = 1) -> int:
+  """Rows per classifier call: :func:`at_most` ``limit`` when given (no profile is traced), else
+  :func:`auto_chunk_size` from the classifier's memory profile."""
+  if limit is not None:
+    return at_most(rows, limit, multiple=num_devices)
+  profile = classifier_profile(classifier, height, width, dtype)
+  return auto_chunk_size(profile, rows=rows, num_devices=num_devices)

@@ -11,6 +11,7 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
+from evojax_lime.engine.cache import weakly
 from evojax_lime.evaluation.fitness import Classifier
 
 
@@ -22,22 +23,11 @@ def split_classifier(classifier: Classifier) -> tuple[list, Callable[[list], Cla
   leaves, treedef = jax.tree_util.tree_flatten(classifier)
   if leaves and all(isinstance(x, (jax.Array, np.ndarray)) for x in leaves):
     return leaves, lambda weights: jax.tree_util.tree_unflatten(treedef, weights)
-  return [], lambda weights: classifier
-
-
-def _with_weights(classifier: Classifier) -> tuple[list, Callable]:
-  """``(weights, jitted)`` with ``jitted(weights, images)`` computing ``classifier(images)``."""
-  weights, rebuild = split_classifier(classifier)
-  return weights, jax.jit(lambda w, images: rebuild(w)(images))
-
-
-def jit_classifier(classifier: Classifier) -> Callable[[jax.Array], jax.Array]:
-  """``jax.jit(classifier)`` with its weights as arguments; returns ``images -> scores``."""
-  weights, jitted = _with_weights(classifier)
-  return lambda images: jitted(weights, images)
+  held = weakly(classifier)  # a cached program must not keep the caller's classifier (and its constants) alive
+  return [], lambda weights: held()
 
 
 def lower_classifier(classifier: Classifier, spec: Any) -> Any:
-  """The compiled classifier for input ``spec`` (a ``ShapeDtypeStruct``), weights as arguments."""
-  weights, jitted = _with_weights(classifier)
-  return jitted.lower(weights, spec).compile()
+  """The compiled classifier alone for input ``spec`` (a ``ShapeDtypeStruct``), weights as arguments."""
+  weights, rebuild = split_classifier(classifier)
+  return jax.jit(lambda w, images: rebuild(w)(images)).lower(weights, spec).compile()

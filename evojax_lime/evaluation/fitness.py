@@ -1,18 +1,18 @@
 """Masked batch -> classifier -> fitness, evaluated in chunks of bounded size.
 
-One function, :func:`evaluate_rows`, is the only place a program calls the classifier: it takes the
-candidates of every image of a batch as one flat list of rows, so memory is bounded by one chunk of rows
-whatever the number of images, and the classifier always receives ``(chunk, H, W, 3)``.
+:func:`evaluate_rows` is the only place a program calls the classifier. It takes the candidates of every row
+of a search (images x restarts) as one flat list, packs the rows that need an evaluation to the front and runs
+the classifier on just enough chunks of ``(chunk, H, W, 3)`` images to cover them: memory is bounded by one
+chunk whatever the number of rows, and a row that has finished costs no forward pass.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import jax
 import jax.numpy as jnp
 from flax import struct
 
-from evojax_lime.config import GAParams
 from evojax_lime.evaluation.masking import masked_batch
 
 # images (N, H, W, 3) in [0, 1] -> probabilities (or logits) (N, C)
@@ -27,9 +27,12 @@ class Problem:
     image: ``(H, W, 3)`` float32 in [0, 1].
     labels: ``(H, W)`` int32 superpixel ids in 0..K-1.
     fill: ``(H, W, 3)`` float32 shown in place of hidden superpixels.
-    target: ``()`` int32 class whose probability is maximised; -1 inside a program means "the classifier's
-      top-1 class on the full image", resolved when the full image is first evaluated.
+    target: ``()`` int32 class whose probability is maximised (when ``top1`` is False).
+    top1: ``()`` bool: explain the classifier's top-1 class on the full image; the program resolves it into
+      ``target`` when it first evaluates the full image.
     num_genes: ``()`` int32, K; genes K..L-1 are inert padding.
+    labels_given: ``()`` bool: ``labels`` and ``num_genes`` are final (else a program that segments cuts them).
+    fill_given: ``()`` bool: ``fill`` is final (a baseline image; else the program computes the fill).
   """
 
   image: jax.Array
@@ -37,18 +40,22 @@ class Problem:
   fill: jax.Array
   target: jax.Array
   num_genes: jax.Array
+  top1: jax.Array = False
+  labels_given: jax.Array = True
+  fill_given: jax.Array = True
+
+
+def probabilities(scores: jax.Array, *, logits: bool) -> jax.Array:
+  """``(N, C)`` classifier outputs -> float32 probabilities."""
+  scores = scores.astype(jnp.float32)
+  return jax.nn.softmax(scores, axis=-1) if logits else scores
 
 
 def target_probability(scores: jax.Array, target: jax.Array, *, logits: bool) -> jax.Array:
   """``(N, C)`` classifier outputs -> ``(N,)`` float32 probability of ``target`` (``()`` or ``(N,)``)."""
-  probs = _probabilities(scores, logits)
+  probs = probabilities(scores, logits=logits)
   target = jnp.broadcast_to(target, probs.shape[:1])
   return jnp.take_along_axis(probs, target[:, None], axis=1)[:, 0]
-
-
-def _probabilities(scores: jax.Array, logits: bool) -> jax.Array:
-  scores = scores.astype(jnp.float32)
-  return jax.nn.softmax(scores, axis=-1) if logits else scores
 
 
 def _masked_rows(genomes: jax.Array, image_of_row: jax.Array, problems: Problem, dtype) -> jax.Array:
@@ -61,89 +68,146 @@ def _masked_rows(genomes: jax.Array, image_of_row: jax.Array, problems: Problem,
                    problems.fill[image_of_row].astype(dtype))
 
 
-def map_chunks(fn: Callable[[jax.Array], Any], rows: jax.Array, chunk_size: int | None) -> Any:
-  """``fn`` over ``rows`` ``(N, ...)`` in chunks of ``chunk_size`` rows: a compiled loop whose memory is
-  bounded by one chunk (the last chunk is padded, and the padding dropped from the result)."""
-  n = rows.shape[0]
-  size = n if chunk_size is None else min(chunk_size, n)
-  num_chunks = -(-n // size)
-  padded = jnp.pad(rows, ((0, num_chunks * size - n),) + ((0, 0),) * (rows.ndim - 1))
-  out = jax.lax.map(fn, padded.reshape(num_chunks, size, *rows.shape[1:]))
-  return jax.tree_util.tree_map(lambda x: x.reshape(num_chunks * size, *x.shape[2:])[:n], out)
+@struct.dataclass
+class Evaluator:
+  """How a program evaluates masked images (static: part of what a program is compiled for).
+
+  Attributes:
+    classifier: ``(N, H, W, 3)`` -> ``(N, C)``.
+    logits: the classifier returns logits rather than probabilities.
+    chunk_size: rows evaluated at once; the classifier only ever sees ``(chunk_size, H, W, 3)``.
+    dtype: dtype of the images given to the classifier.
+    constrain: applied to each chunk of masked images before the classifier (sharding).
+  """
+
+  classifier: Classifier = struct.field(pytree_node=False)
+  logits: bool = struct.field(pytree_node=False)
+  chunk_size: int = struct.field(pytree_node=False)
+  dtype: Any = struct.field(pytree_node=False, default=jnp.float32)
+  constrain: Callable[[jax.Array], jax.Array] = struct.field(pytree_node=False, default=lambda x: x)
+
+  def chunks(self, genomes: jax.Array, live: jax.Array, problems: Problem, rows_per_image: int,
+             reduce: Callable, carry: Any, outputs: tuple) -> tuple[Any, tuple]:
+    """Runs the classifier on the live rows of ``genomes``, packed to the front, one chunk at a time.
+
+    Args:
+      genomes: ``(N, L)`` bool, row ``n`` belonging to image ``n // rows_per_image``.
+      live: ``(N,)`` bool, the rows to evaluate (their order is kept).
+      problems: :class:`Problem` with a leading image axis.
+      rows_per_image: static rows of each image.
+      reduce: ``(carry, probs (c, C), genomes (c, L), image_of_row (c,), start) -> (carry, values)``, ``values``
+        one ``(c, ...)`` array per output; ``start`` is the chunk's first place in the packed order.
+      carry: initial carry of ``reduce``.
+      outputs: one ``(trailing shape, dtype, value of rows not evaluated)`` per output of ``reduce``.
+
+    Returns:
+      ``(carry, outputs)``, every output ``(N, ...)`` in the original row order.
+    """
+    n = genomes.shape[0]
+    num_images = problems.image.shape[0]
+    size = min(self.chunk_size, n)
+    total = -(-n // size) * size
+    order = jnp.argsort(~live, stable=True).astype(jnp.int32)  # live rows first, each group in row order
+    unpack = jnp.zeros((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
+    order = jnp.pad(order, (0, total - n))
+    num_live = live.sum()
+    buffers = tuple(jnp.full((total, *shape), value, dtype) for shape, dtype, value in outputs)
+
+    def body(state):
+      index, carry, buffers = state
+      start = index * size
+      rows = jax.lax.dynamic_slice_in_dim(order, start, size)
+      real = start + jnp.arange(size) < num_live
+      # Places past the live rows hold all-hidden images of the last image (their outputs are dropped), as a
+      # padded last chunk always did: what a live row gets does not depend on how many rows are live.
+      g = jnp.where(real[:, None], genomes[rows], False)
+      image_of_row = jnp.where(real, rows // rows_per_image, num_images - 1)
+      scores = self.classifier(self.constrain(_masked_rows(g, image_of_row, problems, self.dtype)))
+      carry, values = reduce(carry, probabilities(scores, logits=self.logits), g, image_of_row, start)
+      buffers = tuple(jax.lax.dynamic_update_slice_in_dim(b, v.astype(b.dtype), start, 0)
+                      for b, v in zip(buffers, values))
+      return index + 1, carry, buffers
+
+    num_chunks = (num_live + size - 1) // size
+    _, carry, buffers = jax.lax.while_loop(lambda s: s[0] < num_chunks, body, (jnp.int32(0), carry, buffers))
+    return carry, tuple(b[unpack] for b in buffers)
 
 
-def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, *, classifier: Classifier,
-                  logits: bool, chunk_size: int | None, dtype=jnp.float32,
-                  constrain: Callable[[jax.Array], jax.Array] = lambda x: x
-                  ) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Fitness of the candidates of ``B`` images, evaluated as one flat list of ``B * P`` rows in chunks.
+def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, evaluator: Evaluator, *,
+                  live: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Fitness of the candidates of ``B`` rows, evaluated as one flat list of ``B * P`` masked images in chunks.
 
   fitness = p(target | image with only the kept superpixels) - kept * (parsimony / K).
 
-  An image whose target is -1 takes the top-1 class of its row 0 (which must then be the full image,
-  every real gene kept): row 0 of an image comes before its other rows, so it is always evaluated in the
-  same chunk as, or an earlier chunk than, the rows that need its verdict.
+  A row whose problem has ``top1`` set takes the top-1 class of its candidate 0 (which must then be the full
+  image, every real gene kept): candidate 0 of a row comes before its other candidates in the packed order, so
+  it is evaluated in the same chunk as, or an earlier chunk than, the candidates that need its verdict.
 
   Args:
     genomes: ``(B, P, L)`` bool candidates.
-    problems: :class:`Problem` with a leading image axis ``B``.
-    parsimony: ``(B,)`` float32 penalty per image.
-    classifier: ``(N, H, W, 3)`` -> ``(N, C)``.
-    logits: the classifier returns logits rather than probabilities.
-    chunk_size: rows evaluated at once (``None``: all); the classifier only ever sees this many images.
-    dtype: dtype of the images given to the classifier.
-    constrain: applied to each chunk of masked images before the classifier (sharding).
+    problems: :class:`Problem` with a leading axis ``B``.
+    parsimony: ``(B,)`` float32 penalty per row.
+    evaluator: the classifier and how to call it.
+    live: ``(B, P)`` bool, the candidates to evaluate (default: all); the others cost nothing and get NaN.
 
   Returns:
     ``((B, P) fitness, (B, P) target probability, (B,) targets)``, the targets resolved.
   """
-  num_images, pop, length = genomes.shape
-  rows = num_images * pop
-  size = rows if chunk_size is None else min(chunk_size, rows)
-  num_chunks = -(-rows // size)
-  flat = jnp.pad(genomes.reshape(rows, length), ((0, num_chunks * size - rows), (0, 0)))
-  image_of_row = jnp.minimum(jnp.arange(num_chunks * size) // pop, num_images - 1)
+  num_rows, pop, length = genomes.shape
+  flat_live = jnp.ones((num_rows * pop,), bool) if live is None else live.reshape(-1)
+  order_of_first = jnp.cumsum(flat_live) - 1  # packed position of every row, live rows only
+  first = jnp.where(flat_live[::pop], order_of_first[::pop], -1)  # where each row's candidate 0 is evaluated
   scale = parsimony / jnp.maximum(problems.num_genes, 1).astype(jnp.float32)  # penalty per kept superpixel
+  resolve = jnp.asarray(problems.top1, bool) & (first >= 0)
 
-  def chunk(targets, inputs):
-    index, g = inputs
-    start = index * size
-    img = jax.lax.dynamic_slice_in_dim(image_of_row, start, size)
-    probs = _probabilities(classifier(constrain(_masked_rows(g, img, problems, dtype))), logits)
-    # Images whose row 0 lies in this chunk and whose target is still open take its top-1 class.
-    first = jnp.arange(num_images) * pop - start
-    here = (first >= 0) & (first < size) & (targets < 0)
-    top1 = jnp.argmax(probs[jnp.clip(first, 0, size - 1)], axis=-1).astype(jnp.int32)
+  def reduce(targets, probs, g, image_of_row, start):
+    size = g.shape[0]
+    offset = first - start
+    here = resolve & (offset >= 0) & (offset < size)
+    top1 = jnp.argmax(probs[jnp.clip(offset, 0, size - 1)], axis=-1).astype(jnp.int32)
     targets = jnp.where(here, top1, targets)
-    prob = jnp.take_along_axis(probs, jnp.maximum(targets[img], 0)[:, None], axis=1)[:, 0]
-    # One rounding (an exact count times a per-image scale), and a barrier that keeps XLA from fusing it into
-    # a multiply-add: the penalty, and so the fitness, is the same whatever the shapes of the program.
-    penalty = jax.lax.optimization_barrier(g.sum(axis=1).astype(jnp.float32) * scale[img])
+    prob = jnp.take_along_axis(probs, targets[image_of_row][:, None], axis=1)[:, 0]
+    # One rounding (an exact count times a per-row scale), and a barrier that keeps XLA from fusing it into a
+    # multiply-add: the penalty, and so the fitness, is the same whatever the shapes of the program.
+    penalty = jax.lax.optimization_barrier(g.sum(axis=1).astype(jnp.float32) * scale[image_of_row])
     return targets, (prob - penalty, prob)
 
-  targets, (fitness, prob) = jax.lax.scan(chunk, problems.target.astype(jnp.int32),
-                                          (jnp.arange(num_chunks), flat.reshape(num_chunks, size, length)))
-  unflat = lambda x: x.reshape(-1)[:rows].reshape(num_images, pop)
-  return unflat(fitness), unflat(prob), targets
+  nan = ((), jnp.float32, jnp.nan)
+  targets, (fitness, prob) = evaluator.chunks(genomes.reshape(-1, length), flat_live, problems, pop, reduce,
+                                              jnp.asarray(problems.target, jnp.int32), (nan, nan))
+  return fitness.reshape(num_rows, pop), prob.reshape(num_rows, pop), targets
 
 
-def evaluate(genomes: jax.Array, problem: Problem, params: GAParams, *, classifier: Classifier, logits: bool = False,
+def evaluate_scores(genomes: jax.Array, problem: Problem, evaluator: Evaluator, *, num_classes: int) -> jax.Array:
+  """``(N, C)`` float32 class probabilities of every masked image of one image's ``(N, L)`` genomes.
+
+  For explainers that need every class's column (lime's regression fits one model per explained label).
+  """
+  one = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], problem)
+  _, (scores,) = evaluator.chunks(genomes, jnp.ones(genomes.shape[:1], bool), one, genomes.shape[0],
+                                  lambda c, probs, *_: (c, (probs,)), jnp.int32(0),
+                                  (((num_classes,), jnp.float32, jnp.nan),))
+  return scores
+
+
+def evaluate(genomes: jax.Array, problem: Problem, params: Any, *, classifier: Classifier, logits: bool = False,
              chunk_size: int | None = None, dtype=jnp.float32) -> tuple[jax.Array, jax.Array]:
-  """Fitness of each genome of one image (see :func:`evaluate_rows`).
+  """Fitness of each genome of one image (see :func:`evaluate_rows`), for callers who drive a search by hand.
 
   Args:
     genomes: ``(P, L)`` bool.
-    problem: the image, its superpixels, fill and target (``target >= 0``).
-    params: GA rates (``parsimony`` is used here).
+    problem: the image, its superpixels, fill and target.
+    params: rates with a ``parsimony`` (a :class:`~evojax_lime.config.GAParams`).
     classifier: ``(N, H, W, 3)`` -> ``(N, C)``.
     logits: the classifier returns logits rather than probabilities.
-    chunk_size: evaluate at most this many images at once.
+    chunk_size: evaluate at most this many images at once (``None``: all).
     dtype: dtype of the images given to the classifier.
 
   Returns:
     ``((P,) fitness, (P,) target probability)``, float32.
   """
   one = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], problem)
-  fitness, prob, _ = evaluate_rows(genomes[None], one, jnp.reshape(params.parsimony, (1,)), classifier=classifier,
-                                   logits=logits, chunk_size=chunk_size, dtype=dtype)
+  evaluator = Evaluator(classifier=classifier, logits=logits, chunk_size=chunk_size or genomes.shape[0],
+                        dtype=jnp.dtype(dtype))
+  fitness, prob, _ = evaluate_rows(genomes[None], one, jnp.reshape(params.parsimony, (1,)), evaluator)
   return fitness[0], prob[0]

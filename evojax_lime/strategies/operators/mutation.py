@@ -15,7 +15,7 @@ def bit_flip_mutation(key: jax.Array, population: jax.Array, *, num_genes: jax.A
     key: PRNG key.
     population: ``(P, L)`` bool genomes.
     num_genes: K, the number of real genes; padding genes never flip.
-    rate: per-gene flip probability; ``None`` or a negative value means 1 / K.
+    rate: per-gene flip probability; ``None`` means 1 / K.
 
   Returns:
     ``(P, L)`` bool mutated genomes.
@@ -23,7 +23,7 @@ def bit_flip_mutation(key: jax.Array, population: jax.Array, *, num_genes: jax.A
   length = population.shape[1]
   per_gene = 1.0 / jnp.asarray(num_genes, jnp.float32)
   if rate is not None:
-    per_gene = jnp.where(jnp.asarray(rate) < 0, per_gene, rate)
+    per_gene = jnp.asarray(rate, jnp.float32)
   valid = valid_genes(num_genes, length)
   flip = lambda k, g: g ^ ((gene_uniform(k, length) < per_gene) & valid)
   return per_individual(flip, key, population)

@@ -1,0 +1,1 @@
+"""Explainers the engine is compared with, computed on its own superpixels and evaluation."""

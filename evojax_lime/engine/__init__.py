@@ -1,0 +1,1 @@
+"""The engine: one preparation path, the compiled program and its cache, and the Search that drives it."""

@@ -1,0 +1,1 @@
+"""Masked batch -> classifier -> fitness: masking, fill, chunked row evaluation, chunk sizes, sharding."""

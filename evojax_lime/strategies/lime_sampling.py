@@ -1,0 +1,80 @@
+"""LIME's perturbations (Ribeiro et al., 2016) as a strategy: one population of S random masks, evaluated once.
+
+Row 0 keeps every superpixel; every other gene is 1 with probability 0.5. The local linear model is fitted
+afterwards (:mod:`evojax_lime.baselines.lime`): sampling and evaluation run in the engine's one compiled program,
+like any search.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, Optional
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from evojax_lime.config import GAParams
+from evojax_lime.strategies.importance import gene_importance
+
+
+def lime_samples(key: jax.Array, num_samples: int, num_genes: Any, *, length: Optional[int] = None) -> jax.Array:
+  """LIME's perturbations: row 0 keeps every superpixel, other genes are 1 with probability 0.5.
+
+  Args:
+    key: PRNG key.
+    num_samples: S (static).
+    num_genes: K (may be traced); genes K..L-1 are False padding.
+    length: static genome length L >= K; ``None`` means ``num_genes`` (then it must be static).
+
+  Returns:
+    ``(S, L)`` bool.
+  """
+  length = num_genes if length is None else length
+  valid = jnp.arange(length) < num_genes
+  bits = jax.random.bernoulli(key, 0.5, (num_samples, length))
+  return jnp.where(valid, bits.at[0].set(True), False)
+
+
+@struct.dataclass
+class LimeState:
+  """Attributes: samples ``(S, L)`` bool; probability ``(S,)`` of each; generation (0 or 1); key."""
+
+  samples: jax.Array
+  probability: jax.Array
+  generation: jax.Array
+  key: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class LimeSampling:
+  """``population_size`` = S samples, asked once (run it with ``generations=0``)."""
+
+  name: ClassVar[str] = "lime"
+  options: ClassVar[frozenset[str]] = frozenset()
+  population_size: int = 1000
+
+  def init(self, key: jax.Array, *, length: int) -> LimeState:
+    s = self.population_size
+    return LimeState(samples=np.zeros((s, length), bool), probability=np.zeros((s,), np.float32),
+                     generation=np.int32(0), key=key)
+
+  def ask(self, state: LimeState, *, num_genes: jax.Array, params: GAParams) -> tuple[LimeState, jax.Array]:
+    samples = lime_samples(state.key, self.population_size, num_genes, length=state.samples.shape[1])
+    return state.replace(samples=samples), samples
+
+  def tell(self, state: LimeState, candidates: jax.Array, fitness: jax.Array, probability: jax.Array) -> LimeState:
+    return state.replace(samples=candidates, probability=probability, generation=state.generation + 1)
+
+  def best(self, state: LimeState) -> tuple[jax.Array, jax.Array, jax.Array]:
+    i = jnp.argmax(state.probability)
+    return state.samples[i], state.probability[i], state.probability[i]
+
+  def scores(self, state: LimeState) -> jax.Array:
+    return state.probability
+
+  def stall(self, state: LimeState) -> jax.Array:
+    return state.generation * 0
+
+  def importance(self, state: LimeState) -> jax.Array:
+    return gene_importance(state.samples, state.probability)
