@@ -30,7 +30,8 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
 
 import evojax_lime as el
 from benchmarks import _common, _report
-from evojax_lime.front import covers, explain_front, hypervolume, non_dominated_sizes
+from evojax_lime import explain_front
+from evojax_lime.front import covers, hypervolume, non_dominated_sizes
 from evojax_lime.front_render import plot_front
 
 PARSIMONIES = (0.0, 0.1, 0.3, 0.5, 0.75)

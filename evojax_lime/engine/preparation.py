@@ -126,7 +126,7 @@ def prepare(images: Sequence[Any], *, targets: Any = None, segments: Any = None,
   done: dict[tuple, Prepared] = {}
   out = []
   for image, target, labels, baseline in zip(images, targets, segments, baselines):
-    key = (id(image), None if target is None else int(target), id(labels), id(baseline))
+    key = (id(image), repr(target), id(labels), id(baseline))
     if key not in done:
       done[key] = _one(image, target=target, segments=labels, baseline=baseline, config=config,
                        num_classes=num_classes, in_program=in_program)

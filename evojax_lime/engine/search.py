@@ -16,10 +16,9 @@ from typing import Any, Callable, Optional, Union
 import jax
 import numpy as np
 
-from evojax_lime import metrics
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine import saved_state
-from evojax_lime.engine.loop import Schedule, consensus_genomes, search_complete, start
+from evojax_lime.engine.loop import Schedule, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
 from evojax_lime.engine.program import ProgramKey, program
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
@@ -132,7 +131,7 @@ class Search:
     if n == 0:
       raise ValueError("at least one image is needed")
     self.seeds = per_image_seeds(seeds, n)
-    keys = row_keys(self.seeds, self.restarts)
+    keys = self._keys = row_keys(self.seeds, self.restarts)
     self.prepared = prepare(images, targets=targets, segments=segments, baselines=baselines, config=config)
     rows = [p for p in self.prepared for _ in range(self.restarts)]
     self.length = length_for(self.prepared, config)
@@ -278,8 +277,7 @@ class Search:
         seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes)
 
   def _row_seed(self, i: int) -> Any:
-    seed = self.seeds[i // self.restarts]
-    return seed if self.restarts == 1 else jax.random.split(prng_key(seed), self.restarts)[i % self.restarts]
+    return self.seeds[i] if self.restarts == 1 else self._keys[i]  # a restart's own key (raw)
 
   def _consensus(self, b: int, runs: list[Explanation], state: Any) -> Explanation:
     """Image ``b``'s consensus: superpixels kept in at least half of its runs (ties kept), evaluated in the
@@ -288,7 +286,7 @@ class Search:
     genomes = np.stack([r.genome for r in runs])
     held = lambda hs: np.stack([np.pad(h, (0, max(len(x) for x in hs) - len(h)), mode="edge") for h in hs])
     return dataclasses.replace(
-        runs[0], genome=np.asarray(consensus_genomes(genomes, len(runs))[0]),
+        runs[0], genome=2 * genomes.sum(0) >= len(runs),  # as consensus_genomes, in the program
         importance=np.mean([r.importance for r in runs], axis=0).astype(np.float32),
         explanation_probability=float(state.consensus_probability[lead]),
         best_fitness=float(state.consensus_fitness[lead]),
@@ -296,7 +294,7 @@ class Search:
         mean_fitness_history=held([r.mean_fitness_history for r in runs]).mean(0),
         generations_run=max(r.generations_run for r in runs),
         num_evaluations=sum(r.num_evaluations for r in runs) + 1, seed=self.seeds[b],
-        stability=float(metrics.stability(genomes)), runs=tuple(runs),
+        stability=pairwise_jaccard(genomes), runs=tuple(runs),
         size_probabilities=np.fmax.reduce([r.size_probabilities for r in runs]),
         size_genomes=runs[int(np.argmax([np.nan_to_num(r.size_probabilities, nan=-1) for r in runs], axis=0)[0])]
         .size_genomes)
@@ -334,6 +332,25 @@ class Search:
     self.state = saved_state.load(path, self.identity(), self._initial, schedule=self.schedule,
                                   num_classes=self.num_classes)
     return self
+
+
+def pairwise_jaccard(selections: np.ndarray, *, block: int = 256) -> float:
+  """Mean pairwise Jaccard index of ``(R, K)`` bool selections (1.0 for one), as
+  :func:`evojax_lime.metrics.stability` computes it, in float32, with memory ``block x R`` rather than R x R x K."""
+  sel = np.asarray(selections, bool)
+  r = sel.shape[0]
+  if r < 2:
+    return 1.0
+  counts = sel.sum(1).astype(np.int64)
+  as_int = sel.astype(np.int32)
+  total = np.float32(0.0)
+  for start in range(0, r, block):
+    inter = as_int[start:start + block] @ as_int.T  # (block, R)
+    union = counts[start:start + block, None] + counts[None, :] - inter
+    pairs = np.where(union > 0, (inter / np.maximum(union, 1)).astype(np.float32), np.float32(1.0))
+    rows = np.arange(start, min(start + block, r))[:, None]
+    total = np.float32(total + pairs[np.arange(r)[None, :] > rows].sum(dtype=np.float32))  # upper triangle
+  return float(np.float32(total / np.float32(r * (r - 1) / 2)))
 
 
 def _check_state_memory(state: Any) -> None:

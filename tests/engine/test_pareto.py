@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import evojax_lime as el
-from evojax_lime.strategies import nsga2 as ps
-from evojax_lime.front import covers, explain_front, hypervolume, non_dominated_sizes
+from evojax_lime.strategies import NSGA2
+from evojax_lime import explain_front
+from evojax_lime.front import covers, hypervolume, non_dominated_sizes
 from tests.engine.planted import planted_problem
 
 PLANTED = (0, 5, 6, 9, 15)
@@ -88,16 +89,17 @@ class AskTellTest(chex.TestCase):
   def test_ask_then_tell(self):
     pop, length, k = 8, 16, 12
     params = el.ELimeConfig(init_prob=0.3).ga_params()
-    ask = self.variant(functools.partial(ps.ask, num_genes=k, params=params, config=el.ELimeConfig()))
-    tell = self.variant(ps.tell)
-    state = ps.init(jax.random.PRNGKey(0), population_size=pop, length=length)
+    strategy = NSGA2(population_size=pop)
+    ask = self.variant(functools.partial(strategy.ask, num_genes=k, params=params))
+    tell = self.variant(strategy.tell)
+    state = jax.tree_util.tree_map(jnp.asarray, strategy.init(jax.random.PRNGKey(0), length=length))
     state, first = ask(state)
     chex.assert_shape(first, (pop, length))
     assert not np.asarray(first)[:, k:].any()
     np.testing.assert_array_equal(first, el.operators.bernoulli_init(
         jax.random.split(jax.random.PRNGKey(0), 5)[1], pop, length, num_genes=k, p=0.3))
     prob = jnp.linspace(0.1, 0.8, pop)
-    state = tell(state, first, prob, first.sum(1).astype(jnp.int32))
+    state = tell(state, first, prob, prob)
     assert int(state.generation) == 1
     # Generation 0 replaces every placeholder parent.
     np.testing.assert_array_equal(np.sort(np.asarray(state.probability)), np.sort(np.asarray(prob)))
@@ -105,30 +107,29 @@ class AskTellTest(chex.TestCase):
     assert not np.asarray(kids)[:, k:].any()
     # A NaN child counts as the worst and never enters the archive.
     nan_prob = jnp.full((pop,), jnp.nan).at[0].set(0.99)
-    state = tell(state, kids, nan_prob, kids.sum(1).astype(jnp.int32))
-    archive = np.asarray(state.front_probability)
-    assert archive[int(kids[0].sum())] == pytest.approx(0.99)
-    assert not np.isnan(archive).any()
-    # The archive holds, per size, the best probability told so far, with a genome of that size.
-    for size in np.flatnonzero(np.isfinite(archive)):
-      assert int(np.asarray(state.front_genome)[size].sum()) == size
+    state = tell(state, kids, nan_prob, nan_prob)
+    assert float(np.max(state.probability)) == pytest.approx(0.99)
+    assert not np.isnan(np.asarray(state.probability)).any()  # a NaN child counts as the worst
 
 
 def test_vmaps_over_images():
   pop, length = 6, 16
   params = el.ELimeConfig().ga_params()
 
+  strategy = NSGA2(population_size=pop)
+
   def run(key, num_genes):
     def gen(s, _):
-      s, g = ps.ask(s, num_genes=num_genes, params=params, config=el.ELimeConfig())
-      return ps.tell(s, g, g[:, 0].astype(jnp.float32), g.sum(1).astype(jnp.int32)), None
-    return jax.lax.scan(gen, ps.init(key, population_size=pop, length=length), None, length=3)[0]
+      s, g = strategy.ask(s, num_genes=num_genes, params=params)
+      return strategy.tell(s, g, g[:, 0].astype(jnp.float32), g[:, 0].astype(jnp.float32)), None
+    return jax.lax.scan(gen, jax.tree_util.tree_map(jnp.asarray, strategy.init(key, length=length)), None,
+                        length=3)[0]
 
   keys = jax.random.split(jax.random.PRNGKey(1), 2)
   batched = jax.jit(jax.vmap(run))(keys, jnp.array([10, 16]))
   for i, k in enumerate((10, 16)):
     single = jax.jit(run)(keys[i], k)
-    np.testing.assert_array_equal(batched.front_probability[i], single.front_probability)
+    np.testing.assert_array_equal(batched.probability[i], single.probability)
     np.testing.assert_array_equal(batched.population[i], single.population)
 
 

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 
 import evojax_lime as el
-from evojax_lime.restarts import consensus, consensus_genome, restart_keys
+from evojax_lime.engine.loop import consensus_genomes
+from evojax_lime.engine.seeds import prng_key
+
+
+def consensus_genome(genomes):
+  genomes = np.asarray(genomes, bool)
+  return np.asarray(consensus_genomes(genomes, genomes.shape[0]))[0]
+
+
+def restart_keys(seed, restarts):
+  return jax.random.split(prng_key(seed), restarts)
 from tests.engine.planted import planted_problem
 from tests.engine.same import assert_identical as same_run
 
@@ -33,8 +43,6 @@ def test_consensus_genome_majority_and_ties():
   np.testing.assert_array_equal(consensus_genome(genomes), [1, 1, 1, 0, 1])
   np.testing.assert_array_equal(consensus_genome(genomes[:3]), [1, 1, 0, 0, 1])  # 2 of 3 needed
   np.testing.assert_array_equal(consensus_genome(genomes[:1]), genomes[0])
-  with pytest.raises(ValueError, match="consensus needs"):
-    consensus_genome(np.zeros((4,), bool))
 
 
 def test_planted_set_is_the_consensus_with_stability_one(problem):
@@ -51,19 +59,17 @@ def test_planted_set_is_the_consensus_with_stability_one(problem):
   assert summary["runs"][1]["seed"] == np.asarray(restart_keys(0, 3)[1]).tolist()
 
 
-def test_constructed_runs_give_known_consensus_and_stability(problem):
+def test_consensus_is_evaluated_in_the_program(problem):
   image, labels, clf = problem
-  one = el.explain(image, clf, segments=labels, config=SMALL, seed=0)
-  sets = [{0, 1, 2, 3}, {0, 1, 2}, {0, 1, 4}]  # Jaccard 3/4, 2/5, 2/4: mean 0.55
-  runs = [dataclasses.replace(one, genome=np.isin(np.arange(16), sorted(s))) for s in sets]
-  exp = consensus(runs, clf, parsimony=0.5, length=16, seed=0)
-  assert exp.stability == pytest.approx((3 / 4 + 2 / 5 + 2 / 4) / 3, abs=1e-6)
-  assert tuple(exp.selected) == (0, 1, 2)
-  # Re-evaluated: the probability the engine gives that genome, and fitness p - parsimony * kept / K.
-  p = float(el.metrics.explanation_probability(exp.genome, el.metrics.as_problem(exp), classifier=clf))
+  exp = el.explain(image, clf, segments=labels, config=SMALL, seed=4, restarts=3)
+  # The probability the engine gives that genome, and fitness p - parsimony * kept / K.
+  p = float(el.metrics.explanation_probability(np.pad(exp.genome, (0, 16 - exp.num_segments)),
+                                               el.metrics.as_problem(exp), classifier=clf))
   assert exp.explanation_probability == pytest.approx(p, abs=1e-6)
-  assert exp.best_fitness == pytest.approx(p - 0.5 * 3 / 16, abs=1e-6)
-  assert consensus(runs[:1], clf, parsimony=0.5, length=16, seed=0).stability == 1.0
+  assert exp.best_fitness == pytest.approx(p - SMALL.parsimony * exp.genome.sum() / exp.num_segments, abs=1e-6)
+  genomes = np.stack([r.genome for r in exp.runs])
+  expected = np.mean([float(el.metrics.jaccard(genomes[a], genomes[b])) for a, b in ((0, 1), (0, 2), (1, 2))])
+  assert exp.stability == pytest.approx(expected, abs=1e-6)
 
 
 def test_one_restart_is_the_plain_run(problem):
