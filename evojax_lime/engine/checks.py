@@ -40,20 +40,6 @@ def as_image(image: Any, *, name: str = "image") -> np.ndarray:
   return arr
 
 
-def check_scores(scores: Any, num_images: int, *, logits: bool) -> np.ndarray:
-  """Validates a classifier's output ``(N, C)`` for ``num_images`` inputs; returns it as float32 numpy."""
-  arr = np.asarray(scores)
-  if arr.ndim != 2 or arr.shape[0] != num_images or arr.shape[1] < 2:
-    raise ValueError(f"classifier must map (N, H, W, 3) images to (N, C) scores with C >= 2; "
-                     f"for N={num_images} it returned shape {arr.shape}")
-  arr = arr.astype(np.float32)
-  if not np.isfinite(arr).all():
-    raise ValueError("classifier returned NaN or infinite values for the unmasked image")
-  if not logits and (arr.min() < -1e-3 or arr.max() > 1 + 1e-3):
-    raise ValueError("classifier outputs are not probabilities in [0, 1]; pass logits=True if it returns logits")
-  return arr
-
-
 def check_target(target: Any, num_classes: int) -> int:
   """A class index in ``[0, num_classes)``."""
   if isinstance(target, bool) or not isinstance(target, (int, np.integer)):

@@ -74,12 +74,17 @@ def search_complete(run: RunState, *, strategy: Strategy, schedule: Schedule) ->
   return done & run.consensus_done if schedule.restarts > 1 else done
 
 
+def majority(runs: Any) -> Any:
+  """``(..., R, L)`` bool genomes -> ``(..., L)``: genes kept in at least half of the R runs (ties kept).
+
+  Array methods only, so the program (JAX) and the host (numpy) apply the same rule without a compile."""
+  return 2 * runs.sum(-2, dtype=np.int32) >= runs.shape[-2]
+
+
 def consensus_genomes(best: jax.Array, restarts: int) -> jax.Array:
-  """``(B, L)`` best genomes -> ``(B, L)`` each row's group consensus: genes kept in at least half the group's
-  runs (ties kept). Rows ``g * R .. g * R + R - 1`` form group ``g``."""
-  groups = best.reshape(-1, restarts, best.shape[-1])
-  agreed = 2 * groups.sum(1, dtype=jnp.int32) >= restarts
-  return jnp.repeat(agreed, restarts, axis=0)
+  """``(B, L)`` best genomes -> ``(B, L)`` each row's group :func:`majority`. Rows ``g * R .. g * R + R - 1``
+  form group ``g``."""
+  return jnp.repeat(majority(best.reshape(-1, restarts, best.shape[-1])), restarts, axis=0)
 
 
 def _update_archive(run: RunState, candidates: jax.Array, probability: jax.Array,

@@ -11,6 +11,7 @@ import dataclasses
 import time
 from typing import Any, Optional, Sequence
 
+import jax
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
@@ -144,6 +145,5 @@ def length_for(prepared: Sequence[Prepared], config: ELimeConfig) -> int:
 
 def stacked(prepared: Sequence[Prepared]) -> Problem:
   """The rows' problems with a leading row axis (numpy)."""
-  import jax
   return jax.tree_util.tree_map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]),
                                 *[p.problem() for p in prepared])

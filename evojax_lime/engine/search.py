@@ -18,11 +18,11 @@ import numpy as np
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine import saved_state
-from evojax_lime.engine.loop import Schedule, search_complete, start
+from evojax_lime.engine.loop import Schedule, majority, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
 from evojax_lime.engine.program import ProgramKey, program
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
-from evojax_lime.evaluation.chunking import chunk_size
+from evojax_lime.evaluation.chunking import chunk_size, total_memory_bytes
 from evojax_lime.evaluation.classifier import split_classifier
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
@@ -46,8 +46,8 @@ def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strateg
       raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
     strategy = STRATEGIES[strategy].from_config(config)
   defaults = ELimeConfig()
-  ignored = sorted(f for f in ("init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate",
-                               "num_elite", "parsimony", "patience")
+  search_options = set().union(*(cls.options for cls in STRATEGIES.values()))
+  ignored = sorted(f for f in search_options
                    if f not in strategy.options and getattr(config, f) != getattr(defaults, f))
   if ignored:
     raise ValueError(f"the {strategy.name} strategy does not use {', '.join(ignored)}; leave "
@@ -127,10 +127,10 @@ class Search:
     self.strategy = strategy_for(strategy, config)
     self.restarts = check_restarts(restarts, self.strategy)
     images = list(images)
-    n = len(images)
-    if n == 0:
+    if not images:
       raise ValueError("at least one image is needed")
-    self.seeds = per_image_seeds(seeds, n)
+    # Seeds are checked before any image is cut, so a bad seed costs no work.
+    self.seeds = per_image_seeds(seeds, len(images))
     keys = self._keys = row_keys(self.seeds, self.restarts)
     self.prepared = prepare(images, targets=targets, segments=segments, baselines=baselines, config=config)
     rows = [p for p in self.prepared for _ in range(self.restarts)]
@@ -148,7 +148,8 @@ class Search:
                      logits=logits, dtype=config.dtype, shard=config.shard)
     self._program = program(classifier, key)
     self._weights, _ = split_classifier(classifier)
-    rates = jax.tree_util.tree_map(lambda x: np.repeat(x, self.restarts, axis=0), batched_params(params, config, n))
+    per_image_rates = batched_params(params, config, len(images))
+    rates = jax.tree_util.tree_map(lambda x: np.repeat(x, self.restarts, axis=0), per_image_rates)
     self.state = start(self.strategy, keys, stacked(rows), rates, schedule=self.schedule, length=self.length)
     _check_state_memory(self.state)
     self._initial = self.state
@@ -286,7 +287,7 @@ class Search:
     genomes = np.stack([r.genome for r in runs])
     held = lambda hs: np.stack([np.pad(h, (0, max(len(x) for x in hs) - len(h)), mode="edge") for h in hs])
     return dataclasses.replace(
-        runs[0], genome=2 * genomes.sum(0) >= len(runs),  # as consensus_genomes, in the program
+        runs[0], genome=majority(genomes),
         importance=np.mean([r.importance for r in runs], axis=0).astype(np.float32),
         explanation_probability=float(state.consensus_probability[lead]),
         best_fitness=float(state.consensus_fitness[lead]),
@@ -344,17 +345,16 @@ def pairwise_jaccard(selections: np.ndarray, *, block: int = 256) -> float:
   counts = sel.sum(1).astype(np.int64)
   as_int = sel.astype(np.int32)
   total = np.float32(0.0)
-  for start in range(0, r, block):
-    inter = as_int[start:start + block] @ as_int.T  # (block, R)
-    union = counts[start:start + block, None] + counts[None, :] - inter
+  for first in range(0, r, block):
+    inter = as_int[first:first + block] @ as_int.T  # (block, R)
+    union = counts[first:first + block, None] + counts[None, :] - inter
     pairs = np.where(union > 0, (inter / np.maximum(union, 1)).astype(np.float32), np.float32(1.0))
-    rows = np.arange(start, min(start + block, r))[:, None]
+    rows = np.arange(first, min(first + block, r))[:, None]
     total = np.float32(total + pairs[np.arange(r)[None, :] > rows].sum(dtype=np.float32))  # upper triangle
   return float(np.float32(total / np.float32(r * (r - 1) / 2)))
 
 
 def _check_state_memory(state: Any) -> None:
-  from evojax_lime.evaluation.chunking import total_memory_bytes
   need = sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(state))
   have = total_memory_bytes(jax.devices()[0])
   if need > _STATE_MEMORY_SHARE * have:
