@@ -19,13 +19,11 @@ beside it, both measured in the same process.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import time
 from typing import Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 if __package__ in (None, ""):  # run as a file: make the repo importable
@@ -35,8 +33,6 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
 
 import evojax_lime as el
 from benchmarks import _common, _report
-from evojax_lime import metrics
-from evojax_lime.explain import prng_key
 from evojax_lime.baselines.lime import explain_lime
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # reference lime's per-sample progress bar
@@ -68,44 +64,13 @@ def lime_genome(exp, target: int, labels: np.ndarray, k: int) -> np.ndarray:
   return genome
 
 
-@functools.lru_cache(maxsize=8)
-def _trace_program(classifier, *, config: el.ELimeConfig, length: int, chunk_size: int):
-  """Jitted ``(key, problem, params, k) -> (G + 1,)``: the run ``explain`` makes with this key, recording after
-  each generation the best probability among the population's genomes with at most k kept."""
-  evaluate_fn = functools.partial(el.evaluate, classifier=classifier, chunk_size=chunk_size,
-                                  dtype=jnp.dtype(config.dtype))
-
-  def best_within(state, problem, params, k):
-    kept = state.population.sum(1)
-    # Fitness is p - parsimony * kept / K, so p comes back from the state without another evaluation.
-    prob = state.fitness + params.parsimony * kept / problem.num_genes.astype(jnp.float32)
-    return jnp.max(jnp.where(kept <= k, prob, -jnp.inf))
-
-  def trace(key, problem, params, k):
-    state = el.init_state(key, problem, params, config=config, length=length, evaluate_fn=evaluate_fn)
-
-    def body(s, _):
-      s = el.generation_step(s, problem, params, config=config, evaluate_fn=evaluate_fn)
-      return s, best_within(s, problem, params, k)
-
-    _, rest = jax.lax.scan(body, state, None, length=config.generations)
-    return jax.lax.cummax(jnp.concatenate([best_within(state, problem, params, k)[None], rest]))
-
-  return jax.jit(trace)
-
-
-def time_to_quality(exp: el.Explanation, classifier, *, k: int, probability: float) -> dict:
+def time_to_quality(exp: el.Explanation, *, k: int, probability: float) -> dict:
   """When E-LIME's run ``exp`` first held a genome with at most ``k`` kept and p >= ``probability``.
 
-  Returns generations (1 = the initial population only; None if never) and seconds, from ``exp``'s measured
-  evolve time per generation.
+  Read off the run's own per-size archive (``exp.size_history``), no replay. Returns generations (1 = the
+  initial population only; None if never) and seconds, from ``exp``'s measured evolve time per generation.
   """
-  config = exp.config
-  length = el.genome_length(exp.num_segments, config.genome_length)
-  chunk = metrics.chunk_size_for(classifier, config, image_shape=exp.image.shape, rows=config.population_size)
-  trace = _trace_program(classifier, config=config.static(), length=length, chunk_size=chunk)
-  best = np.asarray(trace(prng_key(exp.seed), metrics.as_problem(exp), config.ga_params(),
-                          jnp.int32(k)))
+  best = np.nan_to_num(exp.size_history[:, :k + 1], nan=-np.inf).max(axis=1)
   reached = np.flatnonzero(best >= probability)
   per_generation = exp.evolve_time / (exp.generations_run + 1)
   generations: Optional[int] = int(reached[0]) + 1 if reached.size else None
@@ -157,7 +122,7 @@ def run(args: argparse.Namespace, on_rows=lambda rows: None) -> list[dict]:
           row.update(_common.score(ours, lime_genome(ref, exp.target, labels, k), np.argsort(-weights, kind="stable"),
                                    model.classifier, config=base, steps=args.steps))
           rows.append(row)
-          rows[first].update(time_to_quality(exp, model.classifier, k=k, probability=row["explanation_probability"]),
+          rows[first].update(time_to_quality(exp, k=k, probability=row["explanation_probability"]),
                              lime_probability=row["explanation_probability"], lime_time_s=seconds)
         for r in rows[first:]:
           _common.progress(f"{photo} {budget} seed {seed} {r['method']}: p={r['explanation_probability']:.3f} "

@@ -37,6 +37,8 @@ class Explanation:
     size_probabilities: ``(K + 1,)`` float64, the best p(target | kept) the search evaluated with exactly k
       superpixels kept (NaN where it evaluated none): the probability-vs-size curve, at no extra forward.
     size_genomes: ``(K + 1, K)`` bool, the genome that reached it.
+    size_history: ``(generations_run + 1, K + 1)`` float64, ``size_probabilities`` after each population: when
+      the search first held a mask of each size that good.
   """
 
   image: np.ndarray
@@ -62,6 +64,7 @@ class Explanation:
   runs: tuple = ()
   size_probabilities: Optional[np.ndarray] = None
   size_genomes: Optional[np.ndarray] = None
+  size_history: Optional[np.ndarray] = None
 
   @property
   def num_segments(self) -> int:

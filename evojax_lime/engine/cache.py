@@ -19,10 +19,12 @@ _entries: "collections.OrderedDict[tuple, tuple[Any, Any]]" = collections.Ordere
 _lock = threading.RLock()
 
 
-def _drop_classifier(classifier_id: int) -> None:
-  with _lock:
-    for key in [k for k in _entries if k[0] == classifier_id]:
-      del _entries[key]
+def _drop_classifier(classifier_id: int, entries=_entries, lock=_lock) -> None:
+  # The module's globals may already be gone when a classifier dies at interpreter exit: bound as defaults.
+  # Only dead entries go: a new classifier may have been given the same id before this callback ran.
+  with lock:
+    for key in [k for k, (ref, _) in entries.items() if k[0] == classifier_id and ref() is None]:
+      del entries[key]
 
 
 def cached(classifier: Any, key: Hashable, build: Callable[[], Any]) -> Any:

@@ -76,6 +76,12 @@ def row_keys(seeds: list, restarts: int) -> np.ndarray:
   return keys
 
 
+def _padded(histories: list) -> np.ndarray:
+  """Per-run histories stacked, the shorter ones (stopped early) held at their last row."""
+  longest = max(len(h) for h in histories)
+  return np.stack([np.pad(h, [(0, longest - len(h))] + [(0, 0)] * (h.ndim - 1), mode="edge") for h in histories])
+
+
 def batched_params(params: Any, config: ELimeConfig, n: int) -> GAParams:
   """``(n,)`` rates: the config's for every image, one :class:`GAParams` of scalars for all, one with ``(n,)``
   leaves, or one :class:`GAParams` per image."""
@@ -257,6 +263,11 @@ class Search:
     probs = np.asarray(state.archive_probability[i, :k + 1], np.float64)
     return np.where(np.isfinite(probs), probs, np.nan), np.asarray(state.archive_genome[i, :k + 1, :k], bool)
 
+  @staticmethod
+  def _archive_history(i: int, state: Any, k: int, generations: int) -> np.ndarray:
+    history = np.asarray(state.archive_history[i, :generations + 1, :k + 1], np.float64)
+    return np.where(np.isfinite(history), history, np.nan)
+
   def _explanation(self, i: int, state: Any, wall: float) -> Explanation:
     prep = self.prepared[i // self.restarts]
     original, k = self._checked_row(i, state)
@@ -275,7 +286,8 @@ class Search:
         mean_fitness_history=np.asarray(state.mean_history[i, :gens + 1]), generations_run=gens,
         num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
-        seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes)
+        seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes,
+        size_history=self._archive_history(i, state, k, gens))
 
   def _row_seed(self, i: int) -> Any:
     return self.seeds[i] if self.restarts == 1 else self._keys[i]  # a restart's own key (raw)
@@ -285,20 +297,20 @@ class Search:
     program's last step."""
     lead = b * self.restarts
     genomes = np.stack([r.genome for r in runs])
-    held = lambda hs: np.stack([np.pad(h, (0, max(len(x) for x in hs) - len(h)), mode="edge") for h in hs])
     return dataclasses.replace(
         runs[0], genome=majority(genomes),
         importance=np.mean([r.importance for r in runs], axis=0).astype(np.float32),
         explanation_probability=float(state.consensus_probability[lead]),
         best_fitness=float(state.consensus_fitness[lead]),
-        fitness_history=held([r.fitness_history for r in runs]).max(0),
-        mean_fitness_history=held([r.mean_fitness_history for r in runs]).mean(0),
+        fitness_history=_padded([r.fitness_history for r in runs]).max(0),
+        mean_fitness_history=_padded([r.mean_fitness_history for r in runs]).mean(0),
         generations_run=max(r.generations_run for r in runs),
         num_evaluations=sum(r.num_evaluations for r in runs) + 1, seed=self.seeds[b],
         stability=pairwise_jaccard(genomes), runs=tuple(runs),
         size_probabilities=np.fmax.reduce([r.size_probabilities for r in runs]),
         size_genomes=runs[int(np.argmax([np.nan_to_num(r.size_probabilities, nan=-1) for r in runs], axis=0)[0])]
-        .size_genomes)
+        .size_genomes,
+        size_history=np.fmax.reduce(_padded([r.size_history for r in runs])))
 
   def _front(self, b: int, state: Any, wall: float) -> ParetoFront:
     i = b * self.restarts
@@ -306,11 +318,10 @@ class Search:
     original, k = self._checked_row(i, state)
     probs, genomes = self._archive(i, state, k)
     gens = int(np.asarray(state.strategy.generation)[i]) - 1
-    history = np.asarray(state.archive_history[i, :gens + 1, :k + 1], np.float64)
     return ParetoFront(
         image=prep.image, labels=np.asarray(state.problem.labels[i]), fill=np.asarray(state.problem.fill[i]),
         target=int(state.problem.target[i]), original_probability=original, probabilities=probs, genomes=genomes,
-        history=np.where(np.isfinite(history), history, np.nan),
+        history=self._archive_history(i, state, k, gens),
         mean_history=np.asarray(state.mean_history[i, :gens + 1], np.float64),
         num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
@@ -356,7 +367,7 @@ def pairwise_jaccard(selections: np.ndarray, *, block: int = 256) -> float:
 
 def _check_state_memory(state: Any) -> None:
   need = sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(state))
-  have = total_memory_bytes(jax.devices()[0])
+  have = total_memory_bytes(jax.local_devices()[0])  # memory of a device this process can address
   if need > _STATE_MEMORY_SHARE * have:
     raise ValueError(f"the search's state needs {need / 2**30:.1f} GiB, more than a quarter of the device's "
                      f"{have / 2**30:.1f} GiB: use fewer images, restarts or a smaller population")

@@ -127,7 +127,7 @@ def auto_chunk_size(profile: ClassifierProfile, *, rows: int, num_devices: int =
                     device: jax.Device | None = None) -> int:
   """Rows per classifier call for ``rows`` rows per step (images x population), from total device memory (at
   most :data:`CPU_MAX_CHUNK` per device on a CPU)."""
-  device = device or jax.devices()[0]
+  device = device or jax.local_devices()[0]
   fits = int(_BUDGET_FRACTION * total_memory_bytes(device) * num_devices // profile.bytes_per_image)
   if device.platform == "cpu":
     fits = min(fits, CPU_MAX_CHUNK * num_devices)
