@@ -17,6 +17,9 @@ from evojax_lime import metrics
 
 # skimage.data photos of the paper's kind (one clear object each); stereo_motorcycle gives (left, right, disparity).
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "stereo_motorcycle")
+# Further skimage.data images that load offline, of other kinds: astronomy, microscopy, a fundus photo, and
+# grayscale photos (made RGB). Accepted by load_photos; not in PHOTOS, so paper_study's "all" keeps the paper's kind.
+EXTRA_PHOTOS = ("hubble_deep_field", "immunohistochemistry", "retina", "camera", "coins", "clock")
 DEFAULT_MODEL = "efficientnet_lite0"
 TINY_SIZE = 32
 
@@ -47,8 +50,9 @@ def load_photos(names: Sequence[str], size: int, images_dir: Optional[str] = Non
   from skimage import data
   photos = []
   for name in names:
-    if name not in PHOTOS:
-      raise ValueError(f"unknown photo {name!r}; choose from {', '.join(PHOTOS)} (or pass --images DIR)")
+    if name not in PHOTOS + EXTRA_PHOTOS:
+      raise ValueError(f"unknown photo {name!r}; choose from {', '.join(PHOTOS + EXTRA_PHOTOS)} "
+                       "(or pass --images DIR)")
     image = getattr(data, name)()
     photos.append((name, square(image[0] if name == "stereo_motorcycle" else image, size)))
   if images_dir:

@@ -15,6 +15,7 @@ from flax import struct
 SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quickshift_jax")
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
+SEEDINGS = ("random", "occlusion")
 DTYPES = ("float32", "bfloat16")
 
 
@@ -67,6 +68,10 @@ class ELimeConfig:
     patience: stop when the best fitness has not improved for this many generations (``None``: never).
     dtype: ``"float32"`` or ``"bfloat16"`` for the masked images fed to the classifier; fitness stays float32.
     shard: split each evaluated chunk over every device (``jax.devices()``); the result does not change.
+    seeding: the GA's start. ``"random"``: the paper's, a random initial population (``init_prob``).
+      ``"occlusion"``: the initial population holds the image without each superpixel in turn (the first
+      P - 1), the second the prefixes of the ranking by the probability each removal cost; the remaining rows
+      are random and bred as in the paper (see :mod:`evojax_lime.strategies.operators.seeding`).
   """
 
   population_size: int = 64
@@ -87,6 +92,7 @@ class ELimeConfig:
   patience: Optional[int] = None
   dtype: str = "float32"
   shard: bool = False
+  seeding: str = "random"
 
   def __post_init__(self):
     params = self.segmentation_params
@@ -108,6 +114,7 @@ class ELimeConfig:
     if not (isinstance(self.blur_sigma, (int, float)) and self.blur_sigma > 0):
       raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma!r}")
     _check_choice("crossover", self.crossover, CROSSOVERS)
+    _check_choice("seeding", self.seeding, SEEDINGS)
     _check_choice("fill", self.fill, FILLS)
     _check_choice("segmentation", self.segmentation, SEGMENTATIONS)
     _check_choice("dtype", self.dtype, DTYPES)
@@ -119,6 +126,12 @@ class ELimeConfig:
       raise ValueError(f"shard must be True or False, got {self.shard!r}")
     if self.patience is not None:
       _check_int("patience", self.patience, 1)
+
+  @classmethod
+  def paper(cls, **options: Any) -> "ELimeConfig":
+    """The paper's algorithm (Wang et al., 2022): a random initial population, then the GA; ``options``
+    override any field."""
+    return cls(**{"seeding": "random", **options})
 
   @property
   def num_evaluations(self) -> int:

@@ -65,6 +65,9 @@ def results(tmp_path_factory):
                                 "--baseline-ref", "none"], out),
       "pareto": _start(["benchmarks.pareto_vs_parsimony", *TINY, "--seeds", "1", "--population", "4",
                         "--generations", "1", "--pareto-population", "8", "--parsimonies", "0", "0.5"], out),
+      "time_to_quality": _start(["benchmarks.time_to_quality", *TINY, "--seeds", "2", "--population", "6",
+                                 "--generations", "2", "--lime-samples", "20", "--batch-size", "10", "--ks", "3", "40"],
+                                out),
       **{f"{name}_help": _start([f"benchmarks.{name}", "--help"]) for name in HELP_ONLY},
   }
   logs = {name: _wait(p) for name, p in procs.items()}
@@ -89,6 +92,31 @@ def test_vs_lime(results):
   reached = [g for g, b in enumerate(elime["best_within_k"]) if b is not None and b >= quality[0]["lime_p"]]
   assert elime["generations_to_lime"] == (reached[0] + 1 if reached else None)
   assert "## Time to LIME's quality" in (out / "vs_lime_cpu.md").read_text()
+
+
+def test_time_to_quality(results):
+  out, _ = results
+  payload = json.loads((out / "time_to_quality_cpu.json").read_text())
+  assert {"machine", "args", "settings", "summary", "lime", "runs", "photos", "warmups"} <= set(payload)
+  assert payload["args"]["lime_classifier"] == "jax"  # the tiny model has no torch twin
+  runs = payload["runs"]
+  assert [(r["photo"], r["config"], r["seed"]) for r in runs] == [("chelsea", c, s) for c in ("paper", "default")
+                                                                  for s in (0, 1)]
+  (lime,) = payload["lime"]
+  assert lime["tuned_on"] and [t["k"] for t in lime["topk"]] == [3, 40] and lime["lime_time_s"] > 0
+  for r in runs:
+    assert r["num_evaluations"] == 18 and r["raised"] == (r["explanation_probability"] > r["original_probability"])
+    assert r["target"] == lime["target"] and [t["k"] for t in r["to_lime"]] == [3, 40]
+    for t in r["to_lime"]:
+      assert t["lime_p"] == next(x["p"] for x in lime["topk"] if x["k"] == t["k"])
+      if t["populations"] is not None:
+        assert 1 <= t["populations"] <= r["generations_run"] + 1 and t["forwards"] == 6 * t["populations"]
+        assert t["speedup"] == pytest.approx(r["lime_time_s"] / t["time_s"])
+  assert [(r["config"], r["k"]) for r in payload["summary"]] == [(c, k) for c in ("paper", "default") for k in (3, 40)]
+  for row in payload["summary"]:
+    assert row["photos"] == 1 and 0 <= row["raised"] <= 1 and row["worst_speedup"] <= row["median_speedup"]
+    assert 0 <= row["stability_default_median"] <= 1
+  assert "| paper | 3 |" in (out / "time_to_quality_cpu.md").read_text()
 
 
 def test_pareto_vs_parsimony(results):

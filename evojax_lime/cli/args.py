@@ -136,7 +136,9 @@ def _explain_parser(sub: Any) -> None:
                       "probability-vs-size front (NSGA-II), its plot and a strip of explanations at a few sizes")
   g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; a run is a function of it")
   g.add_argument("--cache-dir", metavar="DIR",
-                 help="keep compiled programs in DIR so later runs with the same shapes skip compilation")
+                 help="keep compiled programs in DIR so later runs with the same shapes skip compilation "
+                      "(default: $XDG_CACHE_HOME/evojax-lime, or ~/.cache/evojax-lime)")
+  g.add_argument("--no-cache", action="store_true", help="compile every program afresh and keep none")
 
   o = p.add_argument_group("many photos and output")
   o.add_argument("--batch-size", type=_positive, metavar="N",

@@ -25,6 +25,11 @@ def print_error(message: str) -> None:
   print(f"evojax-lime: error: {message}", file=sys.stderr, flush=True)
 
 
+def print_note(message: str) -> None:
+  """Writes ``evojax-lime: note: <message>`` to stderr, on one line: something the run worked around."""
+  print(f"evojax-lime: note: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
+
+
 def usage_error(message: str) -> CliError:
   """A :class:`CliError` for a wrong command line (exit status 2)."""
   return CliError(message, code=USAGE)

@@ -7,10 +7,10 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
-from evojax_lime.engine.compilation_cache import enable_compilation_cache
+from evojax_lime.engine.compilation_cache import default_cache_dir, try_compilation_cache
 from evojax_lime.cli import batching, html_report, images, report, resume, summary
 from evojax_lime.cli.args import config_from_args
-from evojax_lime.cli.errors import FAILURE, CliError, print_error
+from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, usage_error
 from evojax_lime.cli.model import load_model, resolve_target
 from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
 from evojax_lime.cli.pipeline import OVERLAY_LONGEST_SIDE, BatchExplainer, Photo, run_batches
@@ -50,11 +50,12 @@ def _show(outcome: report.Outcome, bar) -> None:
 def run(args: argparse.Namespace) -> int:
   """Runs the command; returns the exit status. Raises :class:`CliError` for a problem that stops everything."""
   config = config_from_args(args)
-  if args.cache_dir:
-    try:
-      enable_compilation_cache(args.cache_dir)
-    except OSError as err:
-      raise CliError(f"--cache-dir {args.cache_dir}: {err.strerror or err}") from None
+  if args.no_cache and args.cache_dir:
+    raise usage_error("--no-cache and --cache-dir contradict each other: give one of them")
+  if not args.no_cache:
+    note = try_compilation_cache(args.cache_dir or default_cache_dir())
+    if note:
+      print_note(note)
   inputs = images.collect(args.images)
   for arg, reason in inputs.errors:
     print_error(f"{arg}: {reason}")

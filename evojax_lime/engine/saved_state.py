@@ -79,10 +79,11 @@ def load(path: Any, ident: dict, template: Any, *, schedule: Any, num_classes: i
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
   except OSError as err:
     raise ValueError(f"cannot read {name}: {err.strerror}") from None
+  if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder, FIFO or device: never read (it may block forever)
+    os.close(fd)
+    raise ValueError(f"{name} is not a regular file")
   with os.fdopen(fd, "rb") as f:
     info = os.fstat(f.fileno())
-    if not stat.S_ISREG(info.st_mode):
-      raise ValueError(f"{name} is not a regular file")
     if info.st_size > len(FORMAT) + 8 + _MAX_IDENTITY + 2 * expected + 4096:
       raise ValueError(f"{name} is too large ({info.st_size} bytes) to be this search's state")
     if f.read(len(FORMAT)) != FORMAT:

@@ -156,8 +156,10 @@ class Search:
     self._weights, _ = split_classifier(classifier)
     per_image_rates = batched_params(params, config, len(images))
     rates = jax.tree_util.tree_map(lambda x: np.repeat(x, self.restarts, axis=0), per_image_rates)
+    one_row = jax.tree_util.tree_map(lambda x: x[:1], rates)
+    _check_state_memory(start(self.strategy, keys[:1], stacked(rows[:1]), one_row, schedule=self.schedule,
+                              length=self.length), rows=len(rows))  # before the whole state is built
     self.state = start(self.strategy, keys, stacked(rows), rates, schedule=self.schedule, length=self.length)
-    _check_state_memory(self.state)
     self._initial = self.state
     self._run, fresh = self._program.compiled(self._weights, self.state)
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
@@ -365,8 +367,9 @@ def pairwise_jaccard(selections: np.ndarray, *, block: int = 256) -> float:
   return float(np.float32(total / np.float32(r * (r - 1) / 2)))
 
 
-def _check_state_memory(state: Any) -> None:
-  need = sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(state))
+def _check_state_memory(one_row: Any, *, rows: int) -> None:
+  """Refuses a search whose state of ``rows`` rows like ``one_row`` would not fit, before it is built."""
+  need = rows * sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(one_row))
   have = total_memory_bytes(jax.local_devices()[0])  # memory of a device this process can address
   if need > _STATE_MEMORY_SHARE * have:
     raise ValueError(f"the search's state needs {need / 2**30:.1f} GiB, more than a quarter of the device's "

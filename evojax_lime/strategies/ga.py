@@ -13,7 +13,8 @@ from flax import struct
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.strategies.importance import gene_importance
 from evojax_lime.strategies.operators import (bernoulli_init, best_index, bit_flip_mutation, crossover,
-                                              elitist_replacement, tournament_selection)
+                                              elitist_replacement, leave_one_out, occlusion_drop, ranked_prefixes,
+                                              tournament_selection)
 
 
 @struct.dataclass
@@ -43,6 +44,12 @@ class GAState:
   key: jax.Array
 
 
+def _seeded(seeds: tuple[jax.Array, jax.Array], population: jax.Array) -> jax.Array:
+  """The seeded rows of ``seeds = (candidates, rows)``, ``population``'s elsewhere."""
+  candidates, rows = seeds
+  return jnp.where(rows[:, None], candidates, population)
+
+
 @dataclasses.dataclass(frozen=True)
 class GA:
   """The genetic algorithm's static options (see :class:`~evojax_lime.config.ELimeConfig`)."""
@@ -50,16 +57,17 @@ class GA:
   name: ClassVar[str] = "ga"
   options: ClassVar[frozenset[str]] = frozenset(
       {"init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate", "num_elite", "parsimony",
-       "patience"})
+       "patience", "seeding"})
   population_size: int = 64
   tournament_size: int = 3
   crossover: str = "uniform"
   num_elite: int = 2
+  seeding: str = "random"
 
   @classmethod
   def from_config(cls, config: ELimeConfig) -> "GA":
     return cls(population_size=config.population_size, tournament_size=config.tournament_size,
-               crossover=config.crossover, num_elite=config.num_elite)
+               crossover=config.crossover, num_elite=config.num_elite, seeding=config.seeding)
 
   def init(self, key: jax.Array, *, length: int) -> GAState:
     pop = self.population_size
@@ -73,7 +81,10 @@ class GA:
 
     def initial():
       key, k_init = jax.random.split(state.key)
-      return key, bernoulli_init(k_init, self.population_size, length, num_genes=num_genes, p=params.init_prob)
+      population = bernoulli_init(k_init, self.population_size, length, num_genes=num_genes, p=params.init_prob)
+      if self.seeding == "occlusion":
+        population = _seeded(leave_one_out(num_genes, self.population_size, length), population)
+      return key, population
 
     def offspring():
       key, k_sel, k_cx, k_mut = jax.random.split(state.key, 4)
@@ -82,7 +93,12 @@ class GA:
                            state.population[parents[self.population_size:]], num_genes=num_genes,
                            kind=self.crossover, rate=params.crossover_rate)
       rate = jnp.where(params.mutation_one_over_k, 1.0 / jnp.asarray(num_genes, jnp.float32), params.mutation_rate)
-      return key, bit_flip_mutation(k_mut, children, num_genes=num_genes, rate=rate)
+      children = bit_flip_mutation(k_mut, children, num_genes=num_genes, rate=rate)
+      if self.seeding == "occlusion":  # the second population: prefixes of the occlusion ranking
+        drop = occlusion_drop(state.population, state.probability, num_genes)
+        prefixes, seeded = ranked_prefixes(drop, num_genes, self.population_size)
+        children = jnp.where(state.generation == 1, _seeded((prefixes, seeded), children), children)
+      return key, children
 
     key, candidates = jax.lax.cond(state.generation == 0, initial, offspring)
     return state.replace(key=key), candidates

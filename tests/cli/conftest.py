@@ -1,10 +1,12 @@
 """Runs the installed ``evojax-lime`` console script, and builds photos (good and bad) to feed it."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -19,9 +21,19 @@ FAST = ("--population", "8", "--generations", "2", "--chunk-size", "8", "--quiet
 EXIF_ORIENTATION = 0x0112
 
 
-def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-  """``evojax-lime *args`` in ``cwd``; stdout and stderr captured as text."""
-  return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout)
+def cli(*args: str, cwd: Path, timeout: float = 300, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+  """``evojax-lime *args`` in ``cwd`` (with ``env`` added to the environment); stdout and stderr as text."""
+  return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                        env={**os.environ, **(env or {})})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_home(tmp_path_factory):
+  """The command line caches compiled programs under ``$XDG_CACHE_HOME`` by default: the tests' launches share
+  one of their own, never the user's."""
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg_cache")))
+    yield
 
 
 def error_lines(result: subprocess.CompletedProcess) -> list[str]:

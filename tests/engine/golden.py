@@ -20,7 +20,7 @@ import evojax_lime as el
 from tests.engine.planted import planted_problem
 
 PATH = os.path.join(os.path.dirname(__file__), "golden_ga.json")
-BASE = el.ELimeConfig(population_size=16, generations=8, parsimony=0.05, fill="black")
+BASE = el.ELimeConfig.paper(population_size=16, generations=8, parsimony=0.05, fill="black")
 
 
 def _conv_classifier():
@@ -81,14 +81,14 @@ def cases() -> dict:
                                                 seeds=[4, 5], targets=[0, 0],
                                                 params=[BASE.ga_params(), rep(BASE, parsimony=0.3).ga_params()]),
       "planted_restarts": lambda: [el.explain(image, clf, segments=labels, config=BASE, seed=6, restarts=3)],
-      "conv_quickshift_in_program": lambda: [el.explain(photo, conv, seed=0, config=el.ELimeConfig(
+      "conv_quickshift_in_program": lambda: [el.explain(photo, conv, seed=0, config=el.ELimeConfig.paper(
           population_size=12, generations=4, segmentation_params={"kernel_size": 2}))],
-      "conv_slic_mean_fill": lambda: [el.explain(photo, conv, seed=1, config=el.ELimeConfig(
+      "conv_slic_mean_fill": lambda: [el.explain(photo, conv, seed=1, config=el.ELimeConfig.paper(
           population_size=12, generations=4, segmentation="slic_jax", segmentation_params={"n_segments": 20},
           fill="mean"))],
       "conv_grid_blur_logits_target": lambda: [el.explain(
           photo, lambda x: jnp.log(conv(x)), logits=True, target=2, seed=2,
-          config=el.ELimeConfig(population_size=10, generations=3, segmentation="grid", fill="blur",
+          config=el.ELimeConfig.paper(population_size=10, generations=3, segmentation="grid", fill="blur",
                                 blur_sigma=2.0))],
   }
 

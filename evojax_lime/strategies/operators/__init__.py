@@ -7,7 +7,8 @@ from evojax_lime.strategies.operators.crossover import crossover
 from evojax_lime.strategies.operators.elitism import best_index, elitist_replacement
 from evojax_lime.strategies.operators.init import bernoulli_init
 from evojax_lime.strategies.operators.mutation import bit_flip_mutation
+from evojax_lime.strategies.operators.seeding import leave_one_out, occlusion_drop, ranked_prefixes
 from evojax_lime.strategies.operators.selection import tournament_selection
 
 __all__ = ["bernoulli_init", "best_index", "bit_flip_mutation", "crossover", "elitist_replacement",
-           "gene_uniform", "tournament_selection", "valid_genes"]
+           "gene_uniform", "leave_one_out", "occlusion_drop", "ranked_prefixes", "tournament_selection", "valid_genes"]

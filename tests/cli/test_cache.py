@@ -1,0 +1,42 @@
+"""The command line keeps compiled programs on disk by default; a cache it cannot use is a note, never a failure."""
+import json
+
+from tests.cli.conftest import FAST, cli, error_lines
+
+
+def test_programs_cached_by_default_and_reused(tmp_path, photos):
+  home = tmp_path / "xdg"
+  first = cli("explain", photos["cat"], *FAST, "--out", tmp_path / "one", cwd=tmp_path, env={"XDG_CACHE_HOME": home})
+  assert first.returncode == 0, first.stderr
+  cache = home / "evojax-lime"
+  assert cache.is_dir() and any(cache.iterdir())
+  second = cli("explain", photos["cat"], *FAST, "--out", tmp_path / "two", cwd=tmp_path, env={"XDG_CACHE_HOME": home})
+  assert second.returncode == 0, second.stderr
+  record = json.loads(next((tmp_path / "two").glob("*.json")).read_text())
+  assert record["timings"]["compile"] == 0.0  # the program came from the first process's cache
+
+
+def test_no_cache_writes_nothing(tmp_path, photos):
+  home = tmp_path / "xdg"
+  result = cli("explain", photos["cat"], *FAST, "--no-cache", "--out", tmp_path / "out", cwd=tmp_path,
+               env={"XDG_CACHE_HOME": home})
+  assert result.returncode == 0, result.stderr
+  assert not home.exists()
+
+
+def test_unusable_cache_folder_is_a_note(tmp_path, photos):
+  blocker = tmp_path / "not_a_folder"
+  blocker.write_text("a file where the cache folder would go")
+  result = cli("explain", photos["cat"], *FAST, "--cache-dir", blocker, "--out", tmp_path / "out", cwd=tmp_path)
+  assert result.returncode == 0, result.stderr
+  notes = [line for line in error_lines(result) if line.startswith("evojax-lime: note:")]
+  assert len(notes) == 1 and str(blocker) in notes[0] and "not cached" in notes[0]
+  assert blocker.read_text() == "a file where the cache folder would go"
+  assert any((tmp_path / "out").glob("*_overlay.png"))
+
+
+def test_no_cache_with_cache_dir_is_refused(tmp_path, photos):
+  result = cli("explain", photos["cat"], *FAST, "--no-cache", "--cache-dir", tmp_path / "c", cwd=tmp_path)
+  assert result.returncode == 2
+  assert error_lines(result) == ["evojax-lime: error: --no-cache and --cache-dir contradict each other: give one of them"]
+  assert not (tmp_path / "c").exists()
