@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from typing import Any, Optional, Sequence
 
 from evojax_lime.cli.errors import usage_error
-from evojax_lime.config import CROSSOVERS, DTYPES, FILLS, SEGMENTATIONS, ELimeConfig
+from evojax_lime.config import CROSSOVERS, DTYPES, FILLS, SEEDINGS, SEGMENTATIONS, ELimeConfig
 
 PROG = "evojax-lime"
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -27,6 +28,7 @@ CONFIG_OPTIONS = {
     "patience": "patience",
     "chunk_size": "chunk_size",
     "dtype": "dtype",
+    "seeding": "seeding",
 }
 
 _DESCRIPTION = """\
@@ -115,6 +117,9 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--fill", default=_DEFAULTS["fill"], choices=FILLS, help="what hidden superpixels show")
   g.add_argument("--parsimony", type=float, default=_DEFAULTS["parsimony"], metavar="X",
                  help="fitness = p(class | kept superpixels) - X * (fraction kept)")
+  g.add_argument("--seeding", default=_DEFAULTS["seeding"], choices=SEEDINGS,
+                 help="the GA's start: random (the paper's) or occlusion (each superpixel removed in turn, then "
+                      "the prefixes of that ranking)")
   g.add_argument("--crossover", default=_DEFAULTS["crossover"], choices=CROSSOVERS, help="recombination operator")
   g.add_argument("--crossover-rate", type=float, default=_DEFAULTS["crossover_rate"], metavar="X",
                  help="probability that two parents are recombined")
@@ -182,3 +187,17 @@ def config_from_args(args: argparse.Namespace) -> ELimeConfig:
     option = next((d for d, f in CONFIG_OPTIONS.items() if f == field), None)
     prefix = f"--{option.replace('_', '-')}: " if option else ""
     raise usage_error(f"{prefix}{err}") from None
+
+
+def check_objective(args: argparse.Namespace, config: ELimeConfig) -> None:
+  """Refuses options the chosen objective's search would ignore (``--objective pareto --elite 4``), naming the
+  options as typed, before any work."""
+  from evojax_lime.engine.search import check_restarts, strategy_for
+  try:
+    check_restarts(args.restarts, strategy_for("nsga2" if args.objective == "pareto" else "ga", config))
+  except ValueError as err:
+    typed = {field: f"--{dest.replace('_', '-')}" for dest, field in CONFIG_OPTIONS.items()}
+    typed["restarts"] = "--restarts"
+    message = re.sub(r"\b\w+\b", lambda m: typed.get(m.group(0), m.group(0)), str(err))
+    raise usage_error(f"--objective {args.objective}: {message}") from None
+

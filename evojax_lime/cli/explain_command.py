@@ -9,7 +9,7 @@ from typing import Optional
 
 from evojax_lime.engine.compilation_cache import default_cache_dir, try_compilation_cache
 from evojax_lime.cli import batching, html_report, images, report, resume, summary
-from evojax_lime.cli.args import config_from_args
+from evojax_lime.cli.args import check_objective, config_from_args
 from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, usage_error
 from evojax_lime.cli.model import load_model, resolve_target
 from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
@@ -50,6 +50,7 @@ def _show(outcome: report.Outcome, bar) -> None:
 def run(args: argparse.Namespace) -> int:
   """Runs the command; returns the exit status. Raises :class:`CliError` for a problem that stops everything."""
   config = config_from_args(args)
+  check_objective(args, config)
   if args.no_cache and args.cache_dir:
     raise usage_error("--no-cache and --cache-dir contradict each other: give one of them")
   if not args.no_cache:

@@ -84,6 +84,7 @@ class ImageExplanation:
     self.local_pred = None
     self.method = method
     self.explanations: dict = {}
+    self.segment_ids: Optional[np.ndarray] = None  # E-LIME: lime's superpixel id of each gene
 
   def get_image_and_mask(self, label, positive_only=True, negative_only=False, hide_rest=False, num_features=5,
                          min_weight=0.):
@@ -94,7 +95,8 @@ class ImageExplanation:
       positive_only: only superpixels with weight > ``min_weight``.
       negative_only: only superpixels with weight < ``-min_weight`` (not with ``positive_only``).
       hide_rest: zero the other pixels (a float64 image) instead of keeping them.
-      num_features: at most this many superpixels, by decreasing ``|weight|``.
+      num_features: at most this many superpixels, by decreasing ``|weight|``; for E-LIME with
+        ``positive_only``, the most probable mask of at most this many superpixels the search evaluated.
       min_weight: smallest ``|weight|`` shown.
 
     Returns:
@@ -110,7 +112,9 @@ class ImageExplanation:
     mask = np.zeros(segments.shape, segments.dtype)
     temp = np.zeros(self.image.shape) if hide_rest else self.image.copy()
     if positive_only or negative_only:
-      if positive_only:
+      if positive_only and self.method == "elime":
+        fs = self._best_of_size(label, num_features, min_weight)
+      elif positive_only:
         fs = [f for f, w in exp if w > 0 and w > min_weight][:num_features]
       else:
         fs = [f for f, w in exp if w < 0 and abs(w) > min_weight][:num_features]
@@ -126,6 +130,18 @@ class ImageExplanation:
       temp[segments == f] = image[segments == f].copy()
       temp[segments == f, channel] = np.max(image)
     return temp, mask
+
+
+  def _best_of_size(self, label, num_features, min_weight) -> list:
+    """E-LIME: the most probable mask the search evaluated with at most ``num_features`` superpixels (not the
+    answer's top weights: the best mask of that size), as lime's ids."""
+    if min_weight:
+      raise ValueError("min_weight filters lime's weights; E-LIME's best mask of a size is one mask, kept whole: "
+                       "leave min_weight at 0")
+    if num_features <= 0:
+      return []
+    evolved = self.explanations[label]
+    return list(self.segment_ids[evolved.best_of_size(int(min(num_features, evolved.num_segments)))])
 
 
 def _lime_segmentation(random_seed: int) -> Callable[[np.ndarray], np.ndarray]:
@@ -394,3 +410,4 @@ class LimeImageExplainer:
       explanation.score = exp.explanation_probability
       explanation.local_pred = np.array([exp.explanation_probability])
       explanation.explanations[label] = exp
+    explanation.segment_ids = ids

@@ -44,6 +44,9 @@ def test_bad_image_paths(tmp_path, photos, key, expect):
     (["--model", "efficientnet_lite9"], ["unknown model", "efficientnet_lite0"]),
     (["--model", "resnet50"], ["resnet50 has no bundled weights", "--weights"]),
     (["--weights", "nowhere.pth"], ["--weights", "nowhere.pth", "no such file"]),
+    (["--objective", "pareto", "--elite", "4"], ["--objective pareto", "does not use --elite"]),
+    (["--objective", "pareto", "--restarts", "3"], ["--objective pareto", "--restarts are for the ga"]),
+    (["--seeding", "greedy"], ["--seeding", "invalid choice", "occlusion"]),
 ])
 def test_nonsensical_options(tmp_path, photos, args, expect):
   _fails(tmp_path, photos["cat"], *args, code=USAGE, expect=expect)

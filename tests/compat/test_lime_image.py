@@ -162,10 +162,32 @@ def test_elime_method_ranks_by_evolved_importance():
     assert [f for f, _ in exp.local_exp[label]] == sorted(weights, key=lambda f: -abs(weights[f]))
     kept = {f for f, v in weights.items() if v > 0}
     assert kept == set(evolved.selected.tolist())
-    _, mask = exp.get_image_and_mask(label, num_features=16)
-    np.testing.assert_array_equal(mask.astype(bool), evolved.mask())
+    _, mask = exp.get_image_and_mask(label, num_features=16)  # the most probable mask of any size
+    np.testing.assert_array_equal(mask.astype(bool), evolved.best_of_size(16)[labels])
+    _, signed = exp.get_image_and_mask(label, positive_only=False, num_features=16)  # the answer, by weight
+    np.testing.assert_array_equal(signed == 1, evolved.mask())
     assert exp.intercept[label] == 0.0
   assert exp.score == exp.local_pred[0] == exp.explanations[exp.top_labels[-1]].explanation_probability
+
+
+def test_elime_mask_of_k_features_is_the_best_mask_of_that_size():
+  from evojax_lime import ELimeConfig
+  image, labels, clf = _planted()
+  config = ELimeConfig(population_size=16, generations=3, fill="black", seeding="occlusion")
+  exp = lime_image.LimeImageExplainer(random_state=0).explain_instance(
+      image, clf, labels=(0,), top_labels=None, hide_color=0, segmentation_fn=lambda _: labels + 7,
+      method="elime", config=config)  # lime's ids need not start at 0
+  evolved = exp.explanations[0]
+  for k in range(1, 16):
+    _, mask = exp.get_image_and_mask(0, num_features=k)
+    kept = np.unique(labels[mask.astype(bool)])
+    assert 1 <= len(kept) <= k
+    np.testing.assert_array_equal(kept, np.flatnonzero(evolved.best_of_size(k)))
+    p = evolved.size_probabilities
+    assert p[len(kept)] == np.nanmax(p[:k + 1])  # no mask of at most k evaluated was more probable
+  assert exp.get_image_and_mask(0, num_features=0)[1].sum() == 0
+  with pytest.raises(ValueError, match="min_weight"):
+    exp.get_image_and_mask(0, num_features=3, min_weight=0.1)
 
 
 def test_elime_with_a_host_classifier_uses_batch_size():
