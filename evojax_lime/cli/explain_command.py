@@ -37,8 +37,7 @@ def _photos(paths, out: OutputFolder, origin: Optional[str]) -> tuple[list[Photo
       continue
     stem, blocker = out.stem(path)
     if blocker:
-      print_note(f"{shown(label)}: its files are named {shown(stem)}_*: {shown(blocker)} is already in "
-                 f"{shown(out.path)} and was not written by evojax-lime")
+      print_note(f"{shown(label)}: its files are named {shown(stem)}_*: {blocker}")
     photos.append(Photo(path, label, stem, origin or str(path), sha256))
   return photos, failed
 

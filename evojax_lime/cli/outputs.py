@@ -139,23 +139,32 @@ class OutputFolder:
     except OSError:
       return False
 
-  def _free(self, name: str) -> bool:
-    """Whether the file ``name`` may be written: nothing is there, or a plain file this tool wrote (not an input)."""
+  def _conflict(self, name: str) -> Optional[str]:
+    """Why the file ``name`` may not be written, as ``"<name> <reason>"``; ``None`` when nothing is there, or a
+    plain file this tool wrote (and not an input photo)."""
     path = self.path / name
     try:
       info = os.lstat(path)
     except FileNotFoundError:
-      return True
-    except OSError:
-      return False
-    if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) in self._inputs:
-      return False
-    return name in self._owned
+      return None
+    except OSError as err:
+      return f"{shown(path)} cannot be examined ({err.strerror or err})"
+    if (info.st_dev, info.st_ino) in self._inputs:
+      return f"{shown(path)} is a photo of this run"
+    if name not in self._owned:
+      return f"{shown(path)} exists and was not written by evojax-lime"
+    if not stat.S_ISREG(info.st_mode):
+      return f"{shown(path)} is {'a symbolic link' if stat.S_ISLNK(info.st_mode) else files.kind(info.st_mode)}"
+    return None
+
+  def _free(self, name: str) -> bool:
+    return self._conflict(name) is None
 
   def _blocker(self, stem: str, suffixes: Iterable[str]) -> Optional[str]:
+    """``""`` when another photo of this run has ``stem``, else the first conflict of its files, if any."""
     if stem.casefold() in self._stems:
       return ""
-    return next((stem + s for s in suffixes if not self._free(stem + s)), None)
+    return next(filter(None, (self._conflict(stem + s) for s in suffixes)), None)
 
   def run_files(self) -> dict[str, str]:
     """Names of the run's summary files (``csv``, ``json``, ``html``): ``summary.csv``, ``summary.json`` and
@@ -176,7 +185,7 @@ class OutputFolder:
     write or an input photo.
 
     Returns:
-      ``(stem, blocker)``: ``blocker`` names the file that made it avoid its own stem, else ``None``.
+      ``(stem, blocker)``: ``blocker`` says which file made it avoid its own stem and why, else ``None``.
     """
     base = short_stem(path.stem or "image")
     stem, n, blocker = base, 1, None
@@ -227,10 +236,9 @@ class OutputFolder:
         write(staging / name)
       with self._lock:
         # Names were chosen to be free; checked again here, just before, since the folder is not ours alone.
-        taken = [name for name in writers if not self._free(name)]
+        taken = list(filter(None, map(self._conflict, writers)))
         if taken:
-          raise CliError(f"{shown(self.path / taken[0])} exists and was not written by evojax-lime; "
-                         f"not replacing it")
+          raise CliError(f"{taken[0]}; not replacing it")
         for name in writers:
           os.replace(staging / name, self.path / name)
           moved.append(self.path / name)

@@ -232,8 +232,10 @@ class BatchExplainer:
               ("record", ".json"))}
     if run.front is not None:
       files.update(front=f"{stem}_front.png", strip=f"{stem}_strip.png")
-    # Titles name the photo as it is: plot functions draw them as plain text, never as mathtext ($x^2$).
-    title = f"Fitness per generation: {prep.photo.label}, {run.target.name} ({run.target.id})"
+    # Titles name the photo escaped as on screen (a font has no glyph for ESC, and a byte of a name that is not
+    # UTF-8 cannot be drawn at all); plot functions draw them as plain text, never as mathtext ($x^2$).
+    label = shown(prep.photo.label)
+    title = f"Fitness per generation: {label}, {run.target.name} ({run.target.id})"
     start = time.perf_counter()
     overlay = render.overlay(prep.display, exp)
     data = record.record(run, exp, files)
@@ -248,7 +250,7 @@ class BatchExplainer:
         files["explanation"]: lambda p: render.save_png(render.masked_input(exp), p),
         files["fitness"]: lambda p: render.save_fitness_plot(exp, p, title=title),
         **({} if run.front is None else {
-            files["front"]: lambda p: plot_front(run.front, p, title=f"{prep.photo.label}: {run.target.name}"),
+            files["front"]: lambda p: plot_front(run.front, p, title=f"{label}: {run.target.name}"),
             files["strip"]: lambda p: front_strip(run.front, strip_sizes(run.front), p)}),
         files["record"]: save_record,
     })

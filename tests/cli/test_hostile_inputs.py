@@ -30,7 +30,7 @@ def no_hang():
 
 
 def _picture(path):
-  hostile._picture(0).save(path)
+  hostile.picture(0).save(path)
   return path
 
 
@@ -42,9 +42,9 @@ def test_outputs_never_replace_a_file_the_run_did_not_write(tmp_path):
   (tmp_path / MANIFEST).write_text('"dog_overlay.png"\n')
   with OutputFolder(str(tmp_path)) as out:
     out.protect([cat, mine, tmp_path / "dog.png"])
-    assert out.stem(cat) == ("cat-2", "cat_overlay.png")
+    assert out.stem(cat) == ("cat-2", f"{mine} is a photo of this run")
     # dog_overlay.png is listed as this tool's, but it is an input: still never written over.
-    assert out.stem(tmp_path / "dog.png") == ("dog-2", "dog_overlay.png")
+    assert out.stem(tmp_path / "dog.png") == ("dog-2", f"{linked} is a photo of this run")
     assert out.stem(tmp_path / "new.png") == ("new", None)
     (tmp_path / "new.json").write_text("the person's, made after the name was chosen")
     with pytest.raises(CliError, match="new.json exists and was not written by evojax-lime; not replacing it"):
@@ -54,7 +54,7 @@ def test_outputs_never_replace_a_file_the_run_did_not_write(tmp_path):
   assert mine.read_bytes() == _picture(tmp_path / "again.png").read_bytes()
   # A later run (--resume) takes its own files back, and only those; they are not photos to explain.
   with OutputFolder(str(tmp_path)) as out:
-    assert out.stem(cat) == ("cat-2", "cat_overlay.png")
+    assert out.stem(cat)[0] == "cat-2"
     assert out.is_own_output(tmp_path / "cat-2.json") and not out.is_own_output(mine)
     out.write({"cat-2.json": lambda p: p.write_text('{"again": 1}')})
   assert json.loads((tmp_path / "cat-2.json").read_text()) == {"again": 1}
@@ -164,7 +164,7 @@ def test_non_finite_pixels_are_refused(tmp_path):
 
 def test_warnings_become_one_line_notes_about_their_photo(tmp_path, capsys, monkeypatch):
   # Item 12: Pillow's decompression-bomb and corrupt-EXIF warnings came with a library file and line.
-  hostile._picture(1).save(tmp_path / "exif.jpg", exif=hostile.CORRUPT_EXIF)
+  hostile.picture(1).save(tmp_path / "exif.jpg", exif=hostile.CORRUPT_EXIF)
   _picture(tmp_path / "big.png")
   monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # 160 x 120 exceeds it, but not twice over
   with notes.warnings_as_notes():
