@@ -24,7 +24,8 @@ from evojax_lime.cli import files
 from evojax_lime.cli.errors import CliError, print_note, shown
 
 DEFAULT_ROOT = Path("evojax-lime-out")
-MANIFEST = ".evojax-lime-files"
+# Not ".evojax-lime-*", the staging folders' prefix; no photo's file can have this name (theirs end in .png, .json).
+MANIFEST = ".evojax-lime.files"
 MANIFEST_LIMIT = 64 << 20  # bytes: about 600 000 names; a larger list is not one this tool wrote
 # Every file a photo may have, by suffix of its stem; no suffix ends with another, so distinct stems never
 # share a file name.
