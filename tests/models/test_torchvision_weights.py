@@ -54,7 +54,7 @@ def test_missing_file_says_what_to_fetch_and_where(torch_home):
     (lambda p: os.mkfifo(p), "is a named pipe (FIFO)"),
     (lambda p: p.symlink_to(p.parent / "gone.pth"), "gone.pth, which does not exist"),
     (lambda p: p.symlink_to("/dev/zero"), "a symbolic link to /dev/zero, which is a character device"),
-])
+], ids=["folder", "fifo", "dangling_link", "link_to_dev_zero"])
 def test_something_else_in_place_of_the_file_is_named(torch_home, make, expect):
   torch_home.mkdir(parents=True)
   path = torch_home / "resnet50-0676ba61.pth"
