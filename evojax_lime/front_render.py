@@ -10,13 +10,15 @@ from typing import Optional, Sequence
 import numpy as np
 
 from evojax_lime.front import ParetoFront
+from evojax_lime.render import PLAIN_TEXT
 
 
 def plot_front(front: ParetoFront, path: str | os.PathLike, *, title: str = "",
                points: Optional[Sequence[tuple[int, float, str]]] = None) -> None:
   """p(target | kept) against the number kept: every size's best (grey), the non-dominated front (red steps),
   the original probability (dashed) and optional extra ``(kept, probability, label)`` points, for example the
-  single-objective runs of a parsimony sweep."""
+  single-objective runs of a parsimony sweep. ``title`` and the points' labels are drawn as plain text, never as
+  mathtext."""
   from matplotlib.figure import Figure
 
   fig = Figure(figsize=(6.4, 4.0), dpi=100, layout="constrained")
@@ -33,9 +35,11 @@ def plot_front(front: ParetoFront, path: str | os.PathLike, *, title: str = "",
   ax.set_xlim(-0.5, front.num_segments + 0.5)
   ax.set_ylim(0, 1.02)
   ax.grid(alpha=0.3)
-  ax.legend(loc="lower right", fontsize=8)
+  legend = ax.legend(loc="lower right", fontsize=8)
+  for text in legend.get_texts():  # the points' labels may be names, as the title
+    text.set(**PLAIN_TEXT)
   if title:
-    ax.set_title(title)
+    ax.set_title(title, **PLAIN_TEXT)
   fig.savefig(path, format="png")
 
 

@@ -18,6 +18,9 @@ HIDDEN_BRIGHTNESS = 0.3  # hidden superpixels stay faintly visible, so the kept 
 _HIDDEN_SATURATION = 0.4
 _EDGE_ALPHA_KEPT, _EDGE_ALPHA_HIDDEN = 0.35, 0.2  # superpixel boundaries: visible, never louder than the photo
 _OUTLINE_RGB = np.array([1.0, 0.82, 0.1], np.float32)  # the kept region's outline
+# For every text that may hold a name (a file's, a class's): drawn as written. Otherwise matplotlib reads
+# "x$^$.png" as mathtext and fails on it, or hands it to LaTeX where the person's matplotlibrc sets usetex.
+PLAIN_TEXT = {"parse_math": False, "usetex": False}
 
 
 def upscale_labels(labels: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -135,21 +138,21 @@ def plot(explanation: Explanation, *, figsize: tuple[float, float] = (11.0, 4.0)
   fig, (left, right) = plt.subplots(1, 2, figsize=figsize, layout="constrained",
                                     gridspec_kw={"width_ratios": (1, 1.4)})
   left.imshow(overlay(photo_of(explanation), explanation), interpolation="nearest")
-  left.set_title(caption(explanation), fontsize=9)
+  left.set_title(caption(explanation), fontsize=9, **PLAIN_TEXT)
   left.set_axis_off()
   draw_fitness(right, explanation, title="fitness per generation")
   return fig
 
 
 def draw_fitness(ax: Any, explanation: Explanation, *, title: str) -> None:
-  """Best and mean population fitness per generation on a matplotlib ``Axes``."""
+  """Best and mean population fitness per generation on a matplotlib ``Axes``; ``title`` is plain text."""
   gens = np.arange(len(explanation.fitness_history))
   style = {"marker": "o", "markersize": 3} if len(gens) <= 30 else {}
   ax.plot(gens, explanation.fitness_history, label="best", color="#d62728", linewidth=2, **style)
   ax.plot(gens, explanation.mean_fitness_history, label="population mean", color="#1f77b4", linewidth=1.5, **style)
   ax.set_xlabel("generation")
   ax.set_ylabel("fitness  (p(class | kept) - parsimony x kept fraction)", fontsize=8)
-  ax.set_title(title)
+  ax.set_title(title, **PLAIN_TEXT)
   ax.grid(alpha=0.3)
   ax.legend(loc="lower right")
   if len(gens) > 1:
@@ -157,7 +160,8 @@ def draw_fitness(ax: Any, explanation: Explanation, *, title: str) -> None:
 
 
 def save_fitness_plot(explanation: Explanation, path: Path, *, title: str) -> None:
-  """The fitness curve (:func:`draw_fitness`) as a PNG (matplotlib's Agg canvas, no display)."""
+  """The fitness curve (:func:`draw_fitness`) as a PNG (matplotlib's Agg canvas, no display); ``title`` is plain
+  text, never mathtext."""
   from matplotlib.figure import Figure
 
   fig = Figure(figsize=(6.4, 3.6), dpi=100, layout="constrained")

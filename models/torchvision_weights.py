@@ -11,7 +11,9 @@ import functools
 import hashlib
 import os
 import re
+import stat
 from pathlib import Path
+from typing import Optional
 
 _URL = "https://download.pytorch.org/models/"
 # Architecture -> file name, as in torchvision/models/*.py (``Weights.IMAGENET1K_V1.url``).
@@ -48,11 +50,47 @@ def checkpoints_dir() -> Path:
   return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
+_KINDS = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def _kind(mode: int) -> str:
+  return next((text for test, text in _KINDS if test(mode)), "not a regular file")
+
+
+def _unusable(path: Path) -> Optional[str]:
+  """What is at ``path`` when it is something other than a regular file (``"missing"`` when nothing is), in
+  words; ``None`` for a regular file, or a link to one."""
+  try:
+    mode = os.lstat(path).st_mode
+  except FileNotFoundError:
+    return "missing"
+  except OSError as err:
+    return f"cannot be examined ({err.strerror or err})"
+  link = ""
+  if stat.S_ISLNK(mode):
+    target = os.readlink(path)
+    try:
+      mode = os.stat(path).st_mode
+    except FileNotFoundError:
+      return f"a symbolic link to {target}, which does not exist"
+    except OSError as err:
+      return f"a symbolic link to {target}, which cannot be examined ({err.strerror or err})"
+    link = f"a symbolic link to {target}, which is "
+  return None if stat.S_ISREG(mode) else link + _kind(mode)
+
+
 @functools.lru_cache(maxsize=16)
 def _sha256(path: str, size: int, mtime_ns: int) -> str:
   """Hex sha256 of a file (cached per path, size and modification time: a checked file is read once)."""
   digest = hashlib.sha256()
-  with open(path, "rb") as f:
+  # Non-blocking open, then the kind checked on what was opened: a pipe swapped in after the check never blocks.
+  fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+  if not stat.S_ISREG(os.fstat(fd).st_mode):
+    os.close(fd)
+    raise ValueError(f"{path} is no longer a regular file")
+  os.set_blocking(fd, True)
+  with os.fdopen(fd, "rb") as f:
     for block in iter(lambda: f.read(_READ), b""):
       digest.update(block)
   return digest.hexdigest()
@@ -69,9 +107,13 @@ def checkpoint(name: str) -> Path:
     raise ValueError(f"{name} has no torchvision weights; models that do: {', '.join(sorted(FILES))}")
   file_name = FILES[name]
   path = checkpoints_dir() / file_name
-  if not path.is_file():
+  found = _unusable(path)
+  if found == "missing":
     raise ValueError(f"{name}: torchvision weights not found: fetch {_URL}{file_name} and save it as {path} "
                      f"(torchvision's own download puts it there; TORCH_HOME moves the folder)")
+  if found is not None:
+    raise ValueError(f"{name}: torchvision weights {path} is {found}, not the weights file; remove it, then fetch "
+                     f"{_URL}{file_name} and save it there")
   stat = path.stat()
   prefix = _HASH.search(file_name).group(1)
   digest = _sha256(str(path), stat.st_size, stat.st_mtime_ns)

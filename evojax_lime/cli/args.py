@@ -46,6 +46,9 @@ outputs, per image, in --out (each written as soon as its batch ends):
 and for the whole run:
   summary.csv, summary.json  one row per photo: name, class, p before and after, kept, K, seconds, error
   index.html                 the same with each overlay, in one self-contained page sortable by column
+a file this tool did not write is never replaced: a photo whose output name is taken gets another stem
+(cat-2_overlay.png), and the run's files become summary-2.* / index-2.html (the tool lists its own files
+in .evojax-lime.files in the output folder)
 
 batches: photos are resized to the model's input and explained --batch-size at a time in one compiled program.
 By default a batch holds 256 // population photos on a CPU and 4096 // population on an accelerator (1 to 64),

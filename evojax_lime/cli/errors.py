@@ -20,9 +20,32 @@ class CliError(Exception):
     self.code = code
 
 
+def shown(text: object) -> str:
+  """``text`` safe to print on a terminal, on one line: every character that is not printable (control
+  characters such as ESC, BEL or a newline, format characters such as a right-to-left override) written as its
+  escape (``\\x1b``, ``\\n``, ``\\u202e``), and a byte of a file name that is not UTF-8 as ``\\xff``.
+
+  A file name is text to show, never something for the terminal to act on: one named
+  ``\\x1b]0;title\\x07.png`` must not retitle the window, one with a newline must not split its result line.
+  """
+  return "".join(c if c.isprintable() else _escape(c) for c in str(text))
+
+
+def _escape(char: str) -> str:
+  code = ord(char)
+  if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's surrogateescape: an undecodable byte of a file name
+    return f"\\x{code - 0xDC00:02x}"
+  return char.encode("unicode_escape").decode("ascii")
+
+
 def print_error(message: str) -> None:
-  """Writes ``evojax-lime: error: <message>`` to stderr."""
-  print(f"evojax-lime: error: {message}", file=sys.stderr, flush=True)
+  """Writes ``evojax-lime: error: <message>`` to stderr (escaped: see :func:`shown`)."""
+  print(f"evojax-lime: error: {shown(message)}", file=sys.stderr, flush=True)
+
+
+def print_note(message: str) -> None:
+  """Writes ``evojax-lime: note: <message>`` to stderr: something worth knowing that did not fail anything."""
+  print(f"evojax-lime: note: {shown(' '.join(str(message).split()))}", file=sys.stderr, flush=True)
 
 
 def print_note(message: str) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Optional
 
 from evojax_lime.engine.compilation_cache import default_cache_dir, try_compilation_cache
-from evojax_lime.cli import batching, html_report, images, report, resume, summary
+from evojax_lime.cli import batching, html_report, images, notes, report, resume, summary
 from evojax_lime.cli.args import check_objective, config_from_args
-from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, usage_error
+from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, shown, usage_error
 from evojax_lime.cli.model import load_model, resolve_target
 from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
 from evojax_lime.cli.pipeline import OVERLAY_LONGEST_SIDE, BatchExplainer, Photo, run_batches
@@ -30,11 +30,15 @@ def _photos(paths, out: OutputFolder, origin: Optional[str]) -> tuple[list[Photo
   photos, failed = [], []
   for path in paths:
     label = path.name if origin else str(path)  # as typed: two folders may hold photos of the same name
-    stem = out.stem(path)
     try:
-      photos.append(Photo(path, label, stem, origin or str(path), images.file_sha256(path)))
+      sha256 = images.file_sha256(path)
     except OSError as err:
-      failed.append(report.Outcome(name=label, error=f"{path}: cannot read: {err.strerror or err}"))
+      failed.append(report.Outcome(name=label, error=f"{shown(path)}: cannot read: {err.strerror or err}"))
+      continue
+    stem, blocker = out.stem(path)
+    if blocker:
+      print_note(f"{shown(label)}: its files are named {shown(stem)}_*: {blocker}")
+    photos.append(Photo(path, label, stem, origin or str(path), sha256))
   return photos, failed
 
 
@@ -48,7 +52,15 @@ def _show(outcome: report.Outcome, bar) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-  """Runs the command; returns the exit status. Raises :class:`CliError` for a problem that stops everything."""
+  """Runs the command; returns the exit status. Raises :class:`CliError` for a problem that stops everything.
+
+  Library warnings become notes (:mod:`~evojax_lime.cli.notes`) for the whole run.
+  """
+  with notes.warnings_as_notes():
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
   config = config_from_args(args)
   check_objective(args, config)
   if args.no_cache and args.cache_dir:
@@ -59,15 +71,21 @@ def run(args: argparse.Namespace) -> int:
       print_note(note)
   inputs = images.collect(args.images)
   for arg, reason in inputs.errors:
-    print_error(f"{arg}: {reason}")
+    print_error(f"{shown(arg)}: {reason}")
   if args.images and not inputs.paths:
     return FAILURE
   overlay_side = None if args.full_resolution else OVERLAY_LONGEST_SIDE
 
   with tempfile.TemporaryDirectory(prefix="evojax-lime-") as scratch, OutputFolder(_out_dir(args)) as out:
-    paths = inputs.paths or (images.bundled_photo(Path(scratch)),)
+    # A folder that is also --out holds this tool's earlier outputs: they are not photos to explain.
+    paths = tuple(p for p in inputs.paths if not out.is_own_output(p))
+    if inputs.paths and not paths:
+      raise CliError(f"no photos to explain: every image named is a file evojax-lime wrote in {shown(out.path)}")
+    paths = paths or (images.bundled_photo(Path(scratch)),)
     origin = None if inputs.paths else images.BUNDLED_ORIGIN
-    status(f"loading {args.model} ({args.weights}) ...", quiet=args.quiet)
+    out.protect(paths)
+    run_files = out.run_files()  # before the photos' stems: summary.png may not take summary.json
+    status(f"loading {args.model} ({shown(args.weights)}) ...", quiet=args.quiet)
     model = load_model(args.model, args.weights, dtype=args.dtype)
     target = resolve_target(args.target, model.class_names)
     options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
@@ -81,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
       if done is None:
         todo.append(i)
         continue
-      thumb = html_report.thumbnail_of_file(out.path / f"{photo.stem}_overlay.png")
+      thumb = html_report.thumbnail_of_file(out.path / f"{photo.stem}_overlay.png") if out.is_own_output(
+          out.path / f"{photo.stem}_overlay.png") else None
       outcomes[i] = report.from_record(photo.label, done, thumbnail=thumb, resumed=True)
       _show(outcomes[i], None)
     for outcome in failed:
@@ -112,10 +131,14 @@ def run(args: argparse.Namespace) -> int:
       subtitle = (f"{args.model} ({args.weights}), population {config.population_size}, generations "
                   f"{config.generations}, {config.segmentation} superpixels, fill {config.fill}, seed {args.seed}")
       out.write({
-          "summary.csv": lambda p: summary.save_csv(ordered, p),
-          "summary.json": lambda p: summary.save_json(ordered, p),
-          "index.html": lambda p: html_report.save(ordered, p, title=f"evojax-lime: {len(ordered)} photos",
-                                                   subtitle=subtitle),
+          run_files["csv"]: lambda p: summary.save_csv(ordered, p),
+          run_files["json"]: lambda p: summary.save_json(ordered, p),
+          run_files["html"]: lambda p: html_report.save(ordered, p, title=f"evojax-lime: {len(ordered)} photos",
+                                                        subtitle=subtitle),
       })
-      print(f"outputs: {out.path}")
+      if run_files["csv"] != "summary.csv":
+        print_note(f"the run's summary is {', '.join(map(shown, run_files.values()))}: a file of the same name "
+                   f"as summary.csv, summary.json or index.html is in {shown(out.path)} and was not written by "
+                   f"evojax-lime")
+      print(f"outputs: {shown(out.path)}")
   return FAILURE if any(o.error for o in ordered) else 0

@@ -15,9 +15,11 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from PIL import Image
 
+from evojax_lime.cli import files
 from evojax_lime.cli.report import Outcome, stability_text
 
 THUMBNAIL_SIDE = 192  # pixels, longest side: a row stays readable and 100 photos weigh about 1.5 MB
+THUMBNAIL_SOURCE_LIMIT = 512 << 20  # bytes: more than a full-resolution overlay of a 100-megapixel photo
 
 _STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222}
@@ -54,7 +56,7 @@ def thumbnail(pixels: np.ndarray, *, side: int = THUMBNAIL_SIDE) -> bytes:
 def thumbnail_of_file(path: Path, *, side: int = THUMBNAIL_SIDE) -> Optional[bytes]:
   """The thumbnail of an image file written earlier, or ``None`` when it cannot be read."""
   try:
-    with Image.open(path) as img:
+    with files.open_regular(path, limit=THUMBNAIL_SOURCE_LIMIT) as f, Image.open(f) as img:
       img.draft("RGB", (side, side))  # JPEG decodes at a fraction of its size; other formats ignore it
       return thumbnail(np.asarray(img.convert("RGB")), side=side)
   except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
@@ -111,4 +113,5 @@ def page(outcomes: Sequence[Outcome], *, title: str, subtitle: str) -> str:
 
 
 def save(outcomes: Sequence[Outcome], path: Path, *, title: str, subtitle: str) -> None:
-  path.write_text(page(outcomes, title=title, subtitle=subtitle), encoding="utf-8")
+  # A file name that is not UTF-8 keeps its odd bytes as visible escapes: the page stays valid UTF-8.
+  path.write_text(page(outcomes, title=title, subtitle=subtitle), encoding="utf-8", errors="backslashreplace")

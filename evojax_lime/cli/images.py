@@ -4,13 +4,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import stat
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from evojax_lime.cli.errors import CliError
+from evojax_lime.cli import files
+from evojax_lime.cli.errors import CliError, shown
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 BUNDLED_ORIGIN = "skimage.data.chelsea (bundled photo)"
@@ -31,29 +33,61 @@ class Inputs:
   errors: tuple[tuple[str, str], ...]
 
 
+def _not_a_photo(path: Path) -> Optional[str]:
+  """Why ``path`` (followed if a link) cannot be read as a photo, or ``None`` when it is a regular file."""
+  try:
+    mode = path.stat().st_mode
+  except FileNotFoundError:
+    return "no such file or folder" if not path.is_symlink() else "a symbolic link to nothing"
+  except OSError as err:
+    return f"cannot be examined: {err.strerror or err}"
+  return None if stat.S_ISREG(mode) else f"{files.kind(mode)}, not a regular file"
+
+
 def collect(arguments: Sequence[str]) -> Inputs:
-  """Expands files and folders (non-recursively, images by extension) into the files to explain."""
+  """Expands files and folders (non-recursively, images by extension) into the files to explain.
+
+  An entry of a folder named like an image that is no regular file (a folder, a FIFO, a device) is reported,
+  not skipped: its name says it is a photo.
+  """
   paths: list[Path] = []
   errors: list[tuple[str, str]] = []
   for arg in arguments:
     path = Path(arg)
     if path.is_dir():
-      found = sorted(p for p in path.iterdir()
-                     if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith("."))
-      if not found:
+      try:
+        named = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith("."))
+      except OSError as err:
+        errors.append((arg, f"cannot list the folder: {err.strerror or err}"))
+        continue
+      if not named:
         errors.append((arg, f"folder holds no images (looked for {', '.join(IMAGE_EXTENSIONS)})"))
-      paths.extend(found)
-    elif path.is_file():
-      paths.append(path)
+      for p in named:
+        reason = _not_a_photo(p)
+        if reason is None:
+          paths.append(p)
+        else:
+          errors.append((str(p), reason))
     else:
-      errors.append((arg, "not a regular file" if path.exists() else "no such file or folder"))
+      reason = _not_a_photo(path)
+      if reason is None:
+        paths.append(path)
+      else:
+        errors.append((arg, reason))
   return Inputs(tuple(paths), tuple(errors))
+
+
+class _NotFinite(Exception):
+  """Pixels that are no numbers: a refusal of the photo, not a sign that its file is corrupt."""
 
 
 def _to_rgb(img: Image.Image) -> np.ndarray:
   """Any Pillow mode -> ``(H, W, 3)`` uint8 RGB, with transparency composited onto white."""
   if img.mode in _SIXTEEN_BIT or img.mode in ("I", "F"):
     arr = np.asarray(img, np.float64)
+    if not np.isfinite(arr).all():  # NaN would become black (0) and be explained as if it were a photo
+      bad = int(np.size(arr) - np.isfinite(arr).sum())
+      raise _NotFinite(f"{bad} of its {arr.size} pixels are not finite numbers (NaN or infinity)")
     if img.mode in _SIXTEEN_BIT or arr.max() > 255:
       top = 65535.0
     elif img.mode == "F" and arr.max() <= 1.0:
@@ -73,23 +107,32 @@ def load_photo(path: Path) -> np.ndarray:
   """Reads a photo as ``(H, W, 3)`` uint8 RGB, upright (EXIF orientation applied).
 
   Raises:
-    CliError: the file is empty, not an image, truncated or otherwise undecodable.
+    CliError: the file is not a regular file (a FIFO is refused, never waited on), empty, not an image, truncated
+      or otherwise undecodable, or its pixels are not all finite numbers (a float TIFF holding NaN).
   """
+  name = shown(path)
   try:
-    if os.path.getsize(path) == 0:
-      raise CliError(f"{path}: empty file")
-    with Image.open(path) as img:
-      img.load()  # decode now: a truncated file fails here rather than half-way through a run
-      return _to_rgb(ImageOps.exif_transpose(img))
+    with files.open_regular(path) as f:
+      if os.fstat(f.fileno()).st_size == 0:
+        raise CliError(f"{name}: empty file")
+      with Image.open(f) as img:
+        img.load()  # decode now: a truncated file fails here rather than half-way through a run
+        pixels = _to_rgb(ImageOps.exif_transpose(img))
+  except files.UnusableFile as err:
+    raise CliError(f"{name}: {err}") from None
   except UnidentifiedImageError:
-    raise CliError(f"{path}: not an image (Pillow cannot identify it)") from None
+    raise CliError(f"{name}: not an image (Pillow cannot identify it)") from None
   except Image.DecompressionBombError as err:
-    raise CliError(f"{path}: {err}") from None
+    raise CliError(f"{name}: {err}") from None
+  except _NotFinite as err:
+    raise CliError(f"{name}: cannot be explained: {err}") from None
   except CliError:
     raise
   except (OSError, SyntaxError, ValueError) as err:  # Pillow's decoders report corruption in all three ways
     detail = "truncated" if "truncated" in str(err) else f"corrupt ({err})"
-    raise CliError(f"{path}: image file is {detail}") from None
+    raise CliError(f"{name}: image file is {detail}") from None
+  return pixels
+
 
 
 def model_input(photo: np.ndarray, size: int) -> np.ndarray:
@@ -118,7 +161,7 @@ def bounded(photo: np.ndarray, longest_side: int | None) -> np.ndarray:
 def file_sha256(path: Path) -> str:
   """Hex SHA-256 of a file's bytes, read in blocks (a photo's identity for ``--resume``)."""
   digest = hashlib.sha256()
-  with open(path, "rb") as f:
+  with files.open_regular(path) as f:
     for block in iter(lambda: f.read(1 << 20), b""):
       digest.update(block)
   return digest.hexdigest()

@@ -15,8 +15,8 @@ from typing import Any, Callable, Optional, Sequence, Union
 import numpy as np
 
 from evojax_lime import Search, genome_length, segment
-from evojax_lime.cli import batching, html_report, images, record, render, report
-from evojax_lime.cli.errors import CliError
+from evojax_lime.cli import batching, html_report, images, notes, record, render, report
+from evojax_lime.cli.errors import CliError, shown
 from evojax_lime.cli.outputs import OutputFolder
 from evojax_lime.cli.progress import PhotosBar
 from evojax_lime.config import ELimeConfig
@@ -77,7 +77,17 @@ class Prepared:
 
 def prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side: Optional[int]) -> Prepared:
   """Reads, resizes and cuts one photo; a photo that cannot be explained raises :class:`CliError` here, before
-  it could sink the batch it would have joined."""
+  it could sink the batch it would have joined. Warnings on the way are notes about this photo."""
+  with notes.about(photo.label):
+    try:
+      return _prepare(photo, input_size=input_size, config=config, overlay_side=overlay_side)
+    except CliError:
+      raise
+    except Exception as err:  # whatever else a library raises on a strange photo costs that photo alone
+      raise CliError(f"{shown(photo.path)}: cannot be read: {type(err).__name__}: {err}") from None
+
+
+def _prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side: Optional[int]) -> Prepared:
   start = time.perf_counter()
   original = images.load_photo(photo.path)
   image = images.model_input(original, input_size)
@@ -90,10 +100,10 @@ def prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side:
   try:
     labels = segment(image, config.segmentation, dict(config.segmentation_params))
   except ValueError as err:
-    raise CliError(f"{photo.path}: {err}") from None
+    raise CliError(f"{shown(photo.path)}: {err}") from None
   segmentation_time = time.perf_counter() - t0
   if int(labels.max()) + 1 < 2:  # e.g. a blank photo: nothing to select between
-    raise CliError(f"{photo.path}: the photo has fewer than 2 superpixels; there is nothing to select between")
+    raise CliError(f"{shown(photo.path)}: the photo has fewer than 2 superpixels; there is nothing to select between")
   return Prepared(photo, size, display, image, labels, segmentation_time, time.perf_counter() - start)
 
 
@@ -166,12 +176,17 @@ class BatchExplainer:
     padded = list(batch) + [batch[j % n] for j in range(copies)]
     if progress is not None:
       progress.batch(index, n)
-    probs = self.model.predict(np.stack([p.image for p in padded]))[:n]
-    targets = [int(np.argmax(p)) if self.target is None else self.target for p in probs]
     try:
+      probs = self.model.predict(np.stack([p.image for p in padded]))[:n]
+      targets = [int(np.argmax(p)) if self.target is None else self.target for p in probs]
       outcomes: list[Any] = self._evolve(padded, [targets[j % n] for j in range(len(padded))], progress)[:n]
-    except ValueError:
-      outcomes = [self._alone(p, t) for p, t in zip(batch, targets)]
+    except Exception:  # any failure of the batch: each photo alone, so a bad one costs only itself
+      probs, targets, outcomes = [], [], []
+      for prep in batch:
+        prob, target, outcome = self._alone(prep)
+        probs.append(prob)
+        targets.append(target)
+        outcomes.append(outcome)
     share = (time.perf_counter() - start) / n
     batch_info = {"index": index, "photos": n, "size": len(padded)}
     results: list[Result] = []
@@ -192,21 +207,35 @@ class BatchExplainer:
       results.append((prep, exp, run))
     return results
 
-  def _alone(self, prep: Prepared, target: int) -> Union[Explanation, CliError]:
+  def _alone(self, prep: Prepared) -> tuple[Optional[np.ndarray], int, Union[Explanation, CliError]]:
+    """``(probabilities, target, explanation or the error)`` of one photo explained on its own."""
+    prob, target = None, -1
     try:
-      return self._evolve([prep], [target], None)[0]
+      prob = self.model.predict(prep.image[None])[0]
+      target = int(np.argmax(prob)) if self.target is None else self.target
+      return prob, target, self._evolve([prep], [target], None)[0]
     except ValueError as err:  # e.g. a classifier that returns NaN for this photo's masked images
-      return CliError(f"{prep.photo.path}: {err}")
+      return prob, target, CliError(f"{shown(prep.photo.path)}: {err}")
+    except Exception as err:
+      return prob, target, CliError(f"{shown(prep.photo.path)}: cannot be explained: {type(err).__name__}: {err}")
 
   def write(self, out: OutputFolder, prep: Prepared, exp: Explanation, run: record.Run) -> report.Outcome:
-    """Renders and writes one photo's files (all or none); returns its summary row. Runs on the writer thread."""
+    """Renders and writes one photo's files (all or none); returns its summary row. Runs on the writer thread;
+    warnings on the way (a glyph missing from the font) are notes about this photo."""
+    with notes.about(prep.photo.label):
+      return self._write(out, prep, exp, run)
+
+  def _write(self, out: OutputFolder, prep: Prepared, exp: Explanation, run: record.Run) -> report.Outcome:
     stem = prep.photo.stem
     files = {kind: f"{stem}{suffix}" for kind, suffix in
              (("overlay", "_overlay.png"), ("explanation", "_explanation.png"), ("fitness", "_fitness.png"),
               ("record", ".json"))}
     if run.front is not None:
       files.update(front=f"{stem}_front.png", strip=f"{stem}_strip.png")
-    title = f"Fitness per generation: {prep.photo.label}, {run.target.name} ({run.target.id})"
+    # Titles name the photo escaped as on screen (a font has no glyph for ESC, and a byte of a name that is not
+    # UTF-8 cannot be drawn at all); plot functions draw them as plain text, never as mathtext ($x^2$).
+    label = shown(prep.photo.label)
+    title = f"Fitness per generation: {label}, {run.target.name} ({run.target.id})"
     start = time.perf_counter()
     overlay = render.overlay(prep.display, exp)
     data = record.record(run, exp, files)
@@ -221,7 +250,7 @@ class BatchExplainer:
         files["explanation"]: lambda p: render.save_png(render.masked_input(exp), p),
         files["fitness"]: lambda p: render.save_fitness_plot(exp, p, title=title),
         **({} if run.front is None else {
-            files["front"]: lambda p: plot_front(run.front, p, title=f"{prep.photo.label}: {run.target.name}"),
+            files["front"]: lambda p: plot_front(run.front, p, title=f"{label}: {run.target.name}"),
             files["strip"]: lambda p: front_strip(run.front, strip_sizes(run.front), p)}),
         files["record"]: save_record,
     })
@@ -279,7 +308,7 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
         try:
           ready.append(future.result())
           slots.append(first + offset)
-        except CliError as err:
+        except CliError as err:  # prepare() turns every failure of a photo into one
           outcomes[first + offset] = report.Outcome(name=group[offset].label, error=str(err))
       # Back-pressure: files of at most two batches wait in memory for the writer.
       if index >= 2:
@@ -305,7 +334,11 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
 
 
 def _written(future: cf.Future, photo: Photo) -> report.Outcome:
+  """The outcome of writing a photo's files; a failure (of any kind) is that photo's error, not the run's end."""
   try:
     return future.result()
   except CliError as err:
     return report.Outcome(name=photo.label, error=str(err))
+  except Exception as err:  # e.g. a plot that cannot be drawn: the photo fails, the next ones are still written
+    error = CliError(f"{shown(photo.path)}: cannot write its files: {type(err).__name__}: {err}")
+    return report.Outcome(name=photo.label, error=str(error))

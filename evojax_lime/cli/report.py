@@ -5,6 +5,8 @@ import dataclasses
 import math
 from typing import Any, Optional, Sequence
 
+from evojax_lime.cli.errors import shown
+
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
@@ -65,11 +67,12 @@ def stability_text(value: Any) -> str:
 
 
 def line(o: Outcome) -> str:
-  """``cat.jpg: tabby (281)  p 0.61 -> 0.87 with 9 of 52 superpixels  (3.1 s)``."""
+  """``cat.jpg: tabby (281)  p 0.61 -> 0.87 with 9 of 52 superpixels  (3.1 s)``; names escaped (see
+  :func:`~evojax_lime.cli.errors.shown`)."""
   if o.resumed:
-    return (f"{o.name}: {o.class_name} ({o.class_id})  p {o.original:.3f} -> {o.explanation:.3f} "
+    return (f"{shown(o.name)}: {shown(o.class_name)} ({o.class_id})  p {o.original:.3f} -> {o.explanation:.3f} "
             f"with {o.kept} of {o.superpixels} superpixels  (already explained; kept)")
-  return (f"{o.name}: {o.class_name} ({o.class_id})  p {o.original:.3f} -> {o.explanation:.3f} "
+  return (f"{shown(o.name)}: {shown(o.class_name)} ({o.class_id})  p {o.original:.3f} -> {o.explanation:.3f} "
           f"with {o.kept} of {o.superpixels} superpixels  ({o.seconds:.1f} s)")
 
 
@@ -77,18 +80,18 @@ _HEADER = ("image", "class", "p(full)", "p(kept)", "kept", "time")
 
 
 def _cells(o: Outcome) -> tuple[str, ...]:
-  return (o.name, f"{o.class_name} ({o.class_id})", f"{o.original:.3f}", f"{o.explanation:.3f}",
+  return (shown(o.name), f"{shown(o.class_name)} ({o.class_id})", f"{o.original:.3f}", f"{o.explanation:.3f}",
           f"{o.kept}/{o.superpixels}", f"{o.seconds:.1f} s")
 
 
 def table(outcomes: Sequence[Outcome]) -> str:
-  """A fixed-width table of every image in order, failed ones with their error."""
+  """A fixed-width table of every image in order, failed ones with their error (all text escaped)."""
   rows = [_HEADER] + [_cells(o) for o in outcomes if o.error is None]
   widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
-  widths[0] = max([widths[0]] + [len(o.name) for o in outcomes])
+  widths[0] = max([widths[0]] + [len(shown(o.name)) for o in outcomes])
   # Names and classes read left to right; numbers line up on the right.
   fmt = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
   lines = [fmt(_HEADER)]
   for o in outcomes:
-    lines.append(f"{o.name.ljust(widths[0])}  failed: {o.error}" if o.error else fmt(_cells(o)))
+    lines.append(f"{shown(o.name).ljust(widths[0])}  failed: {shown(o.error)}" if o.error else fmt(_cells(o)))
   return "\n".join(lines)

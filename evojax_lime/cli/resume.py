@@ -5,16 +5,26 @@ its file's bytes (so a renamed, copied or touched file is still recognised, an e
 ``options`` equal this run's: model, weights (a weights file by its SHA-256), every GA option, seed, requested
 target and overlay size. Anything else (no record, another photo, other options, an unreadable record) is
 explained again and its files replaced.
+
+A record is read back as untrusted input: only a regular file of at most :data:`RECORD_LIMIT` bytes is read (a
+FIFO would block, a huge file would be read whole), and it counts only if every value the run reuses has the
+type and range the tool writes (no NaN, no number too large for a float). One that does not is treated as
+absent: the photo is explained again.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, Optional
 
+from evojax_lime.cli import files
 from evojax_lime.cli.images import file_sha256
 from evojax_lime.config import ELimeConfig
+
+# Bytes: a record is tens of kilobytes, a few megabytes with a long run's histories and fronts.
+RECORD_LIMIT = 32 << 20
 
 
 def options(*, model: str, weights: str, config: ELimeConfig, seed: int, target: Optional[int],
@@ -29,24 +39,61 @@ def options(*, model: str, weights: str, config: ELimeConfig, seed: int, target:
   return json.loads(json.dumps(data))  # tuples -> lists: equal to what a record read back holds
 
 
+def _no_constants(name: str) -> Any:
+  raise ValueError(f"{name} is not a JSON number")
+
+
 def read_record(path: Path) -> Optional[dict[str, Any]]:
-  """The JSON object at ``path``, or ``None`` when it is missing, unreadable or not an object."""
+  """The JSON object at ``path``, or ``None`` when it is missing, not a regular file, larger than
+  :data:`RECORD_LIMIT`, not strict JSON (``NaN`` and ``Infinity`` are refused) or not an object."""
   try:
-    data = json.loads(path.read_text(encoding="utf-8"))
-  except (OSError, ValueError):
+    data = json.loads(files.read_regular(path, limit=RECORD_LIMIT).decode("utf-8"), parse_constant=_no_constants)
+  except (OSError, ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; deep nesting recurses
     return None
   return data if isinstance(data, dict) else None
 
 
+def _number(value: Any, low: float = -math.inf, high: float = math.inf) -> bool:
+  """A JSON number (not a bool) that is a finite float in ``[low, high]``."""
+  if isinstance(value, bool) or not isinstance(value, (int, float)):
+    return False
+  try:
+    value = float(value)  # a 400-digit integer does not fit
+  except OverflowError:
+    return False
+  return math.isfinite(value) and low <= value <= high
+
+
+def _count(value: Any) -> bool:
+  return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2 ** 31
+
+
+def valid(data: dict[str, Any]) -> bool:
+  """Whether every value a resumed photo's report reads has the type and range the tool writes."""
+  target, timings, kept = data.get("target"), data.get("timings"), data.get("kept")
+  stability, names = data.get("stability"), data.get("files")
+  return (isinstance(target, dict) and _count(target.get("id")) and isinstance(target.get("name"), str)
+          and _number(data.get("original_probability"), 0.0, 1.0)
+          and _number(data.get("explanation_probability"), 0.0, 1.0)
+          and _count(data.get("num_superpixels"))
+          and isinstance(kept, list) and len(kept) <= data["num_superpixels"]
+          and all(isinstance(k, dict) and _count(k.get("id")) and _number(k.get("importance")) for k in kept)
+          and isinstance(timings, dict) and all(isinstance(k, str) and _number(v) for k, v in timings.items())
+          and (stability is None or _number(stability) or (isinstance(stability, dict) and all(
+              isinstance(k, str) and (v is None or _number(v)) for k, v in stability.items())))
+          and isinstance(names, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()))
+
+
 def done_record(path: Path, *, sha256: str, run_options: dict[str, Any]) -> Optional[dict[str, Any]]:
-  """The record at ``path`` when it is of this photo (by hash) with these options; otherwise ``None``."""
+  """The record at ``path`` when it is of this photo (by hash) with these options and valid (see
+  :func:`valid`); otherwise ``None``."""
   data = read_record(path)
   if data is None:
     return None
   image = data.get("image")
   if not isinstance(image, dict) or image.get("sha256") != sha256 or data.get("options") != run_options:
     return None
-  return data
+  return data if valid(data) else None
 
 
 def latest_run(root: Path) -> Optional[Path]:

@@ -31,13 +31,30 @@ def rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
   return out
 
 
+# A cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +cmd, @SUM, a tab or CR
+# before them): text that comes from outside (a file name, a class name, an error) is made plain text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any) -> Any:
+  """``value`` as a CSV cell: ``""`` for a missing value, a string that a spreadsheet would run as a formula
+  prefixed with ``'`` (which spreadsheets show as text); numbers as they are."""
+  if value is None:
+    return ""
+  if isinstance(value, str) and value.startswith(_FORMULA_START):
+    return "'" + value
+  return value
+
+
 def save_csv(outcomes: Sequence[Outcome], path: Path) -> None:
-  """``summary.csv``: a header of :data:`COLUMNS`, then one row per photo (empty cells for missing values)."""
-  with open(path, "w", newline="", encoding="utf-8") as f:
+  """``summary.csv``: a header of :data:`COLUMNS`, then one row per photo (empty cells for missing values, text
+  that would be a formula neutralised: see :func:`cell`)."""
+  # A file name that is not UTF-8 keeps its odd bytes as visible escapes: the file stays valid UTF-8.
+  with open(path, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:
     writer = csv.DictWriter(f, fieldnames=COLUMNS)
     writer.writeheader()
     for row in rows(outcomes):
-      writer.writerow({k: "" if v is None else v for k, v in row.items()})
+      writer.writerow({k: cell(v) for k, v in row.items()})
 
 
 def save_json(outcomes: Sequence[Outcome], path: Path) -> None:

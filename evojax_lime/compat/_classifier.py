@@ -17,7 +17,7 @@ import numpy as np
 from evojax_lime.compat._value_range import ValueRange
 from evojax_lime.engine.cache import cached, weakly
 from evojax_lime.evaluation.fitness import Classifier, Evaluator, evaluate_scores
-from evojax_lime.evaluation.host import host_classifier
+from evojax_lime.evaluation.host import faults_of, host_classifier
 
 
 def traces_as_jax(fn: Callable, shape: tuple[int, ...], dtype: np.dtype) -> bool:
@@ -47,7 +47,8 @@ def engine_classifier(fn: Callable, convention: ValueRange, is_jax: bool,
     if is_jax:  # float64 images become float32 unless JAX runs with x64 enabled
       inside = dataclasses.replace(convention, dtype=jax.dtypes.canonicalize_dtype(convention.dtype))
       return lambda images: jnp.asarray(held()(inside.from_unit(images, jnp))).astype(jnp.float32)
-    return host_classifier(lambda images: np.asarray(held()(convention.from_unit(images))), num_classes=num_classes)
+    return host_classifier(lambda images: np.asarray(held()(convention.from_unit(images))), num_classes=num_classes,
+                           name="classifier_fn")
 
   return cached(fn, ("engine_classifier", convention, is_jax, num_classes), build)
 
@@ -64,3 +65,18 @@ def scores_program(classifier: Classifier, chunk_size: int, num_classes: int):
   evaluator = lambda: Evaluator(classifier=held(), logits=False, chunk_size=chunk_size)
   return cached(classifier, ("scores", chunk_size, num_classes),
                 lambda: jax.jit(lambda g, p: evaluate_scores(g, p, evaluator(), num_classes=num_classes)))
+
+
+def check_host(classifier: Classifier) -> None:
+  """Raises what went wrong in a host ``classifier_fn``'s calls since the last check (see
+  :class:`~evojax_lime.evaluation.host.HostFaults`); nothing for a JAX one."""
+  faults = faults_of(classifier)
+  if faults is not None:
+    faults.check()
+
+
+def clear_host(classifier: Classifier) -> None:
+  """Forgets what went wrong in a host ``classifier_fn``'s earlier calls; nothing for a JAX one."""
+  faults = faults_of(classifier)
+  if faults is not None:
+    faults.clear()

@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_lime.compat._classifier import engine_classifier, scores_program, traces_as_jax
+from evojax_lime.compat._classifier import check_host, clear_host, engine_classifier, scores_program, traces_as_jax
 from evojax_lime.compat._value_range import value_range
 from evojax_lime.config import ELimeConfig
 from evojax_lime.explain import explain
@@ -312,8 +312,10 @@ class LimeImageExplainer:
         raise ValueError(f"classifier_fn must map (N, H, W, 3) images to (N, C) scores; for N=1 it returned "
                          f"shape {first.shape}")
       num_classes = int(first.shape[1])
+    classifier = engine_classifier(classifier_fn, convention, is_jax, num_classes)
+    clear_host(classifier)  # the wrapper is cached: an earlier run's unreported problem is not this run's
     return _Problem(image01=convention.to_unit(image), fill01=convention.to_unit(fudged), labels=labels, num_segments=k, extra_gene=extra,
-                    classifier=engine_classifier(classifier_fn, convention, is_jax, num_classes), is_jax=is_jax)
+                    classifier=classifier, is_jax=is_jax)
 
   def _sample_weights(self, data: np.ndarray, distance_metric: str) -> Optional[np.ndarray]:
     """``None`` for lime's default (cosine distance, exponential kernel: computed in JAX), else host weights."""
@@ -342,6 +344,7 @@ class LimeImageExplainer:
                      fill=jnp.asarray(problem.fill01), target=jnp.int32(0), num_genes=jnp.int32(genomes.shape[1]))
     scores = np.asarray(scores_program(problem.classifier, min(chunk, num_samples), num_classes)(
         jnp.asarray(genomes), images))
+    check_host(problem.classifier)
     if scores.ndim != 2 or scores.shape[0] != num_samples:
       raise ValueError(f"classifier_fn must return (N, C) scores, got shape {scores.shape[1:]} per batch")
     if not np.isfinite(scores).all():
@@ -395,6 +398,7 @@ class LimeImageExplainer:
     ids, dense = np.unique(explanation.segments, return_inverse=True)
     dense = dense.reshape(explanation.segments.shape).astype(np.int32)
     full = np.asarray(problem.classifier(jnp.asarray(problem.image01)[None]))[0]
+    check_host(problem.classifier)
     if not np.isfinite(full).all():
       raise ValueError("classifier_fn returned NaN or infinite values for the image")
     seed = int(self.random_state.randint(0, 2 ** 31 - 1))

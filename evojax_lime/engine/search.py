@@ -24,6 +24,7 @@ from evojax_lime.engine.program import ProgramKey, program
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
 from evojax_lime.evaluation.chunking import chunk_size, total_memory_bytes
 from evojax_lime.evaluation.classifier import split_classifier
+from evojax_lime.evaluation.host import faults_of
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
@@ -154,6 +155,9 @@ class Search:
                      logits=logits, dtype=config.dtype, shard=config.shard)
     self._program = program(classifier, key)
     self._weights, _ = split_classifier(classifier)
+    self._faults = faults_of(classifier)  # a host classifier's errors, raised when the program returns
+    if self._faults is not None:
+      self._faults.clear()
     per_image_rates = batched_params(params, config, len(images))
     rates = jax.tree_util.tree_map(lambda x: np.repeat(x, self.restarts, axis=0), per_image_rates)
     one_row = jax.tree_util.tree_map(lambda x: x[:1], rates)
@@ -218,13 +222,23 @@ class Search:
     while self.steps < stop and not self.done:
       # The initial population on its own first: a report as soon as it is evaluated.
       segment_end = stop if progress is None else 1 if self.steps == 0 else (self.steps // every + 1) * every
-      self.state = self._run(self._weights, self.state, np.int32(min(stop, segment_end)))
+      try:
+        self.state = self._run(self._weights, self.state, np.int32(min(stop, segment_end)))
+      except jax.errors.JaxRuntimeError:
+        self._check_host()  # the host classifier's own message, rather than XLA's
+        raise
+      self._check_host()
       if progress is not None:
         generation, best = jax.device_get((self.state.strategy.generation, self.state.best_history))
         progress(int(generation.max()) - 1, float(np.nanmax(best)))
     jax.block_until_ready(self.state)
     self.evolve_time += time.perf_counter() - t0
     return self
+
+  def _check_host(self) -> None:
+    if self._faults is not None:
+      jax.block_until_ready(self.state)
+      self._faults.check()
 
   def _host_state(self) -> Any:
     if self.steps == 0:

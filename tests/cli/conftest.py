@@ -1,8 +1,7 @@
-"""Runs the installed ``evojax-lime`` console script, and builds photos (good and bad) to feed it."""
+"""Runs this checkout's command line (``python -m evojax_lime.cli``), and builds photos (good and bad) to feed it."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +12,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
-_SCRIPT = shutil.which("evojax-lime")
-COMMAND = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "evojax_lime.cli"]
+# Always this checkout's code: an installed ``evojax-lime`` script may belong to another copy of the project.
+COMMAND = [sys.executable, "-m", "evojax_lime.cli"]
+ROOT = Path(__file__).resolve().parents[2]
 # Small runs: every launch pays the JAX import and a compile of the GA with EfficientNet-Lite0 in it; a fixed
 # chunk size skips the automatic one's extra compile.
 FAST = ("--population", "8", "--generations", "2", "--chunk-size", "8", "--quiet")
@@ -22,9 +22,12 @@ EXIF_ORIENTATION = 0x0112
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300, env: Optional[dict] = None) -> subprocess.CompletedProcess:
-  """``evojax-lime *args`` in ``cwd`` (with ``env`` added to the environment); stdout and stderr as text."""
-  return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                        env={**os.environ, **(env or {})})
+  """``evojax-lime *args`` in ``cwd``, importing the package from this checkout, with ``env`` added to the
+  environment; stdout and stderr as text."""
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+         **(env or {})}
+  return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+                        timeout=timeout)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -40,3 +40,18 @@ def test_no_cache_with_cache_dir_is_refused(tmp_path, photos):
   assert result.returncode == 2
   assert error_lines(result) == ["evojax-lime: error: --no-cache and --cache-dir contradict each other: give one of them"]
   assert not (tmp_path / "c").exists()
+
+
+def test_damaged_cache_entries_are_a_note_and_the_run_compiles(tmp_path, photos):
+  cache = tmp_path / "cache"
+  first = cli("explain", photos["cat"], *FAST, "--cache-dir", cache, "--out", tmp_path / "one", cwd=tmp_path)
+  assert first.returncode == 0, first.stderr
+  entries = [p for p in cache.rglob("*") if p.is_file()]
+  assert entries
+  for entry in entries:
+    entry.write_bytes(b"\x00damaged" * 8)
+  second = cli("explain", photos["cat"], *FAST, "--cache-dir", cache, "--out", tmp_path / "two", cwd=tmp_path)
+  assert second.returncode == 0, second.stderr
+  lines = error_lines(second)
+  assert lines and all(line.startswith("evojax-lime: note:") for line in lines)
+  assert any((tmp_path / "two").glob("*_overlay.png"))

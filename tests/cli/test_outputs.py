@@ -7,11 +7,13 @@ import pytest
 from PIL import Image
 
 from evojax_lime.cli import render
+from evojax_lime.cli.outputs import MANIFEST
 
 from tests.cli.conftest import FAST, cli, error_lines
 
 OUTPUTS = ("_overlay.png", "_explanation.png", "_fitness.png", ".json")
-RUN_FILES = ("summary.csv", "summary.json", "index.html")
+# With the list of the files the tool wrote, by which a later run tells them from the person's.
+RUN_FILES = ("summary.csv", "summary.json", "index.html", MANIFEST)
 
 
 def _outputs(folder, stem):

@@ -88,6 +88,12 @@ def test_a_photo_with_one_superpixel_fails_before_its_batch(tmp_path):
   assert ok.size == (80, 120) and ok.display.shape == (33, 50, 3) and ok.image.shape == (32, 32, 3)
 
 
+# What a resumed photo's report reads from its record, as the tool writes it.
+VALID = {"target": {"id": 281, "name": "tabby"}, "original_probability": 0.5, "explanation_probability": 0.75,
+         "num_superpixels": 40, "kept": [{"id": 3, "importance": 0.9}], "timings": {"wall": 1.5},
+         "files": {"record": "cat.json"}}
+
+
 def test_resume_recognises_only_its_own_records(tmp_path):
   from evojax_lime.cli import resume
 
@@ -102,7 +108,7 @@ def test_resume_recognises_only_its_own_records(tmp_path):
   by_file = resume.options(model="m", weights=str(weights), config=config, seed=0, target=3, overlay_side=1024)
   assert by_file["weights"] == {"file": "w.msgpack", "sha256": images_sha(weights)}
   record = tmp_path / "cat.json"
-  record.write_text(json.dumps({"image": {"sha256": "ab"}, "options": options}))
+  record.write_text(json.dumps({"image": {"sha256": "ab"}, "options": options, **VALID}))
   assert resume.done_record(record, sha256="ab", run_options=options) is not None
   assert resume.done_record(record, sha256="cd", run_options=options) is None
   assert resume.done_record(record, sha256="ab", run_options=by_file) is None

@@ -1,5 +1,6 @@
 """``weights="torchvision"``: torchvision's own checkpoint file in torch's cache, found by name and hash-checked."""
 import hashlib
+import os
 from pathlib import Path
 
 import jax
@@ -46,6 +47,23 @@ def test_missing_file_says_what_to_fetch_and_where(torch_home):
   assert "\n" not in message
   assert "https://download.pytorch.org/models/resnet50-0676ba61.pth" in message
   assert str(torch_home / "resnet50-0676ba61.pth") in message
+
+
+@pytest.mark.parametrize("make, expect", [
+    (lambda p: p.mkdir(), "is a folder"),
+    (lambda p: os.mkfifo(p), "is a named pipe (FIFO)"),
+    (lambda p: p.symlink_to(p.parent / "gone.pth"), "gone.pth, which does not exist"),
+    (lambda p: p.symlink_to("/dev/zero"), "a symbolic link to /dev/zero, which is a character device"),
+], ids=["folder", "fifo", "dangling_link", "link_to_dev_zero"])
+def test_something_else_in_place_of_the_file_is_named(torch_home, make, expect):
+  torch_home.mkdir(parents=True)
+  path = torch_home / "resnet50-0676ba61.pth"
+  make(path)
+  with pytest.raises(ValueError) as err:
+    models.create("resnet50", weights="torchvision")  # neither blocks on the FIFO nor reads /dev/zero
+  message = str(err.value)
+  assert f"torchvision weights {path} is " in message and expect in message and "not found" not in message
+  assert "not the weights file; remove it, then fetch https://download.pytorch.org/models/resnet50" in message
 
 
 def test_wrong_hash_is_refused(torch_home):
