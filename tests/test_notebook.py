@@ -13,6 +13,8 @@ from evojax_lime import render
 from evojax_lime.cli import render as cli_render
 from tests.engine.planted import planted_problem
 
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
+
 matplotlib.use("Agg")
 
 

@@ -15,6 +15,8 @@ from skimage import data
 
 from tests.cli.conftest import FAST, cli, error_lines
 
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
+
 HOSTILE = 'x<b>"&.png'  # a legal file name that is also markup: the report must escape it
 GOOD = ("a_cat.jpg", "b_astro.png", "c_big.jpg", HOSTILE)
 

@@ -1,7 +1,11 @@
 """The command line keeps compiled programs on disk by default; a cache it cannot use is a note, never a failure."""
 import json
 
+import pytest
+
 from tests.cli.conftest import FAST, cli, error_lines
+
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
 
 
 def test_programs_cached_by_default_and_reused(tmp_path, photos):
@@ -12,8 +16,10 @@ def test_programs_cached_by_default_and_reused(tmp_path, photos):
   assert cache.is_dir() and any(cache.iterdir())
   second = cli("explain", photos["cat"], *FAST, "--out", tmp_path / "two", cwd=tmp_path, env={"XDG_CACHE_HOME": home})
   assert second.returncode == 0, second.stderr
-  record = json.loads((tmp_path / "two" / f"{photos['cat'].stem}.json").read_text())
-  assert record["timings"]["compile"] == 0.0  # the program came from the first process's cache
+  compile_s = [json.loads((tmp_path / run / f"{photos['cat'].stem}.json").read_text())["timings"]["compile"]
+               for run in ("one", "two")]
+  # Tracing and lowering remain; XLA's compile (most of the time) is replaced by loading the first's program.
+  assert compile_s[1] < compile_s[0] / 2, compile_s
 
 
 def test_no_cache_writes_nothing(tmp_path, photos):

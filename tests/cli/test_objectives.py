@@ -3,7 +3,11 @@ import json
 
 from PIL import Image
 
+import pytest
+
 from tests.cli.conftest import FAST, cli, error_lines
+
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
 
 
 def test_pareto_objective_writes_the_front(tmp_path, photos):

@@ -16,6 +16,8 @@ import evojax_lime as el
 import models
 from tests.engine.same import assert_identical
 
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
+
 BASE = el.ELimeConfig(population_size=8, generations=3, segmentation="grid", segmentation_params={"n_segments": 16})
 REL = 1e-6  # probabilities, relative
 ABS = 1e-6  # fitness histories

@@ -9,8 +9,12 @@ import textwrap
 
 import numpy as np
 
+import pytest
+
 import evojax_lime as el
 from tests.engine.planted import planted_problem
+
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
 
 CONFIG = dict(population_size=16, generations=5, chunk_size=8, fill="black")
 

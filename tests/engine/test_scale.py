@@ -63,11 +63,24 @@ def test_population_far_larger_than_chunk():
   assert_identical(exp, el.explain(image, clf, segments=labels, config=dataclasses.replace(cfg, chunk_size=1000)))
 
 
+class _Device:
+  """What the chunk choice reads of a device: its platform and its allocator's limit."""
+
+  def __init__(self, platform, *, bytes_limit):
+    self.platform, self._limit = platform, bytes_limit
+
+  def memory_stats(self):
+    return {"bytes_limit": self._limit}
+
+
 def test_automatic_chunk_size_counts_the_batch_and_divides_the_rows():
   image, labels, clf = planted_problem((2, 3), side=24, n_segments=12)
   profile = classifier_profile(clf, 24, 24, "float32")
-  huge = auto_chunk_size(profile, rows=10**9)
-  assert 1 <= huge < 10**9  # bounded by memory (and on a CPU by its cache-friendly cap), not by the population
+  assert auto_chunk_size(profile, rows=10**9) == CPU_MAX_CHUNK  # a CPU's cache-friendly cap
+  # On an accelerator the memory bounds it: half of what the allocator may use, over the bytes per image.
+  gpu = _Device("gpu", bytes_limit=1000 * profile.bytes_per_image)
+  assert auto_chunk_size(profile, rows=10**9, device=gpu) == 500
+  assert auto_chunk_size(profile, rows=10**9, device=_Device("gpu", bytes_limit=3 * profile.bytes_per_image)) == 1
   assert auto_chunk_size(profile, rows=16) == 16
   # Rows that do not fit are split into equal chunks: a divisor when one is near, else at most a few padded rows.
   assert choose_chunk(64, 48) == 32 and choose_chunk(100, 30) == 25

@@ -26,6 +26,8 @@ from tests.torch_reference import images as _images
 from tests.torch_reference import rescale_logits as _rescale_logits
 from tests.torch_reference import torch_logits as _torch_logits
 
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
+
 SPECS = {**resnet.SPECS, **densenet.SPECS, **mobilenet.SPECS}
 RESOLUTIONS = (64, 77)
 

@@ -29,6 +29,8 @@ from models.torch_reader import load_torch_checkpoint  # noqa: E402
 from tests.torch_reference import (ATOL, LOGIT_STD, assert_close, flax_logits, images,  # noqa: E402
                                    randomise_norms_and_embeddings, rescale_logits, torch_logits)
 
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
+
 
 def _torch_convnext(config: convnext.ConvNeXtConfig) -> "torch.nn.Module":
   widths = (*config.widths, None)

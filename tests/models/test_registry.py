@@ -13,6 +13,8 @@ import pytest
 import models
 from models import efficientnet_lite
 
+pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
+
 NAME = "efficientnet_lite0"
 # Small inputs keep the compiled programs cheap; the API does not care about the resolution.
 SIZE = 64

@@ -1,6 +1,5 @@
 """Occlusion seeding: the operators' shapes and rules, and a planted classifier found in two populations."""
 import chex
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest

@@ -15,7 +15,7 @@ from benchmarks._agreement import AGREEMENT_PHOTOS, adjusted_rand_index, agreeme
 from evojax_lime.segmentation import quickshift_jax
 from benchmarks._agreement import pieces
 from evojax_lime.segmentation.superpixels import LIME_QUICKSHIFT, in_program_labels, segment
-from tests.test_slic_jax import assert_valid
+from tests.segmentation.test_slic_jax import assert_valid
 
 # Measured at 224 x 224 (skimage 0.26, jax 0.10.2 CPU): ARI 0.9935-0.9988, boundary recall 0.975-1.0, K equal
 # to skimage's on every photo. Nearly all of the difference is the pieces of skimage's labels that are not
