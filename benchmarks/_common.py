@@ -66,6 +66,15 @@ def load_photos(names: Sequence[str], size: int, images_dir: Optional[str] = Non
   return photos
 
 
+def lime_config(config: el.ELimeConfig) -> el.ELimeConfig:
+  """``config``'s image options (segmentation, fill, dtype, chunk) for ``explain_lime``, whose budget is its
+  sample count and which refuses the GA's options."""
+  from evojax_lime.strategies import STRATEGIES
+  searched = set().union(*(cls.options for cls in STRATEGIES.values())) | {"population_size", "generations"}
+  defaults = el.ELimeConfig()
+  return dataclasses.replace(config, **{f: getattr(defaults, f) for f in searched})
+
+
 def load_model(spec: str, *, dtype: str = "float32") -> ModelEntry:
   """``"tiny"`` (a random 10-class CNN on 32 x 32 inputs, for smoke tests), ``"efficientnet_lite0"`` (pretrained)
   or ``"NAME=CHECKPOINT"`` (a ``models`` architecture with a torchvision checkpoint or ``.msgpack``; ``NAME=random``:

@@ -74,7 +74,7 @@ def study_rows(model: _common.ModelEntry, photos, config: el.ELimeConfig, seeds:
              "batch_wall_s": batch_time}
       if lime_samples:
         lime = explain_lime(image, model.classifier, target=exp.target, segments=labels, num_samples=lime_samples,
-                            config=config, seed=seed)
+                            config=_common.lime_config(config), seed=seed)
         genome = lime.genome(row["kept"])
         problem = metrics.as_problem(lime)
         chunk = metrics.chunk_size_for(model.classifier, config, image_shape=image.shape, rows=1)

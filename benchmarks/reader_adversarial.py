@@ -17,10 +17,10 @@ from benchmarks import _report
 from tests.models import _corpus
 
 
-def main() -> None:
+def main(argv=None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--out", default=str(Path(__file__).parent / "results"))
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
   with tempfile.TemporaryDirectory() as tmp:
     manifest, expect = _corpus.build(Path(tmp))
     outcomes = _corpus.run(manifest, Path(tmp) / "outcomes.jsonl")

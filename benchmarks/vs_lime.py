@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, on_rows=lambda rows: None) -> list[dict]:
         rows.append(row)
 
         ours = explain_lime(image, model.classifier, target=exp.target, segments=labels, num_samples=budget,
-                            config=base, seed=seed)
+                            config=_common.lime_config(base), seed=seed)
         row = {**common, "method": "jax-lime", "evaluations": ours.num_evaluations,
                "time_s": ours.timings["wall"] - ours.timings["compile"], "compile_s": ours.timings["compile"],
                "setting": f"S={budget} k={k}"}

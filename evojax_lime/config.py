@@ -16,6 +16,9 @@ SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quic
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 SEEDINGS = ("random", "occlusion")
+# The search settings of ELimeConfig.paper(), pinned.
+PAPER = dict(population_size=64, generations=40, init_prob=0.5, tournament_size=3, crossover="uniform",
+             crossover_rate=0.9, mutation_rate=None, num_elite=2, parsimony=0.5, seeding="random")
 DTYPES = ("float32", "bfloat16")
 
 
@@ -129,9 +132,9 @@ class ELimeConfig:
 
   @classmethod
   def paper(cls, **options: Any) -> "ELimeConfig":
-    """The paper's algorithm (Wang et al., 2022): a random initial population, then the GA; ``options``
-    override any field."""
-    return cls(**{"seeding": "random", **options})
+    """The paper's algorithm (Wang et al., 2022) as this project first implemented it: a random initial
+    population, then the GA with these rates, whatever the defaults become; ``options`` override any field."""
+    return cls(**{**PAPER, **options})
 
   @property
   def num_evaluations(self) -> int:

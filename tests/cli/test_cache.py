@@ -1,5 +1,6 @@
 """The command line keeps compiled programs on disk by default; a cache it cannot use is a note, never a failure."""
 import json
+import shutil
 
 import pytest
 
@@ -8,16 +9,24 @@ from tests.cli.conftest import FAST, cli, error_lines
 pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
 
 
-def test_programs_cached_by_default_and_reused(tmp_path, photos):
-  home = tmp_path / "xdg"
-  first = cli("explain", photos["cat"], *FAST, "--out", tmp_path / "one", cwd=tmp_path, env={"XDG_CACHE_HOME": home})
-  assert first.returncode == 0, first.stderr
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, photos):
+  """One run with the default cache under its own ``$XDG_CACHE_HOME``: ``(home, output folder)``."""
+  root = tmp_path_factory.mktemp("cached")
+  home = root / "xdg"
+  result = cli("explain", photos["cat"], *FAST, "--out", root / "one", cwd=root, env={"XDG_CACHE_HOME": home})
+  assert result.returncode == 0, result.stderr
+  return home, root / "one"
+
+
+def test_programs_cached_by_default_and_reused(tmp_path, photos, first_run):
+  home, first_out = first_run
   cache = home / "evojax-lime"
   assert cache.is_dir() and any(cache.iterdir())
   second = cli("explain", photos["cat"], *FAST, "--out", tmp_path / "two", cwd=tmp_path, env={"XDG_CACHE_HOME": home})
   assert second.returncode == 0, second.stderr
-  compile_s = [json.loads((tmp_path / run / f"{photos['cat'].stem}.json").read_text())["timings"]["compile"]
-               for run in ("one", "two")]
+  compile_s = [json.loads((out / f"{photos['cat'].stem}.json").read_text())["timings"]["compile"]
+               for out in (first_out, tmp_path / "two")]
   # Tracing and lowering remain; XLA's compile (most of the time) is replaced by loading the first's program.
   assert compile_s[1] < compile_s[0] / 2, compile_s
 
@@ -41,17 +50,17 @@ def test_unusable_cache_folder_is_a_note(tmp_path, photos):
   assert any((tmp_path / "out").glob("*_overlay.png"))
 
 
-def test_no_cache_with_cache_dir_is_refused(tmp_path, photos):
-  result = cli("explain", photos["cat"], *FAST, "--no-cache", "--cache-dir", tmp_path / "c", cwd=tmp_path)
-  assert result.returncode == 2
-  assert error_lines(result) == ["evojax-lime: error: --no-cache and --cache-dir contradict each other: give one of them"]
+def test_no_cache_with_cache_dir_is_refused(tmp_path, capsys):
+  from evojax_lime.cli import main
+  assert main(["explain", "--no-cache", "--cache-dir", str(tmp_path / "c")]) == 2
+  assert capsys.readouterr().err.splitlines() == [
+      "evojax-lime: error: --no-cache and --cache-dir contradict each other: give one of them"]
   assert not (tmp_path / "c").exists()
 
 
-def test_damaged_cache_entries_are_a_note_and_the_run_compiles(tmp_path, photos):
+def test_damaged_cache_entries_are_a_note_and_the_run_compiles(tmp_path, photos, first_run):
   cache = tmp_path / "cache"
-  first = cli("explain", photos["cat"], *FAST, "--cache-dir", cache, "--out", tmp_path / "one", cwd=tmp_path)
-  assert first.returncode == 0, first.stderr
+  shutil.copytree(first_run[0] / "evojax-lime", cache)
   entries = [p for p in cache.rglob("*") if p.is_file()]
   assert entries
   for entry in entries:

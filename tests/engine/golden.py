@@ -1,7 +1,8 @@
 """The GA's golden results: explanations recorded before the engine was reorganised, checked bit for bit.
 
 ``python -m tests.engine.golden --record`` rewrites ``golden_ga.json`` (do that only when a change of the GA's
-random draws is intended and documented). Each case runs a public entry point on a small deterministic
+random draws is intended and documented); ``--add`` records only new cases. The paper's algorithm
+(``ELimeConfig.paper()``) has its own cases, and so has the occlusion start. Each case runs a public entry point on a small deterministic
 problem: the planted classifier (exact in float32 whatever the batch) and a small random-weight convolutional
 network on a real photo, with superpixels cut in the program.
 """
@@ -90,6 +91,11 @@ def cases() -> dict:
           photo, lambda x: jnp.log(conv(x)), logits=True, target=2, seed=2,
           config=el.ELimeConfig.paper(population_size=10, generations=3, segmentation="grid", fill="blur",
                                 blur_sigma=2.0))],
+      # The occlusion start (recorded when it was added, not before the reorganisation).
+      "planted_occlusion": lambda: [el.explain(image, clf, segments=labels, seed=8,
+                                               config=rep(BASE, seeding="occlusion"))],
+      "conv_occlusion_in_program": lambda: [el.explain(photo, conv, seed=9, config=el.ELimeConfig.paper(
+          population_size=12, generations=4, seeding="occlusion", segmentation_params={"kernel_size": 2}))],
   }
 
 
@@ -103,8 +109,9 @@ def load() -> dict:
 
 
 if __name__ == "__main__":
-  if sys.argv[1:] != ["--record"]:
-    sys.exit("usage: python -m tests.engine.golden --record")
+  if sys.argv[1:] not in (["--record"], ["--add"]):
+    sys.exit("usage: python -m tests.engine.golden --record (every case) | --add (only cases not yet recorded)")
+  recorded = load() if sys.argv[1] == "--add" else {}
   with open(PATH, "w") as f:
-    json.dump({name: run(name) for name in cases()}, f, indent=1)
+    json.dump({name: recorded[name] if name in recorded else run(name) for name in cases()}, f, indent=1)
   print(f"wrote {PATH}")
