@@ -121,8 +121,8 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--parsimony", type=float, default=_DEFAULTS["parsimony"], metavar="X",
                  help="fitness = p(class | kept superpixels) - X * (fraction kept)")
   g.add_argument("--seeding", default=_DEFAULTS["seeding"], choices=SEEDINGS,
-                 help="the GA's start: random (the paper's) or occlusion (each superpixel removed in turn, then "
-                      "the prefixes of that ranking)")
+                 help="the GA's start: occlusion (each superpixel removed in turn, then "
+                      "the prefixes of that ranking) or random (the paper's)")
   g.add_argument("--crossover", default=_DEFAULTS["crossover"], choices=CROSSOVERS, help="recombination operator")
   g.add_argument("--crossover-rate", type=float, default=_DEFAULTS["crossover_rate"], metavar="X",
                  help="probability that two parents are recombined")

@@ -62,7 +62,7 @@ class GA:
   tournament_size: int = 3
   crossover: str = "uniform"
   num_elite: int = 2
-  seeding: str = "random"
+  seeding: str = "occlusion"
 
   @classmethod
   def from_config(cls, config: ELimeConfig) -> "GA":
