@@ -58,7 +58,7 @@ def test_no_cache_with_cache_dir_is_refused(tmp_path, capsys):
   assert not (tmp_path / "c").exists()
 
 
-def test_damaged_cache_entries_are_a_note_and_the_run_compiles(tmp_path, photos, first_run):
+def test_damaged_cache_entries_never_fail_the_run(tmp_path, photos, first_run):
   cache = tmp_path / "cache"
   shutil.copytree(first_run[0] / "evojax-lime", cache)
   entries = [p for p in cache.rglob("*") if p.is_file()]
@@ -67,6 +67,6 @@ def test_damaged_cache_entries_are_a_note_and_the_run_compiles(tmp_path, photos,
     entry.write_bytes(b"\x00damaged" * 8)
   second = cli("explain", photos["cat"], *FAST, "--cache-dir", cache, "--out", tmp_path / "two", cwd=tmp_path)
   assert second.returncode == 0, second.stderr
-  lines = error_lines(second)
-  assert lines and all(line.startswith("evojax-lime: note:") for line in lines)
+  # JAX treats an entry it cannot read as a miss (and may warn): anything said is a one-line note.
+  assert all(line.startswith("evojax-lime: note:") for line in error_lines(second))
   assert any((tmp_path / "two").glob("*_overlay.png"))
