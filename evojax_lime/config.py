@@ -78,6 +78,10 @@ class ELimeConfig:
       of the ranking by the probability each removal cost; the remaining rows are random and bred as in the
       paper (see :mod:`evojax_lime.strategies.operators.seeding`).
       ``"random"``: the paper's, a random initial population (``init_prob``); see :meth:`paper`.
+    faithfulness: after the search, evaluate the answer's insertion and deletion curves in one more step of
+      the same program (at most P - 1 more forwards; see :mod:`evojax_lime.evaluation.faithfulness`), for the
+      scores of :mod:`evojax_lime.scores`. GA searches only: a front has no single answer to score, and LIME's
+      answer is fitted after its search.
   """
 
   population_size: int = 64
@@ -99,6 +103,7 @@ class ELimeConfig:
   dtype: str = "float32"
   shard: bool = False
   seeding: str = "occlusion"
+  faithfulness: bool = True
 
   def __post_init__(self):
     params = self.segmentation_params
@@ -128,8 +133,9 @@ class ELimeConfig:
       _check_int("genome_length", self.genome_length, 2)
     if self.chunk_size is not None:
       _check_int("chunk_size", self.chunk_size, 1)
-    if not isinstance(self.shard, bool):
-      raise ValueError(f"shard must be True or False, got {self.shard!r}")
+    for name in ("shard", "faithfulness"):
+      if not isinstance(getattr(self, name), bool):
+        raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
     if self.patience is not None:
       _check_int("patience", self.patience, 1)
 

@@ -2,23 +2,71 @@
 to the end."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
-from evojax_lime.config import ELimeConfig
+import numpy as np
+
+from evojax_lime import robustness as robust
+from evojax_lime.config import ELimeConfig, GAParams
+from evojax_lime.engine.preparation import per_image
 from evojax_lime.engine.search import Progress, Search
-from evojax_lime.engine.seeds import prng_key
+from evojax_lime.engine.seeds import per_image_seeds, prng_key
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
+from evojax_lime.scores import rank_correlation
 
 
 def _one(value: Any) -> Optional[list]:
   return None if value is None else [value]
 
 
+def _explained(search: Search, *, randomised: Optional[Classifier], robustness: bool,
+               progress: Optional[Progress]) -> list[Explanation]:
+  """The search's explanations with the scores asked for: sanity against a randomised copy of the classifier,
+  robustness from each image's variant rows (see :func:`_with_variants`)."""
+  exps = search.advance(progress=progress).explanations()
+  if randomised is not None:
+    others = search.rerun(randomised)
+    exps = [dataclasses.replace(e, sanity=rank_correlation(e.importance, o.importance))
+            for e, o in zip(exps, others)]
+  if not robustness:
+    return exps
+  group = 1 + len(robust.VARIANTS)
+  out = []
+  for first in range(0, len(exps), group):
+    own, variants = exps[first], exps[first + 1:first + group]
+    by_variant = robust.agreement(own.mask(), [v.mask() for v in variants])
+    out.append(dataclasses.replace(own, robustness=float(np.mean(list(by_variant.values()))),
+                                   robustness_by_variant=by_variant))
+  return out
+
+
+def _with_variants(images: Any, *, config: ELimeConfig, targets: Any, segments: Any, baselines: Any, seeds: Any,
+                   params: Any) -> dict[str, Any]:
+  """The rows of a search with robustness: each image, then its :data:`evojax_lime.robustness.VARIANTS`."""
+  images = list(images)
+  n, group = len(images), 1 + len(robust.VARIANTS)
+  targets, segments, baselines = (per_image(v, n, name) for v, name in
+                                  ((targets, "targets"), (segments, "segments"), (baselines, "baselines")))
+  seeds = per_image_seeds(seeds, n)
+  rows: dict[str, list] = {"images": [], "targets": [], "segments": [], "baselines": [], "seeds": []}
+  for image, target, labels, baseline, seed in zip(images, targets, segments, baselines, seeds):
+    variants = [(labels, baseline)] + [(labels if cut is None else cut, baseline if fill is None else fill)
+                                       for cut, fill in robust.variant_inputs(image, config)]
+    for cut, fill in variants:
+      for name, value in zip(rows, (image, target, cut, fill, seed)):
+        rows[name].append(value)
+  if params is not None and not isinstance(params, GAParams):
+    params = [p for p in per_image(params, n, "params") for _ in range(group)]
+  return {**rows, "params": params}
+
+
 def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
             config: ELimeConfig = ELimeConfig(), seed: Any = 0, logits: bool = False,
-            baseline: Any = None, progress: Optional[Progress] = None, restarts: int = 1) -> Explanation:
+            baseline: Any = None, progress: Optional[Progress] = None, restarts: int = 1,
+            randomised: Optional[Classifier] = None, robustness: bool = False) -> Explanation:
   """Evolves the set of superpixels that best keeps ``classifier``'s belief in ``target``.
 
   Args:
@@ -38,6 +86,13 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
       R > 1 returns their consensus: the superpixels kept in at least half of the runs (ties kept), evaluated
       in the same program, with ``stability`` (mean pairwise Jaccard of the runs' selected sets) and ``runs``;
       it costs R times the evaluations, plus one. 1 (default) is a single run with ``seed`` itself.
+    randomised: optional copy of ``classifier`` with randomised layers (``models.randomised.randomised(model,
+      layers=n).classifier()``): the same search runs again on it, through the same compiled program, for the same
+      target, and ``sanity`` (in :meth:`Explanation.scores`) is the rank correlation of the two importances.
+      Costs a second search.
+    robustness: also explain the image cut by other segmentations and with another fill, as rows of the same
+      search (:mod:`evojax_lime.robustness`); ``robustness`` (in :meth:`Explanation.scores`) is the mean pixel
+      Jaccard of their answers with this one. Costs one more run per variant.
 
   Returns:
     The :class:`Explanation`.
@@ -46,15 +101,16 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
     ValueError: a bad image, label map, target, seed, option or classifier output, each with what was expected.
   """
   prng_key(seed)  # one image takes one seed: refuse anything else before any work
-  search = Search([image], classifier, targets=[target], segments=_one(segments), config=config, seeds=[seed],
-                  logits=logits, baselines=_one(baseline), restarts=restarts)
-  return search.advance(progress=progress).explanations()[0]
+  return explain_batch([image], classifier, targets=[target], segments=_one(segments), config=config,
+                       seeds=[seed], logits=logits, baselines=_one(baseline), progress=progress, restarts=restarts,
+                       randomised=randomised, robustness=robustness)[0]
 
 
 def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, segments: Any = None,
                   config: ELimeConfig = ELimeConfig(), seeds: Any = 0, logits: bool = False,
-                  baselines: Any = None, params: Any = None,
-                  progress: Optional[Progress] = None, restarts: int = 1) -> list[Explanation]:
+                  baselines: Any = None, params: Any = None, progress: Optional[Progress] = None,
+                  restarts: int = 1, randomised: Optional[Classifier] = None,
+                  robustness: bool = False) -> list[Explanation]:
   """Explains ``B`` images of one size at once: one compiled program for all of them.
 
   Each step evaluates every image's population as one flat list of rows in chunks, so memory is bounded by
@@ -75,13 +131,18 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
     progress: as for :func:`evojax_lime.explain`, over the whole batch.
     restarts: R > 1 evolves B x R runs in one program and returns each image's consensus, as
       :func:`evojax_lime.explain` does for one image (image b's runs split their keys from its seed).
+    randomised, robustness: as for :func:`evojax_lime.explain`, for every image.
 
   Returns:
     One :class:`Explanation` per image, in order; their timings are those of the whole batch.
   """
-  search = Search(images, classifier, targets=targets, segments=segments, config=config, seeds=seeds,
-                  logits=logits, baselines=baselines, params=params, restarts=restarts)
-  return search.advance(progress=progress).explanations()
+  if not isinstance(robustness, bool):
+    raise ValueError(f"robustness must be True or False, got {robustness!r}")
+  rows = dict(images=images, targets=targets, segments=segments, baselines=baselines, seeds=seeds, params=params)
+  if robustness:
+    rows = _with_variants(config=config, **rows)
+  search = Search(rows.pop("images"), classifier, config=config, logits=logits, restarts=restarts, **rows)
+  return _explained(search, randomised=randomised, robustness=robustness, progress=progress)
 
 
 def explain_front(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,

@@ -8,6 +8,7 @@ import numpy as np
 
 from evojax_lime.config import ELimeConfig
 from evojax_lime.engine.seeds import recorded
+from evojax_lime.scores import LEGEND, Faithfulness, size_auc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +28,13 @@ class Explanation:
     fitness_history: ``(generations_run + 1,)`` best fitness per generation (entry 0: initial population).
     mean_fitness_history: ``(generations_run + 1,)`` mean population fitness.
     generations_run: generations evolved (fewer than configured after an early stop).
-    num_evaluations: classifier evaluations spent by the GA.
+    num_evaluations: classifier evaluations spent by the search.
+    scoring_evaluations: classifier evaluations spent on the answer's curves after the search (0 without).
+    sanity: with ``explain(..., randomised=...)``, the rank correlation of ``importance`` with the importance the
+      same search finds under the randomised model (see :mod:`evojax_lime.scores`); ``None`` otherwise.
+    robustness: with ``explain(..., robustness=True)``, the mean pixel Jaccard of the answer's mask with the
+      answers under other segmentations and another fill; ``robustness_by_variant`` has each
+      (:mod:`evojax_lime.robustness`).
     segmentation_time, compile_time, evolve_time, wall_time: seconds; ``wall_time`` covers the whole call.
     config: the options used.
     seed: the seed the run derived every random choice from.
@@ -39,6 +46,8 @@ class Explanation:
     size_genomes: ``(K + 1, K)`` bool, the genome that reached it.
     size_history: ``(generations_run + 1, K + 1)`` float64, ``size_probabilities`` after each population: when
       the search first held a mask of each size that good.
+    faithfulness: the insertion and deletion curves of the answer's ranking, evaluated by the search's program
+      (``None`` with ``ELimeConfig(faithfulness=False)``); see :meth:`scores`.
   """
 
   image: np.ndarray
@@ -65,6 +74,11 @@ class Explanation:
   size_probabilities: Optional[np.ndarray] = None
   size_genomes: Optional[np.ndarray] = None
   size_history: Optional[np.ndarray] = None
+  faithfulness: Optional[Faithfulness] = None
+  scoring_evaluations: int = 0
+  sanity: Optional[float] = None
+  robustness: Optional[float] = None
+  robustness_by_variant: Optional[dict] = None
 
   @property
   def num_segments(self) -> int:
@@ -91,6 +105,15 @@ class Explanation:
     if not np.isfinite(p[size]):
       raise ValueError(f"the search evaluated no mask of {'at most ' if at_most else ''}{k} superpixels")
     return self.size_genomes[size].copy()
+
+  def scores(self) -> dict[str, Optional[float]]:
+    """Each :data:`evojax_lime.scores.LEGEND` score of this explanation, ``None`` where it was not computed."""
+    f = self.faithfulness
+    values = {"insertion_auc": None if f is None else f.insertion_auc,
+              "deletion_auc": None if f is None else f.deletion_auc,
+              "size_auc": size_auc(self.size_probabilities), "sanity": self.sanity, "robustness": self.robustness, "stability": self.stability}
+    return {name: (None if values[name] is None or not np.isfinite(values[name]) else float(values[name]))
+            for name in LEGEND}
 
   def mask(self) -> np.ndarray:
     """``(H, W)`` bool, True where a kept superpixel lies."""
@@ -130,11 +153,17 @@ class Explanation:
         "mean_fitness_history": self.mean_fitness_history.tolist(),
         "generations_run": self.generations_run,
         "num_evaluations": self.num_evaluations,
+        "scoring_evaluations": self.scoring_evaluations,
         "timings": {"segmentation": self.segmentation_time, "compile": self.compile_time,
                     "evolve": self.evolve_time, "wall": self.wall_time},
         "config": dataclasses.asdict(self.config),
         "seed": recorded(self.seed),
+        "scores": self.scores(),
     }
+    if self.faithfulness is not None:
+      out["faithfulness"] = self.faithfulness.summary()
+    if self.robustness_by_variant is not None:
+      out["robustness_by_variant"] = dict(self.robustness_by_variant)
     if self.size_probabilities is not None:
       out["size_probabilities"] = [None if np.isnan(v) else float(v) for v in self.size_probabilities]
     if self.stability is not None:

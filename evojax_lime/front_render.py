@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from evojax_lime.front import ParetoFront
-from evojax_lime.render import PLAIN_TEXT
+from evojax_lime.render import PLAIN_TEXT, save_strip
 
 
 def plot_front(front: ParetoFront, path: str | os.PathLike, *, title: str = "",
@@ -45,18 +45,11 @@ def plot_front(front: ParetoFront, path: str | os.PathLike, *, title: str = "",
 
 def front_strip(front: ParetoFront, sizes: Sequence[int], path: str | os.PathLike) -> None:
   """The masked image the classifier saw at each of ``sizes`` (each must have a genome), side by side."""
-  from matplotlib.figure import Figure
-
   if not len(sizes):
     raise ValueError("front_strip needs at least one size")
   points = [front.point(int(k)) for k in sizes]  # raises a clear ValueError for a size without a genome
-  fig = Figure(figsize=(2.2 * len(points), 2.6), dpi=100, layout="constrained")
-  for i, exp in enumerate(points):
-    ax = fig.add_subplot(1, len(points), i + 1)
-    ax.imshow(np.clip(exp.masked_image(), 0, 1))
-    ax.set_title(f"k={len(exp.selected)}  p={exp.explanation_probability:.2f}", fontsize=9)
-    ax.axis("off")
-  fig.savefig(path, format="png")
+  save_strip([(exp.masked_image(), f"k={len(exp.selected)}  p={exp.explanation_probability:.2f}")
+              for exp in points], path)
 
 
 def strip_sizes(front: ParetoFront, count: int = 4) -> list[int]:

@@ -1,12 +1,14 @@
-"""Pictures of an explanation: the overlay on the original photo, the masked input, the fitness curve.
+"""Pictures of an explanation: the overlay on the original photo, the masked input, the fitness curve, the best
+masks of a few sizes side by side.
 
 Shared by the command line's files and the notebook views of :class:`evojax_lime.Explanation`.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -167,3 +169,44 @@ def save_fitness_plot(explanation: Explanation, path: Path, *, title: str) -> No
   fig = Figure(figsize=(6.4, 3.6), dpi=100, layout="constrained")
   draw_fitness(fig.add_subplot(), explanation, title=title)
   fig.savefig(path, format="png")
+
+
+def save_strip(panels: Sequence[tuple[np.ndarray, str]], path: Path) -> None:
+  """Images side by side, each under its caption (plain text), as a PNG (matplotlib's Agg canvas).
+
+  Args:
+    panels: ``(image, caption)``; images ``(H, W, 3)`` float in [0, 1] or uint8.
+    path: where the PNG goes.
+  """
+  from matplotlib.figure import Figure
+
+  if not len(panels):
+    raise ValueError("a strip needs at least one image")
+  fig = Figure(figsize=(2.2 * len(panels), 2.6), dpi=100, layout="constrained")
+  for i, (image, text) in enumerate(panels):
+    ax = fig.add_subplot(1, len(panels), i + 1)
+    ax.imshow(image if image.dtype == np.uint8 else np.clip(image, 0, 1))
+    ax.set_title(text, fontsize=9, **PLAIN_TEXT)
+    ax.axis("off")
+  fig.savefig(path, format="png")
+
+
+def size_panels(explanation: Explanation,
+                best_of_size: Mapping[str, Mapping[str, Any]]) -> list[tuple[np.ndarray, str]]:
+  """The masked image the classifier saw for the most probable mask of at most k superpixels, with its caption
+  ``k=3  p=0.81`` (``k=2 (of at most 3)`` when a smaller mask was the better one), for each k of
+  ``best_of_size`` (the record's: ``{"3": {"selected": [...], "probability": p}, ...}``).
+  """
+  panels = []
+  for key, entry in sorted(best_of_size.items(), key=lambda item: int(item[0])):
+    k = int(key)
+    best = dataclasses.replace(explanation, genome=explanation.best_of_size(k))
+    kept = len(best.selected)
+    size = f"k={k}" if kept == k else f"k={kept} (of at most {k})"
+    panels.append((best.masked_image(), f"{size}  p={entry['probability']:.2f}"))
+  return panels
+
+
+def save_sizes(explanation: Explanation, best_of_size: Mapping[str, Mapping[str, Any]], path: Path) -> None:
+  """:func:`size_panels` side by side as a PNG (:func:`save_strip`)."""
+  save_strip(size_panels(explanation, best_of_size), path)

@@ -137,8 +137,12 @@ def _random_variables(module: Any, input_shape: tuple[int, ...], seed: int) -> d
   initialiser plus a forward pass) takes far longer to build than the draw itself.
   """
   abstract = jax.eval_shape(module.init, jax.random.PRNGKey(0), jax.ShapeDtypeStruct(input_shape, jnp.float32))
-  rng = np.random.default_rng(seed)
+  return initial_values(abstract, np.random.default_rng(seed))
 
+
+def initial_values(tree: Any, rng: np.random.Generator) -> Any:
+  """Fresh values for every leaf of a variables tree (arrays or shapes): LeCun-normal kernels drawn from ``rng``,
+  zero biases and means, unit BatchNorm scales and variances."""
   def draw(path, leaf) -> jax.Array:
     name = path[-1].key
     if name == "kernel":
@@ -146,7 +150,7 @@ def _random_variables(module: Any, input_shape: tuple[int, ...], seed: int) -> d
       return jnp.asarray(rng.standard_normal(leaf.shape, np.float32) / np.sqrt(fan_in, dtype=np.float32))
     return jnp.full(leaf.shape, 1.0 if name in ("scale", "var") else 0.0, leaf.dtype)
 
-  return jax.tree_util.tree_map_with_path(draw, abstract)
+  return jax.tree_util.tree_map_with_path(draw, tree)
 
 
 def create(name: str, weights: Weights = None, *, dtype: Any = jnp.float32, seed: int = 0) -> Model:

@@ -5,3 +5,15 @@ import os
 
 # Two cores: keep XLA from oversubscribing them when several test processes run.
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+
+# The longest modules, longest first (minutes each on two cores). xdist hands whole modules to whichever worker is
+# free, in collection order: starting these first lets the short ones fill the gaps, so the workers finish
+# together instead of one running the longest module alone at the end.
+LONGEST_FIRST = ("tests/test_benchmarks_smoke.py", "tests/models/test_parity_torchvision.py", "tests/cli/test_cache.py",
+                 "tests/cli/test_batches.py", "tests/cli/test_outputs.py", "tests/engine/test_scale.py")
+
+
+def pytest_collection_modifyitems(config, items):
+  del config
+  rank = {path: i for i, path in enumerate(LONGEST_FIRST)}
+  items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: the rest keep their order

@@ -29,6 +29,7 @@ CONFIG_OPTIONS = {
     "chunk_size": "chunk_size",
     "dtype": "dtype",
     "seeding": "seeding",
+    "faithfulness": "faithfulness",
 }
 
 _DESCRIPTION = """\
@@ -42,10 +43,17 @@ outputs, per image, in --out (each written as soon as its batch ends):
                           most 1024 pixels unless --full-resolution)
   <stem>_explanation.png  the masked image the classifier saw
   <stem>_fitness.png      best and mean fitness per generation
-  <stem>.json             class, probabilities, kept superpixels, fitness history, options, timings
+  <stem>_sizes.png        the most probable masks of at most 3, 5 and 10 superpixels the search found, with
+                          their probabilities (sizes below the photo's superpixel count; not with
+                          --objective pareto, whose strip shows sizes along its front)
+  <stem>_front.png, <stem>_strip.png  with --objective pareto: the probability-vs-size front and the
+                          explanations at a few sizes along it
+  <stem>.json             class, probabilities, scores, kept superpixels, fitness history, options, timings
 and for the whole run:
   summary.csv, summary.json  one row per photo: name, class, p before and after, kept, K, seconds, error
-  index.html                 the same with each overlay, in one self-contained page sortable by column
+  index.html                 the same with each overlay and the scores, in one self-contained page sortable by
+                             column; a photo's name opens its detail view (its pictures and curves, top-5
+                             classes, scores and what they mean)
 a file this tool did not write is never replaced: a photo whose output name is taken gets another stem
 (cat-2_overlay.png), and the run's files become summary-2.* / index-2.html (the tool lists its own files
 in .evojax-lime.files in the output folder)
@@ -143,6 +151,16 @@ def _explain_parser(sub: Any) -> None:
                  help="single: one explanation per photo (fitness with --parsimony); pareto: the whole "
                       "probability-vs-size front (NSGA-II), its plot and a strip of explanations at a few sizes")
   g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; a run is a function of it")
+
+  s = p.add_argument_group("scores (see docs/cli.md)")
+  s.add_argument("--no-faithfulness", dest="faithfulness", action="store_false",
+                 help="skip the insertion and deletion curves of each answer (one population's forwards at most)")
+  s.add_argument("--sanity", type=_positive, metavar="LAYERS",
+                 help="explain each photo again with the model's last LAYERS layers re-initialised, and score the "
+                      "rank correlation of the two importances (costs a second search)")
+  s.add_argument("--robustness", action="store_true",
+                 help="explain each photo also under two other segmentations and another fill, and score the mean "
+                      "pixel agreement of the answers (costs three more searches, in the same program)")
   g.add_argument("--cache-dir", metavar="DIR",
                  help="keep compiled programs in DIR so later runs with the same shapes skip compilation "
                       "(default: $XDG_CACHE_HOME/evojax-lime, or ~/.cache/evojax-lime)")
@@ -196,6 +214,10 @@ def check_objective(args: argparse.Namespace, config: ELimeConfig) -> None:
   """Refuses options the chosen objective's search would ignore (``--objective pareto --elite 4``), naming the
   options as typed, before any work."""
   from evojax_lime.engine.search import check_restarts, strategy_for
+  if args.objective == "pareto":
+    scored = [name for name, given in (("--sanity", args.sanity is not None), ("--robustness", args.robustness)) if given]
+    if scored:
+      raise usage_error(f"--objective pareto: {' and '.join(scored)} score one answer; a front has none")
   try:
     check_restarts(args.restarts, strategy_for("nsga2" if args.objective == "pareto" else "ga", config))
   except ValueError as err:

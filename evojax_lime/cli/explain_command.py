@@ -11,7 +11,7 @@ from evojax_lime.engine.compilation_cache import default_cache_dir, try_compilat
 from evojax_lime.cli import batching, html_report, images, notes, report, resume, summary
 from evojax_lime.cli.args import check_objective, config_from_args
 from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, shown, usage_error
-from evojax_lime.cli.model import load_model, resolve_target
+from evojax_lime.cli.model import load_model, randomised_model, resolve_target
 from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
 from evojax_lime.cli.pipeline import OVERLAY_LONGEST_SIDE, BatchExplainer, Photo, run_batches
 from evojax_lime.cli.progress import photos_bar, status
@@ -88,8 +88,11 @@ def _run(args: argparse.Namespace) -> int:
     status(f"loading {args.model} ({shown(args.weights)}) ...", quiet=args.quiet)
     model = load_model(args.model, args.weights, dtype=args.dtype)
     target = resolve_target(args.target, model.class_names)
+    scores = {"sanity_layers": args.sanity, "robustness": args.robustness}
+    randomised = None if args.sanity is None else randomised_model(model, layers=args.sanity, seed=args.seed)
     options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
-                             overlay_side=overlay_side, objective=args.objective, restarts=args.restarts)
+                             overlay_side=overlay_side, objective=args.objective, restarts=args.restarts,
+                             scores=scores)
     photos, failed = _photos(paths, out, origin)
     outcomes: list[Optional[report.Outcome]] = [None] * len(photos)
     todo = []  # indices into photos
@@ -113,7 +116,8 @@ def _run(args: argparse.Namespace) -> int:
     bar = photos_bar(len(todo), batches=len(batching.plan(len(todo), batch_size)), generations=config.generations,
                      quiet=args.quiet)
     explainer = BatchExplainer(model=model, weights=args.weights, config=config, target=target, seed=args.seed,
-                               options=options, objective=args.objective, restarts=args.restarts)
+                               options=options, objective=args.objective, restarts=args.restarts,
+                               randomised=randomised, robustness=args.robustness)
     try:
       done = run_batches(explainer, [photos[i] for i in todo], batch_size=batch_size, out=out,
                          overlay_side=overlay_side, on_done=lambda o: _show(o, bar), progress=bar)
@@ -130,11 +134,12 @@ def _run(args: argparse.Namespace) -> int:
     if any(o.error is None for o in ordered):
       subtitle = (f"{args.model} ({args.weights}), population {config.population_size}, generations "
                   f"{config.generations}, {config.segmentation} superpixels, fill {config.fill}, seed {args.seed}")
+      pictures = html_report.pictures_in(out.path, own=out.is_own_output)  # an earlier record may name any file
       out.write({
           run_files["csv"]: lambda p: summary.save_csv(ordered, p),
           run_files["json"]: lambda p: summary.save_json(ordered, p),
           run_files["html"]: lambda p: html_report.save(ordered, p, title=f"evojax-lime: {len(ordered)} photos",
-                                                        subtitle=subtitle),
+                                                        subtitle=subtitle, pictures=pictures),
       })
       if run_files["csv"] != "summary.csv":
         print_note(f"the run's summary is {', '.join(map(shown, run_files.values()))}: a file of the same name "

@@ -92,3 +92,13 @@ def resolve_target(target: Optional[str], class_names: Sequence[str]) -> Optiona
   close = difflib.get_close_matches(_normal(target), list(by_name), n=3)
   hint = f"; closest: {', '.join(close)}" if close else ""
   raise usage_error(f"--target {target!r} is no class of this model{hint}")
+
+
+def randomised_model(model: Any, *, layers: int, seed: int) -> Any:
+  """``model`` with its last ``layers`` layers re-initialised (``--sanity``); too many layers is a usage error."""
+  from models.randomised import randomised
+
+  try:
+    return randomised(model, layers=layers, seed=seed)
+  except ValueError as err:
+    raise usage_error(f"--sanity: {err}") from None

@@ -29,7 +29,8 @@ MANIFEST = ".evojax-lime.files"
 MANIFEST_LIMIT = 64 << 20  # bytes: about 600 000 names; a larger list is not one this tool wrote
 # Every file a photo may have, by suffix of its stem; no suffix ends with another, so distinct stems never
 # share a file name.
-PHOTO_SUFFIXES = ("_overlay.png", "_explanation.png", "_fitness.png", ".json", "_front.png", "_strip.png")
+PHOTO_SUFFIXES = ("_overlay.png", "_explanation.png", "_fitness.png", ".json", "_front.png", "_strip.png",
+                  "_sizes.png")
 # The run's own files, by stem and suffix; a photo may not take the summary's stem (summary.png -> summary.json).
 RUN_FILES = {"csv": ("summary", ".csv"), "json": ("summary", ".json"), "html": ("index", ".html")}
 # File names are at most 255 bytes on most file systems: a longer stem is cut and made unique with a hash,

@@ -14,7 +14,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from evojax_lime import Search, genome_length, segment
+from evojax_lime import Search, explain_batch, genome_length, segment
 from evojax_lime.cli import batching, html_report, images, notes, record, render, report
 from evojax_lime.cli.errors import CliError, shown
 from evojax_lime.cli.outputs import OutputFolder
@@ -132,6 +132,8 @@ class BatchExplainer:
     objective: ``"single"`` (one explanation per photo, in batches) or ``"pareto"`` (each photo's whole
       probability-vs-size front, one photo at a time).
     restarts: independent runs per photo whose consensus is written (with its stability).
+    randomised: the model with its last layers re-initialised, for the sanity score (``--sanity``).
+    robustness: score each answer against those under other segmentations and another fill.
   """
 
   model: Any
@@ -142,6 +144,8 @@ class BatchExplainer:
   options: dict[str, Any]
   objective: str = "single"
   restarts: int = 1
+  randomised: Any = None
+  robustness: bool = False
   _length: int = RUN_GENOME_LENGTH
 
   def __post_init__(self):
@@ -158,11 +162,15 @@ class BatchExplainer:
       # Photos differ in superpixel count; the genome length only grows, so it recompiles at most rarely.
       self._length = max(self._length, *(genome_length(int(l.max()) + 1) for l in labels))
       config = dataclasses.replace(self.config, genome_length=self._length)
-    pareto = self.objective == "pareto"
-    search = Search([p.image for p in batch], self._classifier, strategy="nsga2" if pareto else "ga",
-                    targets=list(targets), segments=labels, config=config, seeds=self.seed, restarts=self.restarts)
-    search.advance(progress=None if progress is None else progress.generation)
-    return search.fronts() if pareto else search.explanations()
+    on_generation = None if progress is None else progress.generation
+    if self.objective == "pareto":
+      search = Search([p.image for p in batch], self._classifier, strategy="nsga2", targets=list(targets),
+                      segments=labels, config=config, seeds=self.seed)
+      return search.advance(progress=on_generation).fronts()
+    return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
+                         config=config, seeds=self.seed, restarts=self.restarts, progress=on_generation,
+                         randomised=None if self.randomised is None else self.randomised.classifier(),
+                         robustness=self.robustness)
 
   def explain(self, batch: Sequence[Prepared], *, size: int, index: int,
               progress: Optional[PhotosBar] = None) -> list[Result]:
@@ -232,6 +240,9 @@ class BatchExplainer:
               ("record", ".json"))}
     if run.front is not None:
       files.update(front=f"{stem}_front.png", strip=f"{stem}_strip.png")
+    sizes = record.best_of_sizes(exp)  # empty for a front's point: its strip shows a few sizes instead
+    if sizes:
+      files["sizes"] = f"{stem}_sizes.png"
     # Titles name the photo escaped as on screen (a font has no glyph for ESC, and a byte of a name that is not
     # UTF-8 cannot be drawn at all); plot functions draw them as plain text, never as mathtext ($x^2$).
     label = shown(prep.photo.label)
@@ -249,6 +260,7 @@ class BatchExplainer:
         files["overlay"]: lambda p: render.save_png(overlay, p),
         files["explanation"]: lambda p: render.save_png(render.masked_input(exp), p),
         files["fitness"]: lambda p: render.save_fitness_plot(exp, p, title=title),
+        **({files["sizes"]: lambda p: render.save_sizes(exp, sizes, p)} if sizes else {}),
         **({} if run.front is None else {
             files["front"]: lambda p: plot_front(run.front, p, title=f"{label}: {run.target.name}"),
             files["strip"]: lambda p: front_strip(run.front, strip_sizes(run.front), p)}),

@@ -85,6 +85,24 @@ def _finite(value: Any) -> Any:
   return value
 
 
+# The sizes a lime user looks at (``get_image_and_mask(num_features=k)``): the record keeps the best mask of each.
+SIZES = (3, 5, 10)
+
+
+def best_of_sizes(explanation: Explanation) -> dict[str, Any]:
+  """``{"3": {"selected": [...], "probability": p}, ...}``: the most probable mask of at most k superpixels the
+  search evaluated, for each k of :data:`SIZES` below K that it has one for."""
+  out = {}
+  for k in SIZES:
+    if k >= explanation.num_segments or explanation.size_probabilities is None:
+      continue
+    p = np.where(np.isnan(explanation.size_probabilities[:k + 1]), -np.inf, explanation.size_probabilities[:k + 1])
+    if np.isfinite(p.max()):
+      genome = explanation.best_of_size(k)
+      out[str(k)] = {"selected": np.flatnonzero(genome).tolist(), "probability": float(p.max())}
+  return out
+
+
 def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[str, Any]:
   """The JSON-ready record of one explanation."""
   summary = explanation.summary()
@@ -105,6 +123,10 @@ def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[st
       "fitness_history": {"best": summary["fitness_history"], "mean": summary["mean_fitness_history"]},
       "generations_run": explanation.generations_run,
       "num_evaluations": explanation.num_evaluations,
+      "scores": summary["scores"],
+      "size_probabilities": summary.get("size_probabilities"),
+      "best_of_size": best_of_sizes(explanation),
+      **({"faithfulness": summary["faithfulness"]} if "faithfulness" in summary else {}),
       "config": summary["config"],
       "seed": summary["seed"],
       "timings": run.timings,

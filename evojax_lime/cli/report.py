@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Any, Optional, Sequence
 
+from evojax_lime.cli import detail as detail_fields
 from evojax_lime.cli.errors import shown
 
 
@@ -14,7 +14,8 @@ class Outcome:
 
   Attributes beyond the numbers: ``stability`` (the record's ``"stability"`` value when it has one),
   ``timings`` (the record's), ``thumbnail`` (JPEG bytes of the overlay, for the HTML report), ``resumed``
-  (explained by an earlier run; its record was reused).
+  (explained by an earlier run; its record was reused), ``detail`` (what the report's detail view of the photo
+  shows, validated: see :func:`evojax_lime.cli.detail.from_record`).
   """
 
   name: str
@@ -30,16 +31,18 @@ class Outcome:
   timings: dict[str, Any] = dataclasses.field(default_factory=dict)
   thumbnail: Optional[bytes] = None
   resumed: bool = False
+  detail: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def _number(value: Any) -> float:
-  return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("nan")
+  number = detail_fields.real(value)  # an int too large for a float is as unknown as a string
+  return float("nan") if number is None else number
 
 
 def from_record(name: str, data: dict[str, Any], *, thumbnail: Optional[bytes] = None,
                 resumed: bool = False) -> Outcome:
   """The :class:`Outcome` a JSON record describes (a record read back from disk is untrusted: missing or odd
-  fields become NaN or empty, never an exception)."""
+  fields become NaN or empty, or are left out of its ``detail``, never an exception)."""
   target = data.get("target") if isinstance(data.get("target"), dict) else {}
   timings = data.get("timings") if isinstance(data.get("timings"), dict) else {}
   kept = data.get("kept") if isinstance(data.get("kept"), list) else []
@@ -51,17 +54,16 @@ def from_record(name: str, data: dict[str, Any], *, thumbnail: Optional[bytes] =
                  explanation=_number(data.get("explanation_probability")), kept=len(kept),
                  superpixels=superpixels if isinstance(superpixels, int) else 0,
                  seconds=_number(timings.get("wall")), stability=data.get("stability"),
-                 timings={k: v for k, v in timings.items() if isinstance(v, (int, float))}, thumbnail=thumbnail,
-                 resumed=resumed)
+                 timings={k: v for k, v in timings.items() if detail_fields.real(v) is not None}, thumbnail=thumbnail,
+                 resumed=resumed, detail=detail_fields.from_record(data))
 
 
 def stability_text(value: Any) -> str:
   """The record's stability as a short cell: a number, a few named numbers, or ``-`` when there is none."""
-  if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-    return f"{value:.3f}"
+  if (number := detail_fields.real(value)) is not None:
+    return f"{number:.3f}"
   if isinstance(value, dict):
-    parts = [f"{k} {v:.3f}" for k, v in value.items()
-             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    parts = [f"{k} {v:.3f}" for k, v in ((k, detail_fields.real(v)) for k, v in value.items()) if v is not None]
     return ", ".join(parts[:3]) or "-"
   return "-"
 

@@ -28,14 +28,15 @@ RECORD_LIMIT = 32 << 20
 
 
 def options(*, model: str, weights: str, config: ELimeConfig, seed: int, target: Optional[int],
-            overlay_side: Optional[int], objective: str = "single", restarts: int = 1) -> dict[str, Any]:
+            overlay_side: Optional[int], objective: str = "single", restarts: int = 1,
+            scores: Optional[dict[str, Any]] = None) -> dict[str, Any]:
   """What a photo's result depends on besides the photo, as a JSON-ready dict (compared by value)."""
   weights_id: Any = weights
   if weights != "pretrained":
     weights_id = {"file": Path(weights).name, "sha256": file_sha256(Path(weights))}
   data = {"model": model, "weights": weights_id, "config": dataclasses.asdict(config), "seed": seed,
           "target": target, "overlay_longest_side": overlay_side, "objective": objective,
-          "restarts": restarts}
+          "restarts": restarts, "scores": scores or {}}
   return json.loads(json.dumps(data))  # tuples -> lists: equal to what a record read back holds
 
 

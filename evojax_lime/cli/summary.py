@@ -8,9 +8,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from evojax_lime.cli.report import Outcome
+from evojax_lime.scores import LEGEND
 
-COLUMNS = ("name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", "stability", "seconds", "resumed",
-           "error")
+# The scores (see evojax_lime.scores.LEGEND for what each means and which way is better) sit after the numbers of
+# the answer; stability keeps its own column.
+SCORES = tuple(name for name in LEGEND if name != "stability")
+COLUMNS = ("name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", *SCORES, "stability",
+           "seconds", "resumed", "error")
 
 
 def _value(value: Any) -> Any:
@@ -24,8 +28,10 @@ def rows(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     if o.error is not None:
       out.append({**dict.fromkeys(COLUMNS), "name": o.name, "resumed": False, "error": o.error})
       continue
+    scores = o.detail.get("scores", {})
     out.append({"name": o.name, "class": o.class_name, "class_id": o.class_id, "p_before": _value(o.original),
                 "p_after": _value(o.explanation), "kept": o.kept, "superpixels": o.superpixels,
+                **{name: scores.get(name) for name in SCORES},
                 "stability": o.stability if isinstance(o.stability, (int, float)) else None,
                 "seconds": _value(o.seconds), "resumed": o.resumed, "error": None})
   return out

@@ -40,7 +40,8 @@ def cached(classifier: Any, key: Hashable, build: Callable[[], Any]) -> Any:
       return hit[1]
   value = build()
   try:
-    ref = weakref.ref(classifier, lambda _, cid=id(classifier): _drop_classifier(cid))
+    # Bound as defaults, as in _drop_classifier: at interpreter exit this module's globals may be gone.
+    ref = weakref.ref(classifier, lambda _, cid=id(classifier), drop=_drop_classifier: drop(cid))
   except TypeError:  # not weakly referenceable: kept (strongly) until evicted
     ref = lambda c=classifier: c
   with _lock:

@@ -3,7 +3,8 @@
 Each step asks every unfinished row's strategy for candidates, evaluates all of them as one flat list of rows
 (:func:`~evojax_lime.evaluation.fitness.evaluate_rows`, the only place the classifier is traced), tells the
 strategies, and updates each row's per-size archive. With restarts, one more step evaluates each group's
-consensus through the same evaluation once every row has finished. The loop runs until ``stop_at`` steps are
+consensus through the same evaluation once every row has finished; with ``faithfulness``, a last step evaluates
+the insertion and deletion curves of every answer (:mod:`evojax_lime.evaluation.faithfulness`). The loop runs until ``stop_at`` steps are
 done or the search is complete, so the host can run a search whole or in segments (progress, pause, saving)
 with one compiled program and the same result.
 """
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from evojax_lime.config import GAParams
+from evojax_lime.evaluation import faithfulness as curves
 from evojax_lime.evaluation.fitness import Problem
 from evojax_lime.engine.state import RunState
 from evojax_lime.strategies.base import Strategy
@@ -30,16 +32,18 @@ Complete = Callable[[Problem], Problem]
 @dataclasses.dataclass(frozen=True)
 class Schedule:
   """When rows stop: after ``generations`` generations, or ``patience`` populations without improvement;
-  ``restarts`` consecutive rows form a group whose consensus is evaluated at the end (1: no consensus)."""
+  ``restarts`` consecutive rows form a group whose consensus is evaluated at the end (1: no consensus);
+  ``faithfulness``: one more step evaluates each answer's insertion and deletion curves."""
 
   generations: int
   patience: Optional[int] = None
   restarts: int = 1
+  faithfulness: bool = False
 
   @property
   def steps(self) -> int:
-    """Steps of a whole search: the initial population, the generations, and the consensus if any."""
-    return self.generations + 1 + (self.restarts > 1)
+    """Steps of a whole search: the initial population, the generations, the consensus and the curves."""
+    return self.generations + 1 + (self.restarts > 1) + self.faithfulness
 
 
 def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *, schedule: Schedule,
@@ -49,6 +53,7 @@ def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *,
   states = [strategy.init(keys[i], length=length) for i in range(rows)]
   history = np.full((rows, schedule.generations + 1), np.nan, np.float32)
   nan = np.full((rows,), np.nan, np.float32)
+  points = (rows, curves.max_steps(strategy.population_size) + 1)
   return RunState(
       strategy=jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states),
       problem=problems, params=params, original_probability=nan, best_history=history,
@@ -56,7 +61,9 @@ def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *,
       archive_genome=np.zeros((rows, length + 1, length), bool),
       archive_history=np.full((rows, schedule.generations + 1, length + 1), -np.inf, np.float32),
       consensus_fitness=nan.copy(), consensus_probability=nan.copy(), consensus_done=np.bool_(False),
-      nonfinite=np.zeros((rows,), bool),
+      ranking=np.zeros((rows, length), np.int32), curve_shown=np.zeros(points, np.int32),
+      insertion=np.full(points, np.nan, np.float32), deletion=np.full(points, np.nan, np.float32),
+      faithfulness_done=np.bool_(False), nonfinite=np.zeros((rows,), bool),
       importance=np.zeros((rows, length), np.float32), steps=np.int32(0))
 
 
@@ -69,9 +76,11 @@ def finished(generation: Any, stall: Any, *, schedule: Schedule) -> Any:
 
 
 def search_complete(run: RunState, *, strategy: Strategy, schedule: Schedule) -> Any:
-  """Every row has finished, and the consensus step has run where there is one (device or host values)."""
+  """Every row has finished, and the consensus and curve steps have run where there are any (device or host
+  values)."""
   done = (run.steps > 0) & finished(run.strategy.generation, strategy.stall(run.strategy), schedule=schedule).all()
-  return done & run.consensus_done if schedule.restarts > 1 else done
+  done = done & run.consensus_done if schedule.restarts > 1 else done
+  return done & run.faithfulness_done if schedule.faithfulness else done
 
 
 def majority(runs: Any) -> Any:
@@ -85,6 +94,22 @@ def consensus_genomes(best: jax.Array, restarts: int) -> jax.Array:
   """``(B, L)`` best genomes -> ``(B, L)`` each row's group :func:`majority`. Rows ``g * R .. g * R + R - 1``
   form group ``g``."""
   return jnp.repeat(majority(best.reshape(-1, restarts, best.shape[-1])), restarts, axis=0)
+
+
+def answers(run: RunState, *, strategy: Strategy, restarts: int) -> tuple[jax.Array, jax.Array]:
+  """``((B, L) genome, (B, L) importance)`` of each row's answer: its best, or its group's consensus with the
+  group's mean importance."""
+  best = jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
+  importance = jax.vmap(strategy.importance)(run.strategy)
+  if restarts == 1:
+    return best, importance
+  group_mean = importance.reshape(-1, restarts, importance.shape[-1]).mean(1)
+  return consensus_genomes(best, restarts), jnp.repeat(group_mean, restarts, axis=0)
+
+
+def leads(rows: int, restarts: int) -> jax.Array:
+  """``(B,)`` bool, the first row of each group of restarts (every row without restarts)."""
+  return jnp.arange(rows) % restarts == 0
 
 
 def _update_archive(run: RunState, candidates: jax.Array, probability: jax.Array,
@@ -104,7 +129,8 @@ def _update_archive(run: RunState, candidates: jax.Array, probability: jax.Array
 
 def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batch: EvaluateBatch,
          complete_problems: Complete) -> RunState:
-  """One population of every unfinished row (the initial one in the first step), or the consensus step."""
+  """One population of every unfinished row (the initial one in the first step), the consensus step or the
+  curve step."""
   initial = run.steps == 0
   problem = jax.lax.cond(initial, complete_problems, lambda p: p, run.problem)
   generation = run.strategy.generation
@@ -121,17 +147,29 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     candidates = jnp.where(initial, candidates.at[:, 0].set(valid), candidates)
     return states, candidates, jnp.broadcast_to(~done[:, None], (rows, pop))
 
+  def consensus():
+    best = jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
+    candidates = jnp.zeros((rows, pop, length), bool).at[:, 0].set(consensus_genomes(best, schedule.restarts))
+    return run.strategy, candidates, leads(rows, schedule.restarts)[:, None] & (jnp.arange(pop) == 0)
+
+  def curve_rows():
+    answer, importance = answers(run, strategy=strategy, restarts=schedule.restarts)
+    ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes)
+    shown = jax.vmap(lambda k: curves.shown_counts(k, curves.max_steps(pop)))(problem.num_genes)
+    candidates, live = jax.vmap(lambda r, s, k: curves.curve_candidates(r, s, k, population_size=pop))(
+        ranking, shown, problem.num_genes)
+    return run.strategy, candidates, live & leads(rows, schedule.restarts)[:, None], ranking, shown
+
+  # The phases of a search, in order: evolve until every row is done, the consensus, the curves.
+  evolving = ~done.all()
+  branches, phase = [lambda: ask() + (run.ranking, run.curve_shown)], jnp.int32(0)
   if schedule.restarts > 1:
-    def consensus():
-      best = jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
-      candidates = jnp.zeros((rows, pop, length), bool).at[:, 0].set(consensus_genomes(best, schedule.restarts))
-      leads = (jnp.arange(rows) % schedule.restarts == 0)[:, None] & (jnp.arange(pop) == 0)
-      return run.strategy, candidates, leads
-    evolving = ~done.all()
-    states, candidates, live = jax.lax.cond(evolving, ask, consensus)
-  else:
-    evolving = jnp.bool_(True)
-    states, candidates, live = ask()
+    branches.append(lambda: consensus() + (run.ranking, run.curve_shown))
+    phase = jnp.where(evolving, phase, len(branches) - 1)
+  if schedule.faithfulness:
+    branches.append(curve_rows)
+    phase = jnp.where(evolving | ~(run.consensus_done | (schedule.restarts == 1)), phase, len(branches) - 1)
+  states, candidates, live, ranking, shown = jax.lax.switch(phase, branches)
 
   fitness, prob, targets = evaluate_batch(candidates, problem, run.params.parsimony, live)
   nonfinite = run.nonfinite | (live & ~jnp.isfinite(fitness)).any(axis=1)
@@ -155,7 +193,14 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
   def store_consensus():
     return run.replace(consensus_fitness=fitness[:, 0], consensus_probability=prob[:, 0], consensus_done=True)
 
-  run = jax.lax.cond(evolving, tell, store_consensus) if schedule.restarts > 1 else tell()
+  def store_curves():
+    insertion, deletion = jax.vmap(curves.curves_of)(prob, run.original_probability, shown, problem.num_genes)
+    lead = leads(rows, schedule.restarts)[:, None]
+    return run.replace(ranking=ranking, curve_shown=shown, insertion=jnp.where(lead, insertion, jnp.nan),
+                       deletion=jnp.where(lead, deletion, jnp.nan), faithfulness_done=True)
+
+  stores = [tell] + [store_consensus] * (schedule.restarts > 1) + [store_curves] * schedule.faithfulness
+  run = jax.lax.switch(phase, stores)
   return run.replace(problem=problem, nonfinite=nonfinite, steps=run.steps + 1)
 
 

@@ -28,6 +28,7 @@ from evojax_lime.evaluation.host import faults_of
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
+from evojax_lime.scores import Faithfulness
 from evojax_lime.strategies import STRATEGIES, Strategy
 
 # (generation, best fitness so far) -> None, called on the calling thread between segments of a run.
@@ -142,7 +143,9 @@ class Search:
     self.prepared = prepare(images, targets=targets, segments=segments, baselines=baselines, config=config)
     rows = [p for p in self.prepared for _ in range(self.restarts)]
     self.length = length_for(self.prepared, config)
-    self.schedule = Schedule(config.generations, config.patience, self.restarts)
+    # Curves score one answer: the GA's. A front has many, and LIME's answer is fitted on the host afterwards.
+    curves = config.faithfulness and self.strategy.name == "ga"
+    self.schedule = Schedule(config.generations, config.patience, self.restarts, curves)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
     t0 = time.perf_counter()
@@ -245,10 +248,30 @@ class Search:
       raise ValueError("the search has not run yet: call advance() first")
     return jax.device_get(self.state)
 
+  def rerun(self, classifier: Classifier) -> list[Explanation]:
+    """The whole search again with another classifier of the same structure (for example the same network with
+    randomised layers, see :mod:`models.randomised`), through the same compiled program, for the targets this
+    search explained; this search's own state is left as it is.
+
+    Raises:
+      ValueError: ``classifier``'s weights differ in number, shape or dtype from the search's classifier, or the
+        search has not run yet.
+    """
+    weights, _ = split_classifier(classifier)
+    if not self._weights or [(x.shape, x.dtype) for x in weights] != [(x.shape, x.dtype) for x in self._weights]:
+      raise ValueError("the classifier to rerun with must be the search's classifier with other weights of the "
+                       "same shapes (a Flax port or a jax.tree_util.Partial over arrays)")
+    resolved = self._host_state().problem  # targets found: the rerun explains the same classes
+    state = self._run(weights, self._initial.replace(problem=resolved), np.int32(self.schedule.steps))
+    self._check_host()
+    return self._explanations(jax.device_get(state))
+
   def explanations(self) -> list[Explanation]:
     """One :class:`Explanation` per image (with restarts, the consensus with its runs); timings are the
     search's."""
-    state = self._host_state()
+    return self._explanations(self._host_state())
+
+  def _explanations(self, state: Any) -> list[Explanation]:
     wall = time.perf_counter() - self._start
     runs = [self._explanation(i, state, wall) for i in range(len(self.prepared) * self.restarts)]
     if self.restarts == 1:
@@ -284,6 +307,16 @@ class Search:
     history = np.asarray(state.archive_history[i, :generations + 1, :k + 1], np.float64)
     return np.where(np.isfinite(history), history, np.nan)
 
+  def _faithfulness(self, i: int, state: Any, k: int) -> Optional[Faithfulness]:
+    """Row ``i``'s curves, where the program evaluated them (leading rows of a finished search)."""
+    points = min(k, state.insertion.shape[1] - 1) + 1
+    insertion, deletion = (np.asarray(x[i, :points], np.float64) for x in (state.insertion, state.deletion))
+    if not (np.isfinite(insertion).all() and np.isfinite(deletion).all()):
+      return None
+    return Faithfulness(ranking=np.asarray(state.ranking[i, :k], np.int64),
+                        shown=np.asarray(state.curve_shown[i, :points], np.int64), insertion=insertion,
+                        deletion=deletion)
+
   def _explanation(self, i: int, state: Any, wall: float) -> Explanation:
     prep = self.prepared[i // self.restarts]
     original, k = self._checked_row(i, state)
@@ -293,6 +326,7 @@ class Search:
       raise ValueError("classifier outputs are not probabilities in [0, 1]; pass logits=True if it returns logits")
     gens = int(row.generation) - 1
     sizes, size_genomes = self._archive(i, state, k)
+    curves = self._faithfulness(i, state, k) if self.restarts == 1 else None
     return Explanation(
         image=prep.image, labels=np.asarray(state.problem.labels[i]), fill=np.asarray(state.problem.fill[i]),
         genome=np.asarray(genome[:k], bool), importance=np.asarray(state.importance[i, :k], np.float32),
@@ -303,7 +337,8 @@ class Search:
         num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
         seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes,
-        size_history=self._archive_history(i, state, k, gens))
+        size_history=self._archive_history(i, state, k, gens),
+        faithfulness=curves, scoring_evaluations=0 if curves is None else curves.num_evaluations)
 
   def _row_seed(self, i: int) -> Any:
     return self.seeds[i] if self.restarts == 1 else self._keys[i]  # a restart's own key (raw)
@@ -313,6 +348,7 @@ class Search:
     program's last step."""
     lead = b * self.restarts
     genomes = np.stack([r.genome for r in runs])
+    curves = self._faithfulness(lead, state, runs[0].num_segments)
     return dataclasses.replace(
         runs[0], genome=majority(genomes),
         importance=np.mean([r.importance for r in runs], axis=0).astype(np.float32),
@@ -326,7 +362,8 @@ class Search:
         size_probabilities=np.fmax.reduce([r.size_probabilities for r in runs]),
         size_genomes=runs[int(np.argmax([np.nan_to_num(r.size_probabilities, nan=-1) for r in runs], axis=0)[0])]
         .size_genomes,
-        size_history=np.fmax.reduce(_padded([r.size_history for r in runs])))
+        size_history=np.fmax.reduce(_padded([r.size_history for r in runs])),
+        faithfulness=curves, scoring_evaluations=0 if curves is None else curves.num_evaluations)
 
   def _front(self, b: int, state: Any, wall: float) -> ParetoFront:
     i = b * self.restarts

@@ -28,6 +28,11 @@ class RunState:
     consensus_fitness, consensus_probability: ``(B,)`` of the consensus of each group of restarts, evaluated
       in a last step once every row has finished (NaN until then, and in rows that do not lead a group).
     consensus_done: ``()`` bool, that step has run.
+    ranking: ``(B, L)`` int32 the answer's genes ranked (see :mod:`evojax_lime.evaluation.faithfulness`).
+    curve_shown: ``(B, S + 1)`` int32 superpixels moved after each curve step.
+    insertion, deletion: ``(B, S + 1)`` p(target) along the answer's insertion and deletion curves, evaluated
+      in a last step once the answer is final (NaN until then, and in rows that do not lead a group).
+    faithfulness_done: ``()`` bool, that step has run.
     nonfinite: ``(B,)`` bool, the classifier returned NaN or infinity for some evaluated image.
     importance: ``(B, L)`` how strongly the current population keeps each gene.
     steps: ``()`` int32, loop steps taken (step 0 evaluates the initial population).
@@ -45,6 +50,11 @@ class RunState:
   consensus_fitness: jax.Array
   consensus_probability: jax.Array
   consensus_done: jax.Array
+  ranking: jax.Array
+  curve_shown: jax.Array
+  insertion: jax.Array
+  deletion: jax.Array
+  faithfulness_done: jax.Array
   nonfinite: jax.Array
   importance: jax.Array
   steps: jax.Array

@@ -8,11 +8,13 @@ import csv
 import html.parser
 import json
 import shutil
+import urllib.parse
 
 import pytest
 from PIL import Image
 from skimage import data
 
+from evojax_lime.scores import LEGEND
 from tests.cli.conftest import FAST, cli, error_lines
 
 pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
@@ -75,10 +77,14 @@ def test_summary_csv_and_json(run):
   with open(out / "summary.csv", newline="") as f:
     rows = list(csv.DictReader(f))
   assert [r["name"] for r in rows] == names
-  assert list(rows[0]) == ["name", "class", "class_id", "p_before", "p_after", "kept", "superpixels", "stability",
+  assert list(rows[0]) == ["name", "class", "class_id", "p_before", "p_after", "kept", "superpixels",
+                           "insertion_auc", "deletion_auc", "size_auc", "sanity", "robustness", "stability",
                            "seconds", "resumed", "error"]
   assert rows[0]["stability"] == ""  # one run per photo: no stability to report
   cat = _record(out, "a_cat")
+  for name in ("insertion_auc", "deletion_auc", "size_auc"):  # computed by default; sanity, robustness on request
+    assert float(rows[0][name]) == pytest.approx(cat["scores"][name]) and 0 <= cat["scores"][name] <= 1
+  assert rows[0]["sanity"] == rows[0]["robustness"] == "" and cat["scores"]["sanity"] is None
   assert rows[0]["class"] == cat["target"]["name"] and int(rows[0]["class_id"]) == cat["target"]["id"]
   assert float(rows[0]["p_before"]) == pytest.approx(cat["original_probability"])
   assert float(rows[0]["p_after"]) == pytest.approx(cat["explanation_probability"])
@@ -92,33 +98,44 @@ def test_summary_csv_and_json(run):
 
 
 class _Report(html.parser.HTMLParser):
-  """Collects the table's cells (text and data-v), images, scripts and anything that would load from outside."""
+  """Collects the photo table's cells (text and data-v) and images, the page's scripts, every link, and the
+  detail sections."""
 
   def __init__(self):
     super().__init__()
-    self.rows, self.headers, self.scripts, self.external = [], [], 0, []
-    self._cell = None
+    self.rows, self.headers, self.scripts, self.links, self.sections = [], [], 0, [], []
+    self._cell, self._in_table = None, False
 
   def handle_starttag(self, tag, attrs):
     attrs = dict(attrs)
-    if tag == "tr":
-      self.rows.append([])
-    elif tag in ("td", "th"):
-      self._cell = {"text": "", "v": attrs.get("data-v"), "img": None, "tag": tag}
-    elif tag == "img":
-      self._cell["img"] = attrs["src"]
+    if tag == "table" and attrs.get("id") == "photos":
+      self._in_table = True
+    elif tag == "section":
+      self.sections.append(attrs)
     elif tag == "script":
       self.scripts += 1
     for key in ("src", "href"):
       if key in attrs and not attrs[key].startswith("data:"):
-        self.external.append(attrs[key])
+        self.links.append(attrs[key])
+    if not self._in_table:
+      return
+    if tag == "tr":
+      self.rows.append([])
+    elif tag in ("td", "th"):
+      self._cell = {"text": "", "v": attrs.get("data-v"), "img": None, "tag": tag, "href": None}
+    elif tag == "img":
+      self._cell["img"] = attrs["src"]
+    elif tag == "a":
+      self._cell["href"] = attrs["href"]
 
   def handle_data(self, text):
     if self._cell is not None:
       self._cell["text"] += text
 
   def handle_endtag(self, tag):
-    if tag in ("td", "th"):
+    if tag == "table":
+      self._in_table = False
+    elif tag in ("td", "th") and self._cell is not None:
       (self.headers if self._cell["tag"] == "th" else self.rows[-1]).append(self._cell)
       self._cell = None
 
@@ -127,24 +144,40 @@ def test_html_report(run):
   _, folder, out, _ = run
   page = _Report()
   page.feed((out / "index.html").read_text())
-  assert [h["text"] for h in page.headers] == ["overlay", "photo", "class", "p before", "p after", "kept / K",
-                                                "stability", "seconds", "compile s", "evolve s", "write s",
-                                                "note"]
+  records = {name: _record(out, _stem(name)) for name in GOOD}
+  scores = [n for n in LEGEND if n != "stability" and any(r["scores"].get(n) is not None for r in records.values())]
+  assert "size_auc" in scores
+  headers = [h["text"] for h in page.headers]
+  assert headers == ["overlay", "photo", "class", "p before", "p after", "kept / K", "stability"] + \
+      [LEGEND[n][0] for n in scores] + ["seconds", "compile s", "evolve s", "write s", "note"]
+  col = {h: i for i, h in enumerate(headers)}
   rows = [r for r in page.rows if r]  # the header row holds th cells only
   assert [r[1]["text"] for r in rows] == [str(folder / n) for n in ("a_cat.jpg", "b_astro.png", "c_big.jpg",
                                                                     "d_truncated.jpg", HOSTILE)]
-  assert page.scripts == 1 and page.external == []  # the hostile name did not become markup; no outside assets
+  assert page.scripts == 1  # the hostile name did not become markup
+  # Nothing from outside: links are this page's fragments or the photos' own files in the folder.
+  assert page.links and all(link.startswith("#") or (out / urllib.parse.unquote(link)).is_file()
+                            for link in page.links), page.links
   for row, name in zip(rows[:3] + rows[4:], ("a_cat", "b_astro", "c_big", _stem(HOSTILE))):
     rec = _record(out, name)
     assert row[0]["img"].startswith("data:image/jpeg;base64,")
     assert row[2]["text"] == f"{rec['target']['name']} ({rec['target']['id']})"
-    assert float(row[3]["v"]) == pytest.approx(rec["original_probability"])
-    assert row[4]["text"] == f"{rec['explanation_probability']:.3f}"
-    assert row[5]["text"] == f"{len(rec['kept'])} / {rec['num_superpixels']}"
-    assert row[6]["text"] == "-"  # no stability in these records
-    assert float(row[8]["v"]) == pytest.approx(rec["timings"]["compile"])
-    assert float(row[10]["v"]) == pytest.approx(rec["timings"]["write"]) and rec["timings"]["write"] > 0
-  assert rows[3][0]["img"] is None and "truncated" in rows[3][-1]["text"]
+    assert float(row[col["p before"]]["v"]) == pytest.approx(rec["original_probability"])
+    assert row[col["p after"]]["text"] == f"{rec['explanation_probability']:.3f}"
+    assert row[col["kept / K"]]["text"] == f"{len(rec['kept'])} / {rec['num_superpixels']}"
+    assert row[col["stability"]]["text"] == "-"  # no stability in these records
+    for score in scores:
+      value = rec["scores"].get(score)
+      assert row[col[LEGEND[score][0]]]["text"] == ("-" if value is None else f"{value:.3f}")
+    assert float(row[col["compile s"]]["v"]) == pytest.approx(rec["timings"]["compile"])
+    assert float(row[col["write s"]]["v"]) == pytest.approx(rec["timings"]["write"]) and rec["timings"]["write"] > 0
+    # The name opens the photo's detail view, which shows its overlay and its best masks by size.
+    assert row[1]["href"].startswith("#photo-")
+    assert {"id": row[1]["href"][1:], "class": "detail"} in [{k: s.get(k) for k in ("id", "class")}
+                                                             for s in page.sections]
+    assert {rec["files"]["overlay"], rec["files"]["sizes"]} <= {urllib.parse.unquote(link) for link in page.links}
+  assert rows[3][0]["img"] is None and "truncated" in rows[3][-1]["text"] and rows[3][1]["href"] is None
+  assert len(page.sections) == 4
 
 
 def test_resume_skips_done_photos_and_redoes_changed_ones(run, tmp_path):

@@ -1,4 +1,5 @@
-"""`--objective pareto` (the front, its plot and strip) and `--restarts` (the consensus and its stability)."""
+"""`--objective pareto` (the front, its plot and strip), `--restarts` (the consensus and its stability) and the
+optional scores (`--sanity`, `--robustness`)."""
 import json
 
 from PIL import Image
@@ -29,12 +30,30 @@ def test_pareto_objective_writes_the_front(tmp_path, photos):
     assert Image.open(out / name).size[0] > 0
 
 
-def test_restarts_write_the_consensus_and_its_stability(tmp_path, photos):
+def test_restarts_and_every_score_in_one_run(tmp_path, photos):
   out = tmp_path / "out"
-  result = cli("explain", photos["cat"], "--restarts", "2", "--segmentation", "grid", *FAST, "--out", out,
-               cwd=tmp_path)
+  result = cli("explain", photos["cat"], "--restarts", "2", "--sanity", "1", "--robustness", "--segmentation",
+               "grid", *FAST, "--out", out, cwd=tmp_path)
   assert result.returncode == 0, result.stderr
   record = json.loads((out / "a_rotated.json").read_text())
   assert 0.0 <= record["stability"] <= 1.0 and len(record["runs"]) == 2
   assert record["options"]["restarts"] == 2
-  assert json.loads((out / "summary.json").read_text())["photos"][0]["stability"] == record["stability"]
+  assert record["options"]["scores"] == {"sanity_layers": 1, "robustness": True}
+  scores = record["scores"]
+  assert -1.0 <= scores["sanity"] <= 1.0 and 0.0 <= scores["robustness"] <= 1.0
+  assert set(record["robustness_by_variant"]) == {"quickshift_kernel6", "slic50", "fill"}
+  assert scores["stability"] == record["stability"] and 0 <= scores["deletion_auc"] <= 1
+  summary = json.loads((out / "summary.json").read_text())["photos"][0]
+  assert summary["stability"] == record["stability"] and summary["sanity"] == scores["sanity"]
+  assert summary["robustness"] == scores["robustness"]
+
+
+@pytest.mark.parametrize("args, expect", [
+    (("--objective", "pareto", "--sanity", "1"), "--objective pareto: --sanity score one answer; a front has none"),
+    (("--sanity", "99"), "--sanity: layers must be an integer in [1, 19] for efficientnet_lite0, got 99"),
+])
+def test_scores_that_cannot_be_computed_are_refused(tmp_path, photos, args, expect):
+  result = cli("explain", photos["cat"], *args, *FAST, "--out", tmp_path / "out", cwd=tmp_path)
+  assert result.returncode == 2
+  assert error_lines(result)[-1].endswith(expect)
+  assert not (tmp_path / "out" / "a_rotated.json").exists()

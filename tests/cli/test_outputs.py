@@ -11,7 +11,8 @@ from evojax_lime.cli.outputs import MANIFEST
 
 from tests.cli.conftest import FAST, cli, error_lines
 
-OUTPUTS = ("_overlay.png", "_explanation.png", "_fitness.png", ".json")
+# _sizes.png: the best masks of at most 3, 5 and 10 superpixels (every photo here has more than 10).
+OUTPUTS = ("_overlay.png", "_explanation.png", "_fitness.png", "_sizes.png", ".json")
 # With the list of the files the tool wrote, by which a later run tells them from the person's.
 RUN_FILES = ("summary.csv", "summary.json", "index.html", MANIFEST)
 
@@ -49,6 +50,8 @@ def test_default_command_explains_the_bundled_photo(tmp_path):
   assert Image.open(out / "chelsea_overlay.png").size == (451, 300)
   assert Image.open(out / "chelsea_explanation.png").size == (224, 224)
   assert Image.open(out / "chelsea_fitness.png").format == "PNG"
+  assert sorted(rec["best_of_size"]) == ["10", "3", "5"] and rec["files"]["sizes"] == "chelsea_sizes.png"
+  assert Image.open(out / "chelsea_sizes.png").size[0] > 3 * Image.open(out / "chelsea_sizes.png").size[1] / 2
   summary = result.stdout.splitlines()[0]
   assert summary.startswith("chelsea.jpg: ") and f"of {k} superpixels" in summary
 
