@@ -82,10 +82,15 @@ def load_model(spec: str, *, dtype: str = "float32") -> ModelEntry:
   if spec == "tiny":
     from benchmarks.throughput import make_classifier
     return ModelEntry("tiny", make_classifier("tiny", TINY_SIZE, "float32"), TINY_SIZE)
+  model = flax_model(spec, dtype=dtype)
+  return ModelEntry(model.name, model.classifier(), model.input_size, tuple(model.class_names))
+
+
+def flax_model(spec: str, *, dtype: str = "float32") -> Any:
+  """The ``models.Model`` of a ``"NAME"`` (pretrained), ``"NAME=CHECKPOINT"`` or ``"NAME=random"`` spec."""
   import models
   name, _, weights = spec.partition("=")
-  model = models.create(name, None if weights == "random" else weights or "pretrained", dtype=jnp.dtype(dtype))
-  return ModelEntry(name, model.classifier(), model.input_size, tuple(model.class_names))
+  return models.create(name, None if weights == "random" else weights or "pretrained", dtype=jnp.dtype(dtype))
 
 
 def config_args(parser: argparse.ArgumentParser) -> None:
@@ -152,7 +157,11 @@ def score(explanation: Any, genome: np.ndarray, ranking: np.ndarray, classifier:
 
 
 def elime_ranking(exp: el.Explanation) -> np.ndarray:
-  """E-LIME's order of importance: its selected superpixels first, each group by gene importance."""
+  """E-LIME's order of importance: the one its program ranked its curves by (its selected superpixels first, each
+  group by its per-size archive, then by importance); without curves, the selected first, each group by
+  importance."""
+  if exp.faithfulness is not None:
+    return np.asarray(exp.faithfulness.ranking)
   return np.asarray(metrics.rank(exp.importance, first=exp.genome))
 
 

@@ -12,7 +12,7 @@ import jax
 
 from evojax_lime.versions import PACKAGES, package_versions
 
-_PACKAGES = (*PACKAGES, "torch", "torchvision", "lime")
+_PACKAGES = (*PACKAGES, "torch", "torchvision", "lime", "captum")
 
 
 def machine() -> dict[str, Any]:

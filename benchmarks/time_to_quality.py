@@ -68,9 +68,9 @@ GOAL_WORST, GOAL_MEDIAN = 10.0, 30.0  # speedup on every photo, on the median ph
 
 # --- the reference ---------------------------------------------------------------------------------------------
 
-def torch_lite0(size: int, threads: int) -> Callable[[np.ndarray], np.ndarray]:
-  """The pretrained EfficientNet-Lite0 in torch as lime's classifier: ``(N, H, W, 3)`` in [0, 1] -> ``(N, 1000)``
-  softmax probabilities, with the checkpoint's TF Lite preprocessing."""
+def torch_lite0_net(size: int, threads: int):
+  """The pretrained EfficientNet-Lite0 in torch (``efficientnet-lite-pytorch``), in eval mode, on ``threads``
+  threads."""
   import torch  # pylint: disable=import-outside-toplevel
   from efficientnet_lite_pytorch import EfficientNet  # pylint: disable=import-outside-toplevel
   from models import efficientnet_lite  # pylint: disable=import-outside-toplevel
@@ -78,6 +78,13 @@ def torch_lite0(size: int, threads: int) -> Callable[[np.ndarray], np.ndarray]:
   net = EfficientNet.from_name("efficientnet-lite0", image_size=size).eval()
   net.load_state_dict(torch.load(efficientnet_lite.SPECS["efficientnet_lite0"].pretrained(), map_location="cpu",
                                  weights_only=True))
+  return net
+
+
+def torch_classifier(net) -> Callable[[np.ndarray], np.ndarray]:
+  """A torch EfficientNet-Lite as a numpy classifier: ``(N, H, W, 3)`` in [0, 1] -> ``(N, C)`` softmax
+  probabilities, with the checkpoint's TF Lite preprocessing."""
+  import torch  # pylint: disable=import-outside-toplevel
 
   def classify(images: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(np.ascontiguousarray(np.asarray(images, np.float32).transpose(0, 3, 1, 2)))
@@ -85,6 +92,11 @@ def torch_lite0(size: int, threads: int) -> Callable[[np.ndarray], np.ndarray]:
       return torch.softmax(net((x * 255.0 - 127.0) / 128.0), dim=-1).numpy().astype(np.float64)
 
   return classify
+
+
+def torch_lite0(size: int, threads: int) -> Callable[[np.ndarray], np.ndarray]:
+  """The pretrained EfficientNet-Lite0 in torch as lime's classifier (see :func:`torch_classifier`)."""
+  return torch_classifier(torch_lite0_net(size, threads))
 
 
 def reference_lime(image: np.ndarray, labels: np.ndarray, classify, *, fill: str, num_samples: int,
@@ -307,14 +319,19 @@ def summarise(result: dict) -> list[dict]:
   return out
 
 
-def parser() -> argparse.ArgumentParser:
-  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  p.add_argument("--model", default=_common.DEFAULT_MODEL,
-                 help="efficientnet_lite0 (pretrained), NAME=CHECKPOINT, or tiny (random CNN, for smoke tests)")
+def photo_args(p: argparse.ArgumentParser) -> None:
+  """``--photos`` (default :data:`DEFAULT_PHOTOS`) and ``--images``."""
   p.add_argument("--photos", nargs="*", default=list(DEFAULT_PHOTOS),
                  help=f"from {', '.join(_common.PHOTOS + _common.EXTRA_PHOTOS)} (default: {' '.join(DEFAULT_PHOTOS)}; "
                       f"tuned on: {' '.join(TUNED_ON)})")
   p.add_argument("--images", default=None, help="also explain every image file in this folder")
+
+
+def parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--model", default=_common.DEFAULT_MODEL,
+                 help="efficientnet_lite0 (pretrained), NAME=CHECKPOINT, or tiny (random CNN, for smoke tests)")
+  photo_args(p)
   p.add_argument("--configs", nargs="+", default=["paper", "default"], choices=list(CONFIGS),
                  help="E-LIME configs: paper = ELimeConfig.paper(), default = ELimeConfig(), "
                       "occlusion = ELimeConfig(seeding='occlusion')")

@@ -60,8 +60,8 @@ class Faithfulness:
   """The insertion and deletion curves of an explanation's ranking, as the search's program evaluated them.
 
   Attributes:
-    ranking: ``(K,)`` int superpixel ids, most important first: the kept superpixels by importance, then the
-      others by importance.
+    ranking: ``(K,)`` int superpixel ids, most important first: the kept superpixels, then the others, each group
+      by how many of the search's best masks of each size keep them, then by importance.
     shown: ``(T + 1,)`` int, superpixels revealed after insertion step t (0 .. K, ascending); deletion step t
       has hidden as many.
     insertion: ``(T + 1,)`` p(target) after insertion step t (``insertion[0]``: every superpixel hidden).

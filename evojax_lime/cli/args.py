@@ -217,7 +217,8 @@ def check_objective(args: argparse.Namespace, config: ELimeConfig) -> None:
   if args.objective == "pareto":
     scored = [name for name, given in (("--sanity", args.sanity is not None), ("--robustness", args.robustness)) if given]
     if scored:
-      raise usage_error(f"--objective pareto: {' and '.join(scored)} score one answer; a front has none")
+      verb = "scores" if len(scored) == 1 else "score"
+      raise usage_error(f"--objective pareto: {' and '.join(scored)} {verb} one answer; a front has none")
   try:
     check_restarts(args.restarts, strategy_for("nsga2" if args.objective == "pareto" else "ga", config))
   except ValueError as err:

@@ -96,15 +96,16 @@ def consensus_genomes(best: jax.Array, restarts: int) -> jax.Array:
   return jnp.repeat(majority(best.reshape(-1, restarts, best.shape[-1])), restarts, axis=0)
 
 
-def answers(run: RunState, *, strategy: Strategy, restarts: int) -> tuple[jax.Array, jax.Array]:
-  """``((B, L) genome, (B, L) importance)`` of each row's answer: its best, or its group's consensus with the
-  group's mean importance."""
+def answers(run: RunState, *, strategy: Strategy, restarts: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """``((B, L) genome, (B, L) importance, (B, L) archive frequency)`` of each row's answer: its own, or its
+  group's consensus with the group's mean importance and summed frequency."""
   best = jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
   importance = jax.vmap(strategy.importance)(run.strategy)
+  frequency = jax.vmap(curves.archive_frequency)(run.archive_genome, run.archive_probability)
   if restarts == 1:
-    return best, importance
-  group_mean = importance.reshape(-1, restarts, importance.shape[-1]).mean(1)
-  return consensus_genomes(best, restarts), jnp.repeat(group_mean, restarts, axis=0)
+    return best, importance, frequency
+  group = lambda x, reduce: jnp.repeat(reduce(x.reshape(-1, restarts, x.shape[-1]), axis=1), restarts, axis=0)
+  return consensus_genomes(best, restarts), group(importance, jnp.mean), group(frequency, jnp.sum)
 
 
 def leads(rows: int, restarts: int) -> jax.Array:
@@ -153,8 +154,8 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     return run.strategy, candidates, leads(rows, schedule.restarts)[:, None] & (jnp.arange(pop) == 0)
 
   def curve_rows():
-    answer, importance = answers(run, strategy=strategy, restarts=schedule.restarts)
-    ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes)
+    answer, importance, frequency = answers(run, strategy=strategy, restarts=schedule.restarts)
+    ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
     shown = jax.vmap(lambda k: curves.shown_counts(k, curves.max_steps(pop)))(problem.num_genes)
     candidates, live = jax.vmap(lambda r, s, k: curves.curve_candidates(r, s, k, population_size=pop))(
         ranking, shown, problem.num_genes)

@@ -1,7 +1,8 @@
 """The insertion and deletion curves of an answer, as rows of one more population of the search.
 
 Once the answer is known, the program spends one last step on its curves (see :mod:`evojax_lime.engine.loop`):
-the superpixels are ranked (kept ones first, each group by importance), and the masks that reveal or hide them
+the superpixels are ranked (kept ones first, each group by how many of the search's best masks of each size keep
+them, then by importance), and the masks that reveal or hide them
 in that order are evaluated like any population, through the same chunked evaluation. With P candidates a step
 holds ``2 T - 1`` of them: the all-hidden image and the ``T - 1`` inner points of each curve; the full image is
 the search's own first evaluation. ``T = min(K, (P + 1) // 2)`` steps, so a population of 64 draws the exact
@@ -19,13 +20,23 @@ def max_steps(population_size: int) -> int:
   return (population_size + 1) // 2
 
 
-def answer_ranking(importance: jax.Array, answer: jax.Array, num_genes: jax.Array) -> jax.Array:
-  """``(L,)`` int32 gene ids: the answer's genes by importance, then the other real genes by importance, then
-  the padding (equal scores keep id order), as :func:`evojax_lime.metrics.rank` orders them."""
+def archive_frequency(archive_genome: jax.Array, archive_probability: jax.Array) -> jax.Array:
+  """``(L,)`` int32: in how many of the search's best masks of each size (the per-size archive, ``(L + 1, L)``
+  genomes, ``(L + 1,)`` probabilities, -inf where none) each gene is kept."""
+  found = jnp.isfinite(archive_probability)[:, None]
+  return (archive_genome & found).sum(0, dtype=jnp.int32)
+
+
+def answer_ranking(importance: jax.Array, answer: jax.Array, num_genes: jax.Array,
+                   frequency: jax.Array) -> jax.Array:
+  """``(L,)`` int32 gene ids: the answer's genes first, then the other real genes, then the padding; within each
+  group by how many of the search's best masks of each size keep them (``frequency``, see
+  :func:`archive_frequency`: a gene that the best small masks already need ranks high), then by importance
+  (equal keys keep id order)."""
   length = importance.shape[0]
   real = jnp.arange(length) < num_genes
   # lexsort: the last key is the primary one.
-  return jnp.lexsort((-importance.astype(jnp.float32), ~(answer & real), ~real)).astype(jnp.int32)
+  return jnp.lexsort((-importance.astype(jnp.float32), -frequency, ~(answer & real), ~real)).astype(jnp.int32)
 
 
 def shown_counts(num_genes: jax.Array, steps: int) -> jax.Array:

@@ -49,7 +49,7 @@ def test_restarts_and_every_score_in_one_run(tmp_path, photos):
 
 
 @pytest.mark.parametrize("args, expect", [
-    (("--objective", "pareto", "--sanity", "1"), "--objective pareto: --sanity score one answer; a front has none"),
+    (("--objective", "pareto", "--sanity", "1"), "--objective pareto: --sanity scores one answer; a front has none"),
     (("--sanity", "99"), "--sanity: layers must be an integer in [1, 19] for efficientnet_lite0, got 99"),
 ])
 def test_scores_that_cannot_be_computed_are_refused(tmp_path, photos, args, expect):

@@ -19,12 +19,19 @@ BASE = el.ELimeConfig(population_size=16, generations=4, parsimony=0.05, fill="b
 class OperatorTest(chex.TestCase):
 
   @chex.variants(with_jit=True, without_jit=True)
-  def test_ranking_puts_the_answer_first_then_importance_then_padding(self):
+  def test_ranking_puts_the_answer_first_then_the_archive_then_importance_then_padding(self):
     importance = jnp.array([0.9, 0.1, 0.5, 0.7, 0.3, 0.8, 1.0, 1.0])
     answer = jnp.array([False, True, False, True, False, False, False, True])  # gene 7 is padding (K = 6)
-    ranking = self.variant(f.answer_ranking)(importance, answer, jnp.int32(6))
+    frequency = jnp.array([1, 2, 0, 2, 3, 1, 0, 0], jnp.int32)
+    ranking = self.variant(f.answer_ranking)(importance, answer, jnp.int32(6), frequency)
     chex.assert_shape(ranking, (8,))
-    np.testing.assert_array_equal(ranking, [3, 1, 0, 5, 2, 4, 6, 7])
+    np.testing.assert_array_equal(ranking, [3, 1, 4, 0, 5, 2, 6, 7])
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_archive_frequency_counts_the_sizes_found(self):
+    genomes = jnp.array([[0, 0, 0], [0, 1, 0], [1, 1, 0], [1, 1, 1]], bool)
+    probability = jnp.array([0.1, 0.5, -jnp.inf, 0.9])  # no mask of 2 was found (its row is stale)
+    np.testing.assert_array_equal(self.variant(f.archive_frequency)(genomes, probability), [1, 2, 1])
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_curve_candidates_reveal_and_hide_in_ranked_order(self):
@@ -71,6 +78,14 @@ def test_areas_of_a_known_curve():
   assert np.isnan(scores.size_auc(None))
 
 
+def _expected_ranking(exp, runs):
+  """The kept superpixels first, then the rest; each group by how many of the runs' best masks of each size keep
+  them, then by (mean) importance."""
+  frequency = sum(r.size_genomes[~np.isnan(r.size_probabilities)].sum(0) for r in runs)
+  importance = np.mean([r.importance for r in runs], axis=0).astype(np.float32)
+  return np.lexsort((-importance, -frequency, ~exp.genome))
+
+
 @pytest.fixture(scope="module")
 def planted():
   return planted_problem((1, 5, 6), side=24, n_segments=12)
@@ -92,8 +107,7 @@ def test_the_search_evaluates_its_answers_curves_as_an_independent_evaluation_do
   k = exp.num_segments
   t = min(k, f.max_steps(BASE.population_size))
   assert curve.shown.tolist() == [(i * k) // t for i in range(t + 1)]
-  # The ranking: the kept superpixels by importance, then the rest by importance.
-  np.testing.assert_array_equal(curve.ranking, metrics.rank(exp.importance, first=exp.genome))
+  np.testing.assert_array_equal(curve.ranking, _expected_ranking(exp, [exp]))
   problem = metrics.as_problem(exp)
   independent = metrics.curves(jnp.asarray(curve.ranking), problem, classifier=clf, steps=t)
   np.testing.assert_allclose(curve.insertion, independent.insertion, atol=1e-6)
@@ -142,8 +156,7 @@ def test_restarts_score_the_consensus_once(planted):
   classifier, calls = _recording(clf)
   exp = el.explain(image, classifier, segments=labels, config=dataclasses.replace(BASE, chunk_size=1), restarts=3)
   assert all(r.faithfulness is None for r in exp.runs)
-  ranking = metrics.rank(np.mean([r.importance for r in exp.runs], axis=0), first=exp.genome)
-  np.testing.assert_array_equal(exp.faithfulness.ranking, ranking)
+  np.testing.assert_array_equal(exp.faithfulness.ranking, _expected_ranking(exp, exp.runs))
   assert exp.faithfulness.insertion[-1] == pytest.approx(exp.original_probability)
   assert exp.scores()["stability"] == exp.stability
   # 3 runs, one consensus row and one set of curves (chunks of one row: no padding).
