@@ -210,6 +210,11 @@ def config_from_args(args: argparse.Namespace) -> ELimeConfig:
     raise usage_error(f"{prefix}{err}") from None
 
 
+def score_options(args: argparse.Namespace) -> dict:
+  """The optional scores asked for, as ``--resume`` compares them."""
+  return {"sanity_layers": args.sanity, "robustness": args.robustness}
+
+
 def check_objective(args: argparse.Namespace, config: ELimeConfig) -> None:
   """Refuses options the chosen objective's search would ignore (``--objective pareto --elite 4``), naming the
   options as typed, before any work."""

@@ -9,7 +9,7 @@ from typing import Optional
 
 from evojax_lime.engine.compilation_cache import default_cache_dir, try_compilation_cache
 from evojax_lime.cli import batching, html_report, images, notes, report, resume, summary
-from evojax_lime.cli.args import check_objective, config_from_args
+from evojax_lime.cli.args import check_objective, config_from_args, score_options
 from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, shown, usage_error
 from evojax_lime.cli.model import load_model, randomised_model, resolve_target
 from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
@@ -88,11 +88,10 @@ def _run(args: argparse.Namespace) -> int:
     status(f"loading {args.model} ({shown(args.weights)}) ...", quiet=args.quiet)
     model = load_model(args.model, args.weights, dtype=args.dtype)
     target = resolve_target(args.target, model.class_names)
-    scores = {"sanity_layers": args.sanity, "robustness": args.robustness}
     randomised = None if args.sanity is None else randomised_model(model, layers=args.sanity, seed=args.seed)
     options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
                              overlay_side=overlay_side, objective=args.objective, restarts=args.restarts,
-                             scores=scores)
+                             scores=score_options(args))
     photos, failed = _photos(paths, out, origin)
     outcomes: list[Optional[report.Outcome]] = [None] * len(photos)
     todo = []  # indices into photos

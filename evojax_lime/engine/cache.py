@@ -19,12 +19,23 @@ _entries: "collections.OrderedDict[tuple, tuple[Any, Any]]" = collections.Ordere
 _lock = threading.RLock()
 
 
-def _drop_classifier(classifier_id: int, entries=_entries, lock=_lock) -> None:
-  # The module's globals may already be gone when a classifier dies at interpreter exit: bound as defaults.
-  # Only dead entries go: a new classifier may have been given the same id before this callback ran.
-  with lock:
-    for key in [k for k, (ref, _) in entries.items() if k[0] == classifier_id and ref() is None]:
-      del entries[key]
+# Ids of classifiers that died, noted by their weakref callbacks and purged under the lock. A callback may run
+# in the middle of any operation on the entries (a garbage collection while a list is built, even on this
+# thread), so it only appends here, never touches the entries.
+_dead: list[int] = []
+
+
+def _note_dead(classifier_id: int, dead=_dead) -> None:
+  dead.append(classifier_id)  # bound as a default: at interpreter exit this module's globals may be gone
+
+
+def _purge() -> None:
+  """Drops the entries of classifiers that died (call with the lock held). Only dead entries go: a new
+  classifier may have been given the same id before the callback ran."""
+  while _dead:
+    classifier_id = _dead.pop()
+    for key in [k for k, (ref, _) in list(_entries.items()) if k[0] == classifier_id and ref() is None]:
+      _entries.pop(key, None)
 
 
 def cached(classifier: Any, key: Hashable, build: Callable[[], Any]) -> Any:
@@ -34,14 +45,15 @@ def cached(classifier: Any, key: Hashable, build: Callable[[], Any]) -> Any:
   """
   full_key = (id(classifier), key)
   with _lock:
+    _purge()
     hit = _entries.get(full_key)
     if hit is not None and hit[0]() is classifier:
       _entries.move_to_end(full_key)
       return hit[1]
   value = build()
   try:
-    # Bound as defaults, as in _drop_classifier: at interpreter exit this module's globals may be gone.
-    ref = weakref.ref(classifier, lambda _, cid=id(classifier), drop=_drop_classifier: drop(cid))
+    # Bound as a default: at interpreter exit this module's globals may be gone.
+    ref = weakref.ref(classifier, lambda _, cid=id(classifier), note=_note_dead: note(cid))
   except TypeError:  # not weakly referenceable: kept (strongly) until evicted
     ref = lambda c=classifier: c
   with _lock:
@@ -64,9 +76,11 @@ def clear_caches() -> None:
   """Empties the engine's cache of compiled programs (the next run of each shape compiles again)."""
   with _lock:
     _entries.clear()
+    _dead.clear()
 
 
 def cache_size() -> int:
   """Entries in the cache now."""
   with _lock:
+    _purge()
     return len(_entries)

@@ -64,13 +64,13 @@ def record_text(sha256: str, options: dict) -> str:
 
 def run_options(*argv: str) -> dict:
   """What ``--resume`` compares for ``evojax-lime explain *argv`` (computed as the command does)."""
-  from evojax_lime.cli.args import build_parser, config_from_args
+  from evojax_lime.cli.args import build_parser, config_from_args, score_options
   from evojax_lime.cli.pipeline import OVERLAY_LONGEST_SIDE
 
   args = build_parser().parse_args(["explain", *argv])
   return resume.options(model=args.model, weights=args.weights, config=config_from_args(args), seed=args.seed,
                         target=None, overlay_side=OVERLAY_LONGEST_SIDE, objective=args.objective,
-                        restarts=args.restarts)
+                        restarts=args.restarts, scores=score_options(args))
 
 
 def build(folder: Path, options: dict) -> dict[str, Path]:

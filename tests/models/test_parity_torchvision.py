@@ -90,7 +90,9 @@ def test_grouped_depthwise_matches_torchvision(name, reference):
   _assert_close(_logits(module, variables, images), _torch_logits(model, images), atol=ATOL, what=f"{name} grouped")
 
 
-@pytest.mark.parametrize("name", ["resnet18", "densenet121", "mobilenet_v3_small"])
+# The bfloat16 path is the same dtype plumbing in every port; one architecture checks it (the others' float32
+# parity above and tests/models/test_efficientnet_lite.py's bfloat16 check cover the rest).
+@pytest.mark.parametrize("name", ["resnet18"])
 def test_bfloat16_runs_close_to_float32(name, reference):
   _, path = reference(name)
   images = _images(RESOLUTIONS[0], seed=0)
