@@ -17,6 +17,7 @@ from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evaluation.fitness import Classifier, Problem, evaluate
 from evojax_lime.engine.cache import cached, weakly
 from evojax_lime.evaluation.chunking import chunk_size
+from evojax_lime.evaluation.faithfulness import shown_counts
 
 _NO_PARSIMONY = GAParams(*(jnp.float32(0.0),) * 4, False)
 MODES = ("insertion", "deletion")
@@ -72,8 +73,9 @@ def _step_counts(num_genes: int, steps: Optional[int]) -> jax.Array:
   if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= num_genes:
     raise ValueError(f"steps must be an integer in [1, K={num_genes}] (or None for one superpixel per step), "
                      f"got {steps!r}")
-  # Superpixels shown after step t: an even share of K per step, exactly K at the last step.
-  return (jnp.arange(steps + 1) * num_genes) // steps
+  # Superpixels shown after step t: an even share of K per step, exactly K at the last step (the search's own
+  # curve step counts them the same way).
+  return shown_counts(jnp.int32(num_genes), steps)
 
 
 def ranking_genomes(ranking: jax.Array, *, mode: str = "insertion", steps: Optional[int] = None,

@@ -94,12 +94,14 @@ def best_of_sizes(explanation: Explanation) -> dict[str, Any]:
   search evaluated, for each k of :data:`SIZES` below K that it has one for."""
   out = {}
   for k in SIZES:
-    if k >= explanation.num_segments or explanation.size_probabilities is None:
+    if k >= explanation.num_segments:
       continue
-    p = np.where(np.isnan(explanation.size_probabilities[:k + 1]), -np.inf, explanation.size_probabilities[:k + 1])
-    if np.isfinite(p.max()):
+    try:
       genome = explanation.best_of_size(k)
-      out[str(k)] = {"selected": np.flatnonzero(genome).tolist(), "probability": float(p.max())}
+    except ValueError:  # no per-size masks, or none of at most k superpixels
+      continue
+    probability = explanation.size_probabilities[int(genome.sum())]
+    out[str(k)] = {"selected": np.flatnonzero(genome).tolist(), "probability": float(probability)}
   return out
 
 

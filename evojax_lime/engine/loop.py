@@ -96,10 +96,15 @@ def consensus_genomes(best: jax.Array, restarts: int) -> jax.Array:
   return jnp.repeat(majority(best.reshape(-1, restarts, best.shape[-1])), restarts, axis=0)
 
 
+def best_genomes(run: RunState, *, strategy: Strategy) -> jax.Array:
+  """``(B, L)`` each row's best genome."""
+  return jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
+
+
 def answers(run: RunState, *, strategy: Strategy, restarts: int) -> tuple[jax.Array, jax.Array, jax.Array]:
   """``((B, L) genome, (B, L) importance, (B, L) archive frequency)`` of each row's answer: its own, or its
   group's consensus with the group's mean importance and summed frequency."""
-  best = jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
+  best = best_genomes(run, strategy=strategy)
   importance = jax.vmap(strategy.importance)(run.strategy)
   frequency = jax.vmap(curves.archive_frequency)(run.archive_genome, run.archive_probability)
   if restarts == 1:
@@ -149,7 +154,7 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     return states, candidates, jnp.broadcast_to(~done[:, None], (rows, pop))
 
   def consensus():
-    best = jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
+    best = best_genomes(run, strategy=strategy)
     candidates = jnp.zeros((rows, pop, length), bool).at[:, 0].set(consensus_genomes(best, schedule.restarts))
     return run.strategy, candidates, leads(rows, schedule.restarts)[:, None] & (jnp.arange(pop) == 0)
 
