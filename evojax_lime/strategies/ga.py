@@ -78,16 +78,16 @@ class GA:
 
   def ask(self, state: GAState, *, num_genes: jax.Array, params: GAParams) -> tuple[GAState, jax.Array]:
     length = state.population.shape[1]
+    # One split for both branches: each PRNG call is a threefry loop of its own in the program.
+    key, k_init, k_sel, k_cx, k_mut = jax.random.split(state.key, 5)
 
     def initial():
-      key, k_init = jax.random.split(state.key)
       population = bernoulli_init(k_init, self.population_size, length, num_genes=num_genes, p=params.init_prob)
       if self.seeding == "occlusion":
         population = _seeded(leave_one_out(num_genes, self.population_size, length), population)
-      return key, population
+      return population
 
     def offspring():
-      key, k_sel, k_cx, k_mut = jax.random.split(state.key, 4)
       parents = tournament_selection(k_sel, state.fitness, 2 * self.population_size, size=self.tournament_size)
       children = crossover(k_cx, state.population[parents[:self.population_size]],
                            state.population[parents[self.population_size:]], num_genes=num_genes,
@@ -98,10 +98,9 @@ class GA:
         drop = occlusion_drop(state.population, state.probability, num_genes)
         prefixes, seeded = ranked_prefixes(drop, num_genes, self.population_size)
         children = jnp.where(state.generation == 1, _seeded((prefixes, seeded), children), children)
-      return key, children
+      return children
 
-    key, candidates = jax.lax.cond(state.generation == 0, initial, offspring)
-    return state.replace(key=key), candidates
+    return state.replace(key=key), jax.lax.cond(state.generation == 0, initial, offspring)
 
   def tell(self, state: GAState, candidates: jax.Array, fitness: jax.Array, probability: jax.Array) -> GAState:
     initial = state.generation == 0

@@ -32,7 +32,7 @@ def lime_samples(key: jax.Array, num_samples: int, num_genes: Any, *, length: Op
   """
   length = num_genes if length is None else length
   valid = jnp.arange(length) < num_genes
-  bits = jax.random.bernoulli(key, 0.5, (num_samples, length))
+  bits = jax.random.bernoulli(key, 0.5, (length, num_samples)).T  # gene-major: padding never changes a draw
   return jnp.where(valid, bits.at[0].set(True), False)
 
 

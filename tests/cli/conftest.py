@@ -1,6 +1,7 @@
 """Runs this checkout's command line (``python -m evojax_lime.cli``), and builds photos (good and bad) to feed it."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,6 +29,17 @@ def cli(*args: str, cwd: Path, timeout: float = 300, env: Optional[dict] = None)
          **(env or {})}
   return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
                         timeout=timeout)
+
+
+def cli_many(launches: list[tuple[Path, tuple]], timeout: float = 600) -> list[subprocess.CompletedProcess]:
+  """``evojax-lime *args`` in ``cwd`` for every ``(cwd, args)``, all in one process (``tests.cli.launches``):
+  for command lines that are refused before any work, whose cost would otherwise be the JAX import of each."""
+  payload = json.dumps([{"args": list(map(str, args)), "cwd": str(cwd)} for cwd, args in launches])
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+  done = subprocess.run([sys.executable, "-m", "tests.cli.launches"], cwd=ROOT, env=env, input=payload,
+                        capture_output=True, text=True, timeout=timeout, check=True)
+  return [subprocess.CompletedProcess([*COMMAND, *map(str, args)], r["returncode"], r["stdout"], r["stderr"])
+          for (_, args), r in zip(launches, json.loads(done.stdout))]
 
 
 @pytest.fixture(scope="session", autouse=True)

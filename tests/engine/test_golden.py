@@ -1,4 +1,4 @@
-"""The GA gives, bit for bit, the explanations recorded before the engine was reorganised (tests/engine/golden.py)."""
+"""The GA gives, bit for bit, the explanations recorded in tests/engine/golden_ga.json (tests/engine/golden.py)."""
 import pytest
 
 from tests.engine import golden

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from evojax_lime.strategies import operators as ops
+from evojax_lime.strategies.lime_sampling import lime_samples
+from evojax_lime.strategies.operators.crossover import CROSSOVER_FNS
 
 P, L, K = 256, 64, 50
 
@@ -115,6 +117,11 @@ class OperatorsTest(chex.TestCase):
     m_short = ops.bit_flip_mutation(key, short, num_genes=10, rate=0.3)
     m_long = ops.bit_flip_mutation(key, long, num_genes=10, rate=0.3)
     chex.assert_trees_all_equal(m_short[:, :10], m_long[:, :10])
+    for kind in CROSSOVER_FNS:
+      c_short = ops.crossover(key, short, m_short, num_genes=10, kind=kind, rate=0.7)
+      c_long = ops.crossover(key, long, m_long, num_genes=10, kind=kind, rate=0.7)
+      chex.assert_trees_all_equal(c_short[:, :10], c_long[:, :10])
+    chex.assert_trees_all_equal(lime_samples(key, 8, 10, length=16)[:, :10], lime_samples(key, 8, 10, length=128)[:, :10])
 
   def test_unknown_crossover_kind(self):
     with pytest.raises(ValueError, match="crossover kind"):

@@ -6,27 +6,36 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from evojax_lime.strategies.operators._genes import gene_uniform, per_individual
+from evojax_lime.strategies.operators._genes import gene_uniform, uniform_index
+
+# (per pair draws (P, 2), per gene draws (P, L), parents a and b (P, L), K) -> (P, L) children
+Recombine = Callable[[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array], jax.Array]
 
 
-def _uniform(key: jax.Array, a: jax.Array, b: jax.Array, num_genes: jax.Array) -> jax.Array:
-  del num_genes  # each gene decides on its own, so padding is irrelevant
-  return jnp.where(gene_uniform(key, a.shape[0]) < 0.5, a, b)
+def _uniform(pair: jax.Array, genes: jax.Array, a: jax.Array, b: jax.Array, num_genes: jax.Array) -> jax.Array:
+  del pair, num_genes  # each gene decides on its own, so padding is irrelevant
+  return jnp.where(genes < 0.5, a, b)
 
 
-def _one_point(key: jax.Array, a: jax.Array, b: jax.Array, num_genes: jax.Array) -> jax.Array:
-  # The cut lies strictly inside the K real genes so both parents always contribute.
-  cut = jax.random.randint(key, (), 1, jnp.maximum(num_genes, 2))
-  return jnp.where(jnp.arange(a.shape[0]) < cut, a, b)
+def _cuts(pair: jax.Array, num_genes: jax.Array) -> jax.Array:
+  # Cuts lie strictly inside the K real genes so both parents always contribute.
+  return uniform_index(pair, jnp.maximum(num_genes, 2), low=1)
 
 
-def _two_point(key: jax.Array, a: jax.Array, b: jax.Array, num_genes: jax.Array) -> jax.Array:
-  cuts = jnp.sort(jax.random.randint(key, (2,), 1, jnp.maximum(num_genes, 2)))
-  idx = jnp.arange(a.shape[0])
-  return jnp.where((idx >= cuts[0]) & (idx < cuts[1]), b, a)
+def _one_point(pair: jax.Array, genes: jax.Array, a: jax.Array, b: jax.Array, num_genes: jax.Array) -> jax.Array:
+  del genes
+  cut = _cuts(pair[:, :1], num_genes)
+  return jnp.where(jnp.arange(a.shape[1]) < cut, a, b)
 
 
-CROSSOVER_FNS: dict[str, Callable] = {"uniform": _uniform, "one_point": _one_point, "two_point": _two_point}
+def _two_point(pair: jax.Array, genes: jax.Array, a: jax.Array, b: jax.Array, num_genes: jax.Array) -> jax.Array:
+  del genes
+  cuts = jnp.sort(_cuts(pair, num_genes), axis=1)
+  idx = jnp.arange(a.shape[1])
+  return jnp.where((idx >= cuts[:, :1]) & (idx < cuts[:, 1:]), b, a)
+
+
+CROSSOVER_FNS: dict[str, Recombine] = {"uniform": _uniform, "one_point": _one_point, "two_point": _two_point}
 
 
 def crossover(key: jax.Array, parents_a: jax.Array, parents_b: jax.Array, *, num_genes: jax.Array | int,
@@ -48,10 +57,7 @@ def crossover(key: jax.Array, parents_a: jax.Array, parents_b: jax.Array, *, num
   """
   if kind not in CROSSOVER_FNS:
     raise ValueError(f"crossover kind must be one of {', '.join(CROSSOVER_FNS)}; got {kind!r}")
-  recombine = CROSSOVER_FNS[kind]
-
-  def child(k, a, b):
-    k_do, k_mix = jax.random.split(k)
-    return jnp.where(jax.random.uniform(k_do) < rate, recombine(k_mix, a, b, num_genes), a)
-
-  return per_individual(child, key, parents_a, parents_b)
+  pop_size, length = parents_a.shape
+  per_pair, genes = gene_uniform(key, pop_size, length, leading=3)  # whether to recombine, then two cuts
+  children = CROSSOVER_FNS[kind](per_pair[:, 1:], genes, parents_a, parents_b, jnp.asarray(num_genes))
+  return jnp.where(per_pair[:, :1] < rate, children, parents_a)

@@ -20,6 +20,5 @@ def bernoulli_init(key: jax.Array, pop_size: int, length: int, *, num_genes: jax
   Returns:
     ``(P, L)`` bool; padding genes are always False.
   """
-  valid = valid_genes(num_genes, length)
-  keys = jax.random.split(key, pop_size)
-  return jax.vmap(lambda k: (gene_uniform(k, length) < p) & valid)(keys)
+  _, draws = gene_uniform(key, pop_size, length)
+  return (draws < p) & valid_genes(num_genes, length)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from evojax_lime.strategies.operators._genes import gene_uniform, per_individual, valid_genes
+from evojax_lime.strategies.operators._genes import gene_uniform, valid_genes
 
 
 def bit_flip_mutation(key: jax.Array, population: jax.Array, *, num_genes: jax.Array | int,
@@ -20,10 +20,9 @@ def bit_flip_mutation(key: jax.Array, population: jax.Array, *, num_genes: jax.A
   Returns:
     ``(P, L)`` bool mutated genomes.
   """
-  length = population.shape[1]
+  pop_size, length = population.shape
   per_gene = 1.0 / jnp.asarray(num_genes, jnp.float32)
   if rate is not None:
     per_gene = jnp.asarray(rate, jnp.float32)
-  valid = valid_genes(num_genes, length)
-  flip = lambda k, g: g ^ ((gene_uniform(k, length) < per_gene) & valid)
-  return per_individual(flip, key, population)
+  _, draws = gene_uniform(key, pop_size, length)
+  return population ^ ((draws < per_gene) & valid_genes(num_genes, length))

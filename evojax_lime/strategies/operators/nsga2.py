@@ -10,6 +10,8 @@ from typing import Optional
 import jax
 import jax.numpy as jnp
 
+from evojax_lime.strategies.operators._genes import uniform_index
+
 
 def dominance_matrix(objectives: jax.Array, *, chunk_size: Optional[int] = None) -> jax.Array:
   """``(N, N)`` bool: entry ``[i, j]`` is True when point i dominates point j.
@@ -98,7 +100,7 @@ def crowded_tournament(key: jax.Array, rank: jax.Array, crowding: jax.Array, num
     rank, crowding: ``(N,)`` of the current population.
     num_selected: static number of winners S.
   """
-  a, b = jax.random.randint(key, (2, num_selected), 0, rank.shape[0])
+  a, b = uniform_index(jax.random.uniform(key, (2, num_selected)), rank.shape[0])
   b_wins = crowded_better(rank[b], crowding[b], rank[a], crowding[a])
   return jnp.where(b_wins, b, a).astype(jnp.int32)
 

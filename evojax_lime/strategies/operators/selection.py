@@ -4,6 +4,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from evojax_lime.strategies.operators._genes import uniform_index
+
 
 def tournament_selection(key: jax.Array, fitness: jax.Array, num_selected: int, *, size: int = 3) -> jax.Array:
   """Indices of tournament winners.
@@ -21,6 +23,6 @@ def tournament_selection(key: jax.Array, fitness: jax.Array, num_selected: int, 
     ``(S,)`` int32 indices into the population.
   """
   fit = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)
-  entrants = jax.random.randint(key, (num_selected, size), 0, fitness.shape[0])
+  entrants = uniform_index(jax.random.uniform(key, (num_selected, size)), fitness.shape[0])
   winner = jnp.argmax(fit[entrants], axis=1)
   return jnp.take_along_axis(entrants, winner[:, None], axis=1)[:, 0].astype(jnp.int32)
