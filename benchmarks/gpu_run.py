@@ -59,8 +59,9 @@ def section_explain_vs_lime(res: dict) -> None:
   photo = _photo(size)
   clf = throughput.make_classifier(model, size, "float32")
   out = {}
-  for name, cfg in {"p100_g9": el.ELimeConfig(population_size=100, generations=9),
-                    "p200_g4": el.ELimeConfig(population_size=200, generations=4)}.items():
+  configs = {"p100_g9": el.ELimeConfig(population_size=100, generations=9),
+             "p200_g4": el.ELimeConfig(population_size=200, generations=4)}
+  for name, cfg in list(configs.items())[:1 if SETUP is QUICK else None]:
     el.explain(photo, clf, config=cfg)  # compile
     walls = []
     for seed in range(3):
@@ -111,11 +112,12 @@ def _photo(size: int) -> np.ndarray:
 def section_segmentation(res: dict) -> None:
   from evojax_lime.segmentation.superpixels import in_program_labels
   from skimage import segmentation
-  photo = _photo(224)
+  side = 64 if SETUP is QUICK else 224
+  photo = _photo(side)
   rows = []
   for method in ("slic_jax", "quickshift_jax"):
     for batch in ((1, 2) if SETUP is QUICK else (1, 16, 256)):
-      images = jnp.asarray(np.broadcast_to(photo, (batch, 224, 224, 3)).copy())
+      images = jnp.asarray(np.broadcast_to(photo, (batch, side, side, 3)).copy())
       fn = jax.jit(jax.vmap(lambda x: in_program_labels(x, method, {})))
       t0 = time.perf_counter()
       jax.block_until_ready(fn(images))
@@ -205,7 +207,7 @@ def section_progress(res: dict) -> None:
   model, size, _ = SETUP
   clf = throughput.make_classifier(model, size, "float32")
   photo = _photo(size)
-  cfg = el.ELimeConfig(population_size=64, generations=20 if SETUP is QUICK else 100)
+  cfg = el.ELimeConfig(population_size=64, generations=4 if SETUP is QUICK else 100)
   el.explain(photo, clf, config=cfg)
   rows = {}
   for name, progress in (("plain", None), ("progress", lambda g, b: None)):

@@ -3,7 +3,7 @@ to the end."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
@@ -18,19 +18,26 @@ from evojax_lime.front import ParetoFront
 from evojax_lime.scores import rank_correlation
 
 
+# A randomised copy of the classifier, or a cascade of them (a list, randomised ever deeper), or None.
+Randomised = Union[None, Classifier, Sequence[Classifier]]
+
+
 def _one(value: Any) -> Optional[list]:
   return None if value is None else [value]
 
 
-def _explained(search: Search, *, randomised: Optional[Classifier], robustness: bool,
+def _explained(search: Search, *, randomised: Randomised, robustness: bool,
                progress: Optional[Progress]) -> list[Explanation]:
-  """The search's explanations with the scores asked for: sanity against a randomised copy of the classifier,
-  robustness from each image's variant rows (see :func:`_with_variants`)."""
+  """The search's explanations with the scores asked for: sanity against a randomised copy of the classifier
+  (or each of a cascade of them), robustness from each image's variant rows (see :func:`_with_variants`)."""
   exps = search.advance(progress=progress).explanations()
   if randomised is not None:
-    others = search.rerun(randomised)
-    exps = [dataclasses.replace(e, sanity=rank_correlation(e.importance, o.importance))
-            for e, o in zip(exps, others)]
+    cascade = isinstance(randomised, (list, tuple))
+    reruns = [search.rerun(c) for c in (randomised if cascade else [randomised])]
+    correlations = [[rank_correlation(e.importance, others[i].importance) for others in reruns]
+                    for i, e in enumerate(exps)]
+    exps = [dataclasses.replace(e, sanity=values[0], sanity_cascade=tuple(values) if cascade else None)
+            for e, values in zip(exps, correlations)]
   if not robustness:
     return exps
   group = 1 + len(robust.VARIANTS)
@@ -66,7 +73,7 @@ def _with_variants(images: Any, *, config: ELimeConfig, targets: Any, segments: 
 def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
             config: ELimeConfig = ELimeConfig(), seed: Any = 0, logits: bool = False,
             baseline: Any = None, progress: Optional[Progress] = None, restarts: int = 1,
-            randomised: Optional[Classifier] = None, robustness: bool = False) -> Explanation:
+            randomised: Randomised = None, robustness: bool = False) -> Explanation:
   """Evolves the set of superpixels that best keeps ``classifier``'s belief in ``target``.
 
   Args:
@@ -89,7 +96,9 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
     randomised: optional copy of ``classifier`` with randomised layers (``models.randomised.randomised(model,
       layers=n).classifier()``): the same search runs again on it, through the same compiled program, for the same
       target, and ``sanity`` (in :meth:`Explanation.scores`) is the rank correlation of the two importances.
-      Costs a second search.
+      Costs a second search. A list of copies randomised ever deeper (``models.randomised.cascade``) is
+      Adebayo et al.'s cascade: one more search each, ``sanity_cascade`` the correlation under each (in order)
+      and ``sanity`` the first.
     robustness: also explain the image cut by other segmentations and with another fill, as rows of the same
       search (:mod:`evojax_lime.robustness`); ``robustness`` (in :meth:`Explanation.scores`) is the mean pixel
       Jaccard of their answers with this one. Costs one more run per variant.
@@ -109,7 +118,7 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
 def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, segments: Any = None,
                   config: ELimeConfig = ELimeConfig(), seeds: Any = 0, logits: bool = False,
                   baselines: Any = None, params: Any = None, progress: Optional[Progress] = None,
-                  restarts: int = 1, randomised: Optional[Classifier] = None,
+                  restarts: int = 1, randomised: Randomised = None,
                   robustness: bool = False) -> list[Explanation]:
   """Explains ``B`` images of one size at once: one compiled program for all of them.
 
@@ -138,6 +147,8 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
   """
   if not isinstance(robustness, bool):
     raise ValueError(f"robustness must be True or False, got {robustness!r}")
+  if isinstance(randomised, (list, tuple)) and not randomised:
+    raise ValueError("randomised must be a classifier or a non-empty list of them, got an empty list")
   rows = dict(images=images, targets=targets, segments=segments, baselines=baselines, seeds=seeds, params=params)
   if robustness:
     rows = _with_variants(config=config, **rows)

@@ -32,6 +32,8 @@ class Explanation:
     scoring_evaluations: classifier evaluations spent on the answer's curves after the search (0 without).
     sanity: with ``explain(..., randomised=...)``, the rank correlation of ``importance`` with the importance the
       same search finds under the randomised model (see :mod:`evojax_lime.scores`); ``None`` otherwise.
+    sanity_cascade: with a cascade (``randomised=[...]``), the correlation under each randomised model, in the
+      order given (``sanity`` is the first); ``None`` otherwise.
     robustness: with ``explain(..., robustness=True)``, the mean pixel Jaccard of the answer's mask with the
       answers under other segmentations and another fill; ``robustness_by_variant`` has each
       (:mod:`evojax_lime.robustness`).
@@ -77,6 +79,7 @@ class Explanation:
   faithfulness: Optional[Faithfulness] = None
   scoring_evaluations: int = 0
   sanity: Optional[float] = None
+  sanity_cascade: Optional[tuple] = None
   robustness: Optional[float] = None
   robustness_by_variant: Optional[dict] = None
 
@@ -164,6 +167,8 @@ class Explanation:
       out["faithfulness"] = self.faithfulness.summary()
     if self.robustness_by_variant is not None:
       out["robustness_by_variant"] = dict(self.robustness_by_variant)
+    if self.sanity_cascade is not None:
+      out["sanity_cascade"] = [None if not np.isfinite(v) else float(v) for v in self.sanity_cascade]
     if self.size_probabilities is not None:
       out["size_probabilities"] = [None if np.isnan(v) else float(v) for v in self.size_probabilities]
     if self.stability is not None:

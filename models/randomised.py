@@ -8,6 +8,7 @@ randomised=...)`` runs it through the same compiled search and scores the agreem
 from __future__ import annotations
 
 import dataclasses
+from typing import Sequence
 
 import flax.linen as nn
 import jax
@@ -37,6 +38,10 @@ def layer_order(model: Model) -> list[str]:
 def randomised(model: Model, *, layers: int, seed: int = 0) -> Model:
   """A copy of ``model`` whose last ``layers`` parameterised top-level modules are re-initialised.
 
+  Each module's new weights come from a generator of its own (``seed`` and its place from the output), so the
+  copies at 1, 2, 3 ... layers form a cascade: each re-initialises one more module and keeps the new weights
+  of the ones before (see :func:`cascade`).
+
   Args:
     model: a Flax port from :func:`models.create`.
     layers: how many modules, counted back from the output (1: the classification head only); at most the
@@ -50,10 +55,29 @@ def randomised(model: Model, *, layers: int, seed: int = 0) -> Model:
   order = layer_order(model)
   if isinstance(layers, bool) or not isinstance(layers, int) or not 1 <= layers <= len(order):
     raise ValueError(f"layers must be an integer in [1, {len(order)}] for {model.name}, got {layers!r}")
-  rng = np.random.default_rng(seed)
   variables = {collection: dict(values) for collection, values in model.variables.items()}
-  for name in order[-layers:]:
+  for back, name in enumerate(reversed(order[-layers:])):
+    rng = np.random.default_rng([seed, back])
     for collection in variables.values():
       if name in collection:
         collection[name] = initial_values(collection[name], rng)
   return dataclasses.replace(model, variables=variables)
+
+
+def cascade(model: Model, *, depths: Sequence[int], seed: int = 0) -> list[Model]:
+  """Adebayo et al.'s cascading randomisation: one copy of ``model`` per depth, each :func:`randomised` at that
+  many layers from the output; deeper copies keep the shallower copies' new weights.
+
+  Args:
+    model: a Flax port from :func:`models.create`.
+    depths: strictly increasing layer counts, each valid for :func:`randomised`.
+    seed: seed of the new weights.
+
+  Returns:
+    The copies, in the order of ``depths`` (``explain(..., randomised=[m.classifier() for m in copies])``
+    scores the explanation against each).
+  """
+  depths = list(depths)
+  if not depths or any(b <= a for a, b in zip(depths, depths[1:])):
+    raise ValueError(f"depths must be a non-empty, strictly increasing list of layer counts, got {depths!r}")
+  return [randomised(model, layers=d, seed=seed) for d in depths]

@@ -75,6 +75,14 @@ examples:
   evojax-lime explain dog.jpg --model efficientnet_lite2 --segmentation slic --fill blur"""
 
 
+def _layer_counts(text: str) -> list[int]:
+  """argparse type: one layer count, or a strictly increasing comma-separated list of them (a cascade)."""
+  counts = [_positive(part) for part in text.split(",")]
+  if any(b <= a for a, b in zip(counts, counts[1:])):
+    raise argparse.ArgumentTypeError(f"layer counts must increase, got {text!r}")
+  return counts
+
+
 def _positive(text: str) -> int:
   """argparse type: an integer >= 1."""
   try:
@@ -155,9 +163,10 @@ def _explain_parser(sub: Any) -> None:
   s = p.add_argument_group("scores (see docs/cli.md)")
   s.add_argument("--no-faithfulness", dest="faithfulness", action="store_false",
                  help="skip the insertion and deletion curves of each answer (one population's forwards at most)")
-  s.add_argument("--sanity", type=_positive, metavar="LAYERS",
+  s.add_argument("--sanity", type=_layer_counts, metavar="LAYERS",
                  help="explain each photo again with the model's last LAYERS layers re-initialised, and score the "
-                      "rank correlation of the two importances (costs a second search)")
+                      "rank correlation of the two importances (costs a second search); a list such as 1,3,6 is "
+                      "the cascade: one more search per depth, the record's sanity_cascade has each")
   s.add_argument("--robustness", action="store_true",
                  help="explain each photo also under two other segmentations and another fill, and score the mean "
                       "pixel agreement of the answers (costs three more searches, in the same program)")

@@ -44,12 +44,8 @@ def print_error(message: str) -> None:
 
 
 def print_note(message: str) -> None:
-  """Writes ``evojax-lime: note: <message>`` to stderr: something worth knowing that did not fail anything."""
-  print(f"evojax-lime: note: {shown(' '.join(str(message).split()))}", file=sys.stderr, flush=True)
-
-
-def print_note(message: str) -> None:
-  """Writes ``evojax-lime: note: <message>`` to stderr, on one line: something the run worked around."""
+  """Writes ``evojax-lime: note: <message>`` to stderr, on one line: something the run worked around (callers
+  pass names through :func:`shown`)."""
   print(f"evojax-lime: note: {' '.join(str(message).split())}", file=sys.stderr, flush=True)
 
 

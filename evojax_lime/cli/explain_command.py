@@ -11,7 +11,7 @@ from evojax_lime.engine.compilation_cache import default_cache_dir, try_compilat
 from evojax_lime.cli import batching, html_report, images, notes, report, resume, summary
 from evojax_lime.cli.args import check_objective, config_from_args, score_options
 from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, shown, usage_error
-from evojax_lime.cli.model import load_model, randomised_model, resolve_target
+from evojax_lime.cli.model import load_model, randomised_models, resolve_target
 from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
 from evojax_lime.cli.pipeline import OVERLAY_LONGEST_SIDE, BatchExplainer, Photo, run_batches
 from evojax_lime.cli.progress import photos_bar, status
@@ -88,7 +88,7 @@ def _run(args: argparse.Namespace) -> int:
     status(f"loading {args.model} ({shown(args.weights)}) ...", quiet=args.quiet)
     model = load_model(args.model, args.weights, dtype=args.dtype)
     target = resolve_target(args.target, model.class_names)
-    randomised = None if args.sanity is None else randomised_model(model, layers=args.sanity, seed=args.seed)
+    randomised = None if args.sanity is None else randomised_models(model, layers=args.sanity, seed=args.seed)
     options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
                              overlay_side=overlay_side, objective=args.objective, restarts=args.restarts,
                              scores=score_options(args))

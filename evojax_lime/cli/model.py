@@ -94,11 +94,12 @@ def resolve_target(target: Optional[str], class_names: Sequence[str]) -> Optiona
   raise usage_error(f"--target {target!r} is no class of this model{hint}")
 
 
-def randomised_model(model: Any, *, layers: int, seed: int) -> Any:
-  """``model`` with its last ``layers`` layers re-initialised (``--sanity``); too many layers is a usage error."""
-  from models.randomised import randomised
+def randomised_models(model: Any, *, layers: list[int], seed: int) -> list[Any]:
+  """``model`` with its last ``n`` layers re-initialised, for each ``n`` in ``layers`` (``--sanity``, a cascade
+  when there are several); too many layers is a usage error."""
+  from models.randomised import cascade
 
   try:
-    return randomised(model, layers=layers, seed=seed)
+    return cascade(model, depths=layers, seed=seed)
   except ValueError as err:
     raise usage_error(f"--sanity: {err}") from None

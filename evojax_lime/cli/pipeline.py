@@ -132,7 +132,8 @@ class BatchExplainer:
     objective: ``"single"`` (one explanation per photo, in batches) or ``"pareto"`` (each photo's whole
       probability-vs-size front, one photo at a time).
     restarts: independent runs per photo whose consensus is written (with its stability).
-    randomised: the model with its last layers re-initialised, for the sanity score (``--sanity``).
+    randomised: the model with its last layers re-initialised, one copy per depth of ``--sanity``, for the
+      sanity score (its cascade when there are several).
     robustness: score each answer against those under other segmentations and another fill.
   """
 
@@ -169,7 +170,7 @@ class BatchExplainer:
       return search.advance(progress=on_generation).fronts()
     return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
                          config=config, seeds=self.seed, restarts=self.restarts, progress=on_generation,
-                         randomised=None if self.randomised is None else self.randomised.classifier(),
+                         randomised=None if self.randomised is None else [m.classifier() for m in self.randomised],
                          robustness=self.robustness)
 
   def explain(self, batch: Sequence[Prepared], *, size: int, index: int,

@@ -128,7 +128,7 @@ def record(run: Run, explanation: Explanation, files: dict[str, str]) -> dict[st
       "scores": summary["scores"],
       "size_probabilities": summary.get("size_probabilities"),
       "best_of_size": best_of_sizes(explanation),
-      **{key: summary[key] for key in ("faithfulness", "robustness_by_variant") if key in summary},
+      **{key: summary[key] for key in ("faithfulness", "robustness_by_variant", "sanity_cascade") if key in summary},
       "config": summary["config"],
       "seed": summary["seed"],
       "timings": run.timings,

@@ -2,7 +2,8 @@
 
 The population axis of each evaluated chunk carries a ``NamedSharding`` over a one-axis ``Mesh``, so every
 chip evaluates its share of the masked images; the GA's own arrays are tiny and XLA moves them as needed.
-Random draws are per individual and per gene (``fold_in``), so results do not depend on the device count.
+Random draws are a function of the key and of each gene's and individual's place (counter-based threefry), so
+results do not depend on the device count.
 """
 from __future__ import annotations
 

@@ -32,15 +32,16 @@ def test_pareto_objective_writes_the_front(tmp_path, photos):
 
 def test_restarts_and_every_score_in_one_run(tmp_path, photos):
   out = tmp_path / "out"
-  result = cli("explain", photos["cat"], "--restarts", "2", "--sanity", "1", "--robustness", "--segmentation",
+  result = cli("explain", photos["cat"], "--restarts", "2", "--sanity", "1,3", "--robustness", "--segmentation",
                "grid", *FAST, "--out", out, cwd=tmp_path)
   assert result.returncode == 0, result.stderr
   record = json.loads((out / "a_rotated.json").read_text())
   assert 0.0 <= record["stability"] <= 1.0 and len(record["runs"]) == 2
   assert record["options"]["restarts"] == 2
-  assert record["options"]["scores"] == {"sanity_layers": 1, "robustness": True}
+  assert record["options"]["scores"] == {"sanity_layers": [1, 3], "robustness": True}
   scores = record["scores"]
   assert -1.0 <= scores["sanity"] <= 1.0 and 0.0 <= scores["robustness"] <= 1.0
+  assert len(record["sanity_cascade"]) == 2 and record["sanity_cascade"][0] == scores["sanity"]
   assert set(record["robustness_by_variant"]) == {"quickshift_kernel6", "slic50", "fill"}
   assert scores["stability"] == record["stability"] and 0 <= scores["deletion_auc"] <= 1
   summary = json.loads((out / "summary.json").read_text())["photos"][0]
@@ -51,6 +52,7 @@ def test_restarts_and_every_score_in_one_run(tmp_path, photos):
 @pytest.mark.parametrize("args, expect", [
     (("--objective", "pareto", "--sanity", "1"), "--objective pareto: --sanity scores one answer; a front has none"),
     (("--sanity", "99"), "--sanity: layers must be an integer in [1, 19] for efficientnet_lite0, got 99"),
+    (("--sanity", "3,1"), "argument --sanity: layer counts must increase, got '3,1' (see evojax-lime explain --help)"),
 ])
 def test_scores_that_cannot_be_computed_are_refused(tmp_path, photos, args, expect):
   result = cli("explain", photos["cat"], *args, *FAST, "--out", tmp_path / "out", cwd=tmp_path)

@@ -9,6 +9,7 @@ import pytest
 
 import evojax_lime as el
 from tests.engine.planted import planted_problem
+from tests.compiles import counted_compiles
 
 SMALL = el.ELimeConfig(population_size=12, generations=4, fill="black", segmentation="grid")
 
@@ -19,14 +20,9 @@ def problem():
 
 
 def _count_compiles(fn):
-  """Number of XLA compilations ``fn()`` triggers."""
-  events = []
-  listener = lambda name, secs, **kw: events.append(name) if name.endswith("backend_compile_duration") else None
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:
+  """Number of executables (compiled, or loaded from the tests' cache) ``fn()`` asks XLA for."""
+  with counted_compiles() as events:
     fn()
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
   return len(events)
 
 

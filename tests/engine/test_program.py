@@ -8,6 +8,7 @@ import pytest
 
 import evojax_lime as el
 from tests.engine.planted import planted_problem
+from tests.compiles import counted_compiles
 
 # The search's own forwards: tests/evaluation/test_faithfulness.py counts those of the curves after it.
 BASE = el.ELimeConfig(population_size=16, generations=3, parsimony=0.05, fill="black", faithfulness=False)
@@ -65,13 +66,8 @@ def test_only_the_search_program_is_compiled(problem):
   image, labels, clf = problem
   el.explain(image, clf, segments=labels, config=BASE)  # warms the host-side helpers (PRNGKey)
   fresh = lambda x: clf(x) * 1.0  # a new classifier: a new program
-  events = []
-  listener = lambda name, secs, **kw: events.append((name, secs)) if name.endswith("backend_compile_duration") else None
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:
+  with counted_compiles() as events:
     exp = el.explain(image, fresh, segments=labels, config=BASE)
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
   assert len(events) == 1  # no predict program, no memory probe, no fill program
   assert exp.compile_time >= events[0][1]
 

@@ -1,5 +1,4 @@
 """Sanity and robustness scores: a rerun of the same program with other weights, and variant rows of one search."""
-import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +8,7 @@ import pytest
 import evojax_lime as el
 from evojax_lime import robustness, scores
 from evojax_lime.engine.search import Search
+from tests.compiles import counted_compiles
 from tests.engine.planted import planted_problem
 
 BASE = el.ELimeConfig(population_size=16, generations=4, parsimony=0.05, fill="black")
@@ -31,23 +31,13 @@ def weighted():
   return image, labels, weights
 
 
-def _compiles():
-  events = []
-  listener = lambda name, secs, **kw: events.append(name) if name.endswith("backend_compile_duration") else None
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  return events, lambda: jax.monitoring.unregister_event_duration_listener(listener)
-
-
 def test_rerun_with_the_same_weights_repeats_the_search_exactly(weighted):
   image, labels, weights = weighted
   clf = _weighted(24, weights)
   search = Search([image], clf, segments=[labels], config=BASE, seeds=[5]).advance()
   first = search.explanations()[0]
-  events, stop = _compiles()
-  try:
+  with counted_compiles() as events:
     again = search.rerun(_weighted(24, jnp.asarray(np.array(weights))))  # equal weights, another object
-  finally:
-    stop()
   assert events == []  # the same compiled program
   np.testing.assert_array_equal(again[0].genome, first.genome)
   np.testing.assert_array_equal(again[0].importance, first.importance)
@@ -92,11 +82,9 @@ def test_robustness_runs_the_variants_in_the_same_search():
   # Large enough blocks for the variants' own cuts (quickshift, SLIC) to find several superpixels.
   image, labels, clf = planted_problem((1, 5, 6), side=96, n_segments=12)
   exp = el.explain(image, clf, segments=labels, config=BASE, robustness=True)
-  events, stop = _compiles()
-  try:  # host-side helpers are warm now: a new classifier needs its one program, and nothing else
+  # Host-side helpers are warm now: a new classifier needs its one program, and nothing else.
+  with counted_compiles() as events:
     again = el.explain(image, lambda x: clf(x) * 1.0, segments=labels, config=BASE, robustness=True)
-  finally:
-    stop()
   assert len(events) == 1
   assert again.robustness_by_variant == exp.robustness_by_variant
   assert set(exp.robustness_by_variant) == set(robustness.VARIANTS)
@@ -122,3 +110,17 @@ def test_robustness_is_refused_unless_a_bool(weighted):
   image, labels, weights = weighted
   with pytest.raises(ValueError, match="robustness"):
     el.explain(image, _weighted(24, weights), segments=labels, config=BASE, robustness=1)
+
+
+def test_a_cascade_scores_each_randomised_model_in_order(weighted):
+  image, labels, weights = weighted
+  clf = _weighted(24, weights)
+  noise = jnp.asarray(np.random.default_rng(0).normal(size=weights.shape), jnp.float32)
+  same, random = _weighted(24, weights * 1.0), _weighted(24, noise)
+  exp = el.explain(image, clf, segments=labels, config=BASE, randomised=[same, random])
+  assert len(exp.sanity_cascade) == 2 and exp.sanity == exp.sanity_cascade[0] == pytest.approx(1.0)
+  assert exp.sanity_cascade[1] == el.explain(image, clf, segments=labels, config=BASE, randomised=random).sanity
+  assert exp.summary()["sanity_cascade"] == list(exp.sanity_cascade)
+  assert el.explain(image, clf, segments=labels, config=BASE, randomised=random).sanity_cascade is None
+  with pytest.raises(ValueError, match="non-empty list"):
+    el.explain(image, clf, segments=labels, config=BASE, randomised=[])

@@ -12,6 +12,7 @@ import evojax_lime as el
 from evojax_lime import metrics, scores
 from evojax_lime.evaluation import faithfulness as f
 from tests.engine.planted import planted_problem
+from tests.compiles import counted_compiles
 
 BASE = el.ELimeConfig(population_size=16, generations=4, parsimony=0.05, fill="black")
 
@@ -127,13 +128,8 @@ def test_the_search_evaluates_its_answers_curves_as_an_independent_evaluation_do
 def test_curves_cost_one_step_of_forwards_and_no_program(planted):
   image, labels, clf = planted
   classifier, calls = _recording(clf)
-  events = []
-  listener = lambda name, secs, **kw: events.append(name) if name.endswith("backend_compile_duration") else None
-  jax.monitoring.register_event_duration_secs_listener(listener)
-  try:
+  with counted_compiles() as events:
     exp = el.explain(image, classifier, segments=labels, config=dataclasses.replace(BASE, chunk_size=4))
-  finally:
-    jax.monitoring.unregister_event_duration_listener(listener)
   assert len(events) == 1  # the curves are rows of the search's own program
   t = min(exp.num_segments, f.max_steps(BASE.population_size))
   assert exp.scoring_evaluations == 2 * t - 1 == 15

@@ -9,7 +9,6 @@ the same weights in torch (for Quantus) and JAX (for the engine).
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 import quantus  # the test extra installs it: a missing reference is a failure, not a skip
 import torch
 

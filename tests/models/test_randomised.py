@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import models
-from models.randomised import layer_order, randomised
+from models.randomised import cascade, layer_order, randomised
 
 
 @pytest.fixture(scope="module")
@@ -39,3 +39,15 @@ def test_only_the_last_layers_change_and_shapes_stay(model):
 def test_bad_layer_counts_are_refused(model, layers):
   with pytest.raises(ValueError, match="layers must be an integer in"):
     randomised(model, layers=layers)
+
+
+def test_a_cascade_keeps_the_shallower_copies_new_weights(model):
+  order = layer_order(model)
+  one, three = cascade(model, depths=[1, 3], seed=4)
+  equal = lambda a, b: jax.tree_util.tree_all(jax.tree_util.tree_map(lambda x, y: bool(np.array_equal(x, y)), a, b))
+  assert equal(one.variables["params"][order[-1]], three.variables["params"][order[-1]])
+  assert not equal(one.variables["params"][order[-2]], three.variables["params"][order[-2]])
+  assert equal(three.variables["params"][order[-4]], model.variables["params"][order[-4]])
+  for depths in ([], [2, 2], [3, 1]):
+    with pytest.raises(ValueError, match="strictly increasing"):
+      cascade(model, depths=depths)
