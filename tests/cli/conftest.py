@@ -22,12 +22,16 @@ FAST = ("--population", "8", "--generations", "2", "--chunk-size", "8", "--quiet
 EXIF_ORIENTATION = 0x0112
 
 
+def _checkout_env(extra: Optional[dict] = None) -> dict:
+  """This process's environment with this checkout first on ``PYTHONPATH``, and ``extra`` added."""
+  path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+  return {**os.environ, "PYTHONPATH": path, **(extra or {})}
+
+
 def cli(*args: str, cwd: Path, timeout: float = 300, env: Optional[dict] = None) -> subprocess.CompletedProcess:
   """``evojax-lime *args`` in ``cwd``, importing the package from this checkout, with ``env`` added to the
   environment; stdout and stderr as text."""
-  env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-         **(env or {})}
-  return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
+  return subprocess.run([*COMMAND, *map(str, args)], cwd=cwd, env=_checkout_env(env), capture_output=True, text=True,
                         timeout=timeout)
 
 
@@ -35,8 +39,7 @@ def cli_many(launches: list[tuple[Path, tuple]], timeout: float = 600) -> list[s
   """``evojax-lime *args`` in ``cwd`` for every ``(cwd, args)``, all in one process (``tests.cli.launches``):
   for command lines that are refused before any work, whose cost would otherwise be the JAX import of each."""
   payload = json.dumps([{"args": list(map(str, args)), "cwd": str(cwd)} for cwd, args in launches])
-  env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-  done = subprocess.run([sys.executable, "-m", "tests.cli.launches"], cwd=ROOT, env=env, input=payload,
+  done = subprocess.run([sys.executable, "-m", "tests.cli.launches"], cwd=ROOT, env=_checkout_env(), input=payload,
                         capture_output=True, text=True, timeout=timeout, check=True)
   return [subprocess.CompletedProcess([*COMMAND, *map(str, args)], r["returncode"], r["stdout"], r["stderr"])
           for (_, args), r in zip(launches, json.loads(done.stdout))]
