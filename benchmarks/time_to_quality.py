@@ -11,7 +11,7 @@ threads), the default for ``--model efficientnet_lite0``; or ``jax``, the JAX cl
 (any other model).
 
 Then each E-LIME config (``--configs``: ``paper`` = ``ELimeConfig.paper()``, the paper's GA from a random
-population; ``default`` = ``ELimeConfig()``; ``occlusion`` = ``ELimeConfig(seeding="occlusion")``) explains the
+population; ``default`` = ``ELimeConfig()``; ``occlusion`` and ``greedy``: ``ELimeConfig(seeding=...)``) explains the
 same class on the same superpixels for seeds 0..S-1, after one untimed warm-up run per image shape and genome
 length that compiles (its compile time is reported apart, as ``compile_s``). From each run's per-size archive
 (``Explanation.size_history``): the first population after which E-LIME had evaluated a mask of at most k
@@ -62,6 +62,7 @@ CONFIGS: dict[str, Callable[[], el.ELimeConfig]] = {
     "paper": el.ELimeConfig.paper,
     "default": el.ELimeConfig,
     "occlusion": lambda: el.ELimeConfig(seeding="occlusion"),
+    "greedy": lambda: el.ELimeConfig(seeding="greedy"),
 }
 GOAL_WORST, GOAL_MEDIAN = 10.0, 30.0  # speedup on every photo, on the median photo
 
@@ -334,7 +335,7 @@ def parser() -> argparse.ArgumentParser:
   photo_args(p)
   p.add_argument("--configs", nargs="+", default=["paper", "default"], choices=list(CONFIGS),
                  help="E-LIME configs: paper = ELimeConfig.paper(), default = ELimeConfig(), "
-                      "occlusion = ELimeConfig(seeding='occlusion')")
+                      "occlusion, greedy = ELimeConfig(seeding=...)")
   p.add_argument("--seeds", type=int, default=5, help="E-LIME seeds 0..N-1 per photo and config")
   p.add_argument("--ks", type=int, nargs="+", default=[3, 5, 10], help="mask sizes (at most k superpixels)")
   p.add_argument("--lime-samples", type=int, default=1000, help="reference lime's num_samples")

@@ -137,8 +137,9 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--parsimony", type=float, default=_DEFAULTS["parsimony"], metavar="X",
                  help="fitness = p(class | kept superpixels) - X * (fraction kept)")
   g.add_argument("--seeding", default=_DEFAULTS["seeding"], choices=SEEDINGS,
-                 help="the GA's start: occlusion (each superpixel removed in turn, then "
-                      "the prefixes of that ranking) or random (the paper's)")
+                 help="the GA's start: greedy (each superpixel kept alone and removed alone, then a greedy "
+                      "chain by insertion), occlusion (each superpixel removed in turn, then the prefixes of "
+                      "that ranking) or random (the paper's)")
   g.add_argument("--crossover", default=_DEFAULTS["crossover"], choices=CROSSOVERS, help="recombination operator")
   g.add_argument("--crossover-rate", type=float, default=_DEFAULTS["crossover_rate"], metavar="X",
                  help="probability that two parents are recombined")

@@ -12,8 +12,9 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.strategies.importance import gene_importance
-from evojax_lime.strategies.operators import (bernoulli_init, best_index, bit_flip_mutation, crossover,
-                                              elitist_replacement, leave_one_out, occlusion_drop, ranked_prefixes,
+from evojax_lime.strategies.operators import (alone_probability, bernoulli_init, best_index, bit_flip_mutation,
+                                              chain_step, crossover, elitist_replacement, greedy_rows, kept_alone,
+                                              leave_one_out, occlusion_drop, ranked_prefixes, removal_score,
                                               tournament_selection)
 
 
@@ -31,6 +32,10 @@ class GAState:
     generation: ``()`` int32, populations evaluated (0: the next ``ask`` returns the initial population).
     stall: ``()`` int32, populations since ``best_fitness`` last improved.
     key: PRNG key for the next ``ask``.
+    alone: ``(L,)`` float32, greedy seeding: p(only gene g kept) (-inf: not measured).
+    removal: ``(L,)`` float32, greedy seeding: -p(image without gene g) (-inf: not measured).
+    chain: ``(L,)`` bool, greedy seeding: the mask that grows by insertion.
+    inserted: ``(P,)`` bool, greedy seeding: the candidates of the last ``ask`` that extend the chain.
   """
 
   population: jax.Array
@@ -42,6 +47,10 @@ class GAState:
   generation: jax.Array
   stall: jax.Array
   key: jax.Array
+  alone: jax.Array
+  removal: jax.Array
+  chain: jax.Array
+  inserted: jax.Array
 
 
 def _seeded(seeds: tuple[jax.Array, jax.Array], population: jax.Array) -> jax.Array:
@@ -62,7 +71,7 @@ class GA:
   tournament_size: int = 3
   crossover: str = "uniform"
   num_elite: int = 2
-  seeding: str = "occlusion"
+  seeding: str = "greedy"
 
   @classmethod
   def from_config(cls, config: ELimeConfig) -> "GA":
@@ -74,7 +83,10 @@ class GA:
     return GAState(population=np.zeros((pop, length), bool), fitness=np.full((pop,), -np.inf, np.float32),
                    probability=np.zeros((pop,), np.float32), best_genome=np.zeros((length,), bool),
                    best_fitness=np.float32(-np.inf), best_probability=np.float32(np.nan),
-                   generation=np.int32(0), stall=np.int32(0), key=key)
+                   generation=np.int32(0), stall=np.int32(0), key=key,
+                   alone=np.full((length,), -np.inf, np.float32), removal=np.full((length,), -np.inf, np.float32),
+                   chain=np.zeros((length,), bool),
+                   inserted=np.zeros((pop,), bool))
 
   def ask(self, state: GAState, *, num_genes: jax.Array, params: GAParams) -> tuple[GAState, jax.Array]:
     length = state.population.shape[1]
@@ -85,7 +97,9 @@ class GA:
       population = bernoulli_init(k_init, self.population_size, length, num_genes=num_genes, p=params.init_prob)
       if self.seeding == "occlusion":
         population = _seeded(leave_one_out(num_genes, self.population_size, length), population)
-      return population
+      elif self.seeding == "greedy":
+        population = _seeded(kept_alone(num_genes, self.population_size, length), population)
+      return population, state.inserted
 
     def offspring():
       parents = tournament_selection(k_sel, state.fitness, 2 * self.population_size, size=self.tournament_size)
@@ -98,9 +112,15 @@ class GA:
         drop = occlusion_drop(state.population, state.probability, num_genes)
         prefixes, seeded = ranked_prefixes(drop, num_genes, self.population_size)
         children = jnp.where(state.generation == 1, _seeded((prefixes, seeded), children), children)
-      return children
+      inserted = jnp.zeros_like(state.inserted)
+      if self.seeding == "greedy":  # the chain plus one or two; then the removals and their ranking's prefixes
+        seeds, seeded, inserted = greedy_rows(state.chain, state.alone, state.removal, num_genes,
+                                              state.generation, self.population_size)
+        children = _seeded((seeds, seeded), children)
+      return children, inserted
 
-    return state.replace(key=key), jax.lax.cond(state.generation == 0, initial, offspring)
+    population, inserted = jax.lax.cond(state.generation == 0, initial, offspring)
+    return state.replace(key=key, inserted=inserted), population
 
   def tell(self, state: GAState, candidates: jax.Array, fitness: jax.Array, probability: jax.Array) -> GAState:
     initial = state.generation == 0
@@ -110,7 +130,14 @@ class GA:
                              ((candidates, population), (probability, prob), (fitness, fit)))
     best = best_index(fit)
     improved = initial | (fit[best] > state.best_fitness)
-    return state.replace(population=population, fitness=fit, probability=prob,
+    alone, removal, chain = state.alone, state.removal, state.chain
+    if self.seeding == "greedy":
+      measured = alone_probability(probability, candidates[0].sum(), candidates.shape[1])  # row 0: the full image
+      alone = jnp.where(initial, measured, alone)
+      removal = jnp.where(state.generation == 1, removal_score(candidates, probability), removal)
+      chain = chain_step(chain, alone, state.inserted, candidates, probability, initial)
+    return state.replace(population=population, fitness=fit, probability=prob, alone=alone, removal=removal,
+                         chain=chain,
                          best_genome=jnp.where(improved, population[best], state.best_genome),
                          best_fitness=jnp.where(improved, fit[best], state.best_fitness),
                          best_probability=jnp.where(improved, prob[best], state.best_probability),

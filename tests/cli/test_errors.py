@@ -25,7 +25,7 @@ NONSENSICAL = [
     (["--weights", "nowhere.pth"], ["--weights", "nowhere.pth", "no such file"]),
     (["--objective", "pareto", "--elite", "4"], ["--objective pareto", "does not use --elite"]),
     (["--objective", "pareto", "--restarts", "3"], ["--objective pareto", "--restarts are for the ga"]),
-    (["--seeding", "greedy"], ["--seeding", "invalid choice", "occlusion"]),
+    (["--seeding", "bogus"], ["--seeding", "invalid choice", "greedy"]),
 ]
 TARGETS = [("1000", ["--target 1000 is out of range", "0..999"]), ("-1", ["--target -1 is out of range"]),
            ("tabby dog", ["'tabby dog' is no class", "tabby"])]

@@ -5,8 +5,8 @@ with one PRNG call (``strategies/operators/_genes.py``), for a program that comp
 
 ``python -m tests.engine.golden --record`` rewrites ``golden_ga.json`` (do that only when a change of the GA's
 random draws is intended and documented); ``--add`` records only new cases. The paper's algorithm
-(``ELimeConfig.paper()``) has its own cases, and so has the occlusion start. Each case runs a public entry point on a small deterministic
-problem: the planted classifier (exact in float32 whatever the batch) and a small random-weight convolutional
+(``ELimeConfig.paper()``) has its own cases, and so have the occlusion and greedy starts. Each case runs a public
+entry point on a small deterministic problem: the planted classifier (exact in float32 whatever the batch) and a small random-weight convolutional
 network on a real photo, with superpixels cut in the program.
 """
 from __future__ import annotations
@@ -99,6 +99,10 @@ def cases() -> dict:
                                                config=rep(BASE, seeding="occlusion"))],
       "conv_occlusion_in_program": lambda: [el.explain(photo, conv, seed=9, config=el.ELimeConfig.paper(
           population_size=12, generations=4, seeding="occlusion", segmentation_params={"kernel_size": 2}))],
+      # The greedy start (recorded when it was added).
+      "planted_greedy": lambda: [el.explain(image, clf, segments=labels, seed=10, config=rep(BASE, seeding="greedy"))],
+      "conv_greedy_in_program": lambda: [el.explain(photo, conv, seed=11, config=el.ELimeConfig.paper(
+          population_size=12, generations=4, seeding="greedy", segmentation_params={"kernel_size": 2}))],
   }
 
 

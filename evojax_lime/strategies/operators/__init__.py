@@ -6,9 +6,13 @@ from evojax_lime.strategies.operators._genes import gene_uniform, valid_genes
 from evojax_lime.strategies.operators.crossover import crossover
 from evojax_lime.strategies.operators.elitism import best_index, elitist_replacement
 from evojax_lime.strategies.operators.init import bernoulli_init
+from evojax_lime.strategies.operators.insertion import (alone_probability, chain_step, greedy_rows, insertion_rows,
+                                                        kept_alone, pool_size, removal_score)
 from evojax_lime.strategies.operators.mutation import bit_flip_mutation
 from evojax_lime.strategies.operators.seeding import leave_one_out, occlusion_drop, ranked_prefixes
 from evojax_lime.strategies.operators.selection import tournament_selection
 
-__all__ = ["bernoulli_init", "best_index", "bit_flip_mutation", "crossover", "elitist_replacement",
-           "gene_uniform", "leave_one_out", "occlusion_drop", "ranked_prefixes", "tournament_selection", "valid_genes"]
+__all__ = ["alone_probability", "bernoulli_init", "best_index", "bit_flip_mutation", "chain_step", "crossover",
+           "elitist_replacement", "gene_uniform", "greedy_rows", "insertion_rows", "kept_alone", "leave_one_out",
+           "occlusion_drop", "pool_size", "ranked_prefixes", "removal_score", "tournament_selection",
+           "valid_genes"]
