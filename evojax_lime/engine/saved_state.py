@@ -101,9 +101,14 @@ def load(path: Any, ident: dict, template: Any, *, schedule: Any, num_classes: i
       raise ValueError(f"{name} holds the state of another search (differs in {', '.join(differs[:4])})")
     data = f.read()
   try:
-    state = serialization.from_bytes(jax.device_get(template), data)
-  except Exception as err:  # msgpack and flax raise many types for damaged files
+    raw = serialization.msgpack_restore(data)
+  except Exception as err:  # msgpack raises many types for damaged files
     raise ValueError(f"{name} is a damaged search state: {type(err).__name__}") from None
+  try:
+    state = serialization.from_state_dict(jax.device_get(template), raw)
+  except Exception:  # readable, but not this layout: fields added or removed since it was saved
+    raise ValueError(f"{name} holds a state of another search (its structure differs: saved by another version "
+                     "of the engine?)") from None
   _check(state, template, name, schedule=schedule, num_classes=num_classes)
   return jax.tree_util.tree_map(jax.numpy.asarray, state)
 

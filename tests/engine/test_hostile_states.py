@@ -63,6 +63,7 @@ def _patched(path, edit):
     (lambda s: s["strategy"].update(generation=np.full_like(s["strategy"]["generation"], -100)), "generation"),
     (lambda s: s["problem"].update(target=np.full_like(s["problem"]["target"], 999)), "target"),
     (lambda s: s.update(steps={"a": 1}), "another search|damaged"),
+    (lambda s: s["strategy"].pop("chain"), "structure differs: saved by another version"),  # an earlier layout
 ])
 def test_patched_values_are_refused(problem, saved, edit, what):
   with pytest.raises(ValueError, match=what):
