@@ -6,8 +6,8 @@ with one PRNG call (``strategies/operators/_genes.py``), for a program that comp
 ``python -m tests.engine.golden --record`` rewrites ``golden_ga.json`` (do that only when a change of the GA's
 random draws is intended and documented); ``--add`` records only new cases. The paper's algorithm
 (``ELimeConfig.paper()``) has its own cases, and so have the occlusion and greedy starts. Each case runs a public
-entry point on a small deterministic problem: the planted classifier (exact in float32 whatever the batch) and a small random-weight convolutional
-network on a real photo, with superpixels cut in the program.
+entry point on a small deterministic problem: the planted classifier (exact in float32 whatever the batch) and a
+small random-weight convolutional network on a real photo, with superpixels cut in the program.
 """
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
 """The GA's deterministic starts (occlusion, greedy): the operators' shapes and rules, the greedy chain on an
 additive classifier, and planted classifiers found in two populations."""
-import itertools
-
 import chex
 import jax
 import jax.numpy as jnp

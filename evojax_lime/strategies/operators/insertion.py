@@ -35,13 +35,18 @@ def kept_alone(num_genes: jax.Array, pop_size: int, length: int) -> Rows:
   return out, rows <= num_genes
 
 
+def _measured(probability: jax.Array, at: int, real: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """``(L,)`` the probability of row ``at + g`` for each gene g, and where it was measured: a real gene with a
+  row in the population and a finite value."""
+  pop_size, genes = probability.shape[0], jnp.arange(real.shape[0])
+  measured = probability[jnp.minimum(at + genes, pop_size - 1)]
+  return measured, (at + genes < pop_size) & real & jnp.isfinite(measured)
+
+
 def alone_probability(probability: jax.Array, num_genes: jax.Array, length: int) -> jax.Array:
   """``(L,)`` p(only gene g kept) from a population built by :func:`kept_alone`, evaluated; genes without a row
   of their own (K >= P), padding and non-finite values get -inf."""
-  pop_size = probability.shape[0]
-  genes = jnp.arange(length)
-  measured = probability[jnp.minimum(genes + 1, pop_size - 1)]
-  ok = (genes + 1 < pop_size) & valid_genes(num_genes, length) & jnp.isfinite(measured)
+  measured, ok = _measured(probability, 1, valid_genes(num_genes, length))
   return jnp.where(ok, measured, -jnp.inf)
 
 
@@ -115,10 +120,7 @@ def removal_score(candidates: jax.Array, probability: jax.Array) -> jax.Array:
   at = _insertion_count(pop_size)
   if at >= pop_size:  # no room for removals
     return jnp.full((length,), -jnp.inf, jnp.float32)
-  real = candidates[at].at[0].set(True)  # row ``at`` holds every real gene but gene 0
-  genes = jnp.arange(length)
-  measured = probability[jnp.minimum(at + genes, pop_size - 1)]
-  ok = (at + genes < pop_size) & real & jnp.isfinite(measured)
+  measured, ok = _measured(probability, at, candidates[at].at[0].set(True))  # row ``at``: all but gene 0
   return jnp.where(ok, -measured, -jnp.inf)
 
 
