@@ -16,9 +16,10 @@ SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quic
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 SEEDINGS = ("random", "occlusion", "greedy")
+ANSWERS = ("sufficient", "fittest")
 # The search settings of ELimeConfig.paper(), pinned.
 PAPER = dict(population_size=64, generations=40, init_prob=0.5, tournament_size=3, crossover="uniform",
-             crossover_rate=0.9, mutation_rate=None, num_elite=2, parsimony=0.5, seeding="random")
+             crossover_rate=0.9, mutation_rate=None, num_elite=2, parsimony=0.5, seeding="random", answer="fittest")
 DTYPES = ("float32", "bfloat16")
 
 
@@ -47,7 +48,8 @@ class ELimeConfig:
 
   Attributes:
     population_size: individuals per generation (P).
-    generations: generations after the initial population (G); evaluations = P * (G + 1).
+    generations: generations after the initial population (G); evaluations = P * (G + 1). The default, 10,
+      is where the default answer stopped changing on photos it was not measured on (``docs/results.md``).
     init_prob: probability that an initial gene is 1 (superpixel kept).
     tournament_size: individuals drawn per tournament; larger means stronger selection pressure.
     crossover: ``"uniform"``, ``"one_point"`` or ``"two_point"``.
@@ -80,6 +82,10 @@ class ELimeConfig:
       each superpixel in turn (the first P - 1), the second the prefixes of the ranking by the probability
       each removal cost (see :mod:`evojax_lime.strategies.operators.seeding`). ``"random"``: the paper's, a
       random initial population (``init_prob``); see :meth:`paper`.
+    answer: which evaluated mask the search returns. ``"sufficient"`` (the default): the smallest mask, of 1 to
+      K - 1 superpixels, more probable than the full image (the most probable of its size; ties go to the first
+      found); where the search found none, the fittest. ``"fittest"``: the genome of best fitness (the paper's).
+      Either way every size's best mask stays available (``Explanation.best_of_size``).
     faithfulness: after the search, evaluate the answer's insertion and deletion curves in one more step of
       the same program (at most P - 1 more forwards; see :mod:`evojax_lime.evaluation.faithfulness`), for the
       scores of :mod:`evojax_lime.scores`. GA searches only: a front has no single answer to score, and LIME's
@@ -87,7 +93,7 @@ class ELimeConfig:
   """
 
   population_size: int = 64
-  generations: int = 40
+  generations: int = 10
   init_prob: float = 0.5
   tournament_size: int = 3
   crossover: str = "uniform"
@@ -105,6 +111,7 @@ class ELimeConfig:
   dtype: str = "float32"
   shard: bool = False
   seeding: str = "greedy"
+  answer: str = "sufficient"
   faithfulness: bool = True
 
   def __post_init__(self):
@@ -128,6 +135,7 @@ class ELimeConfig:
       raise ValueError(f"blur_sigma must be > 0, got {self.blur_sigma!r}")
     _check_choice("crossover", self.crossover, CROSSOVERS)
     _check_choice("seeding", self.seeding, SEEDINGS)
+    _check_choice("answer", self.answer, ANSWERS)
     _check_choice("fill", self.fill, FILLS)
     _check_choice("segmentation", self.segmentation, SEGMENTATIONS)
     _check_choice("dtype", self.dtype, DTYPES)

@@ -87,6 +87,8 @@ def results(tmp_path_factory):
       "time_to_quality": _start(["benchmarks.time_to_quality", *TINY, "--seeds", "2", "--population", "6",
                                  "--generations", "2", "--lime-samples", "20", "--batch-size", "10", "--ks", "3", "40"],
                                 out),
+      "answer_rules": _start(["benchmarks.answer_rules", *TINY, "--photos", "chelsea", "coffee", "--seeds", "2",
+                              "--population", "6", "--generations", "2"], out),
       # Every script's --help in one process (each would otherwise pay the imports alone).
       "help": _start(["tests.help_of", *[f"benchmarks.{name}" for name in HELP_ONLY]]),
   }
@@ -126,6 +128,7 @@ def test_time_to_quality(results):
   assert lime["tuned_on"] and [t["k"] for t in lime["topk"]] == [3, 40] and lime["lime_time_s"] > 0
   for r in runs:
     assert r["num_evaluations"] == 18 and r["raised"] == (r["explanation_probability"] > r["original_probability"])
+    assert r["answer_as_probable_as_lime"] == (r["explanation_probability"] >= r["lime_p_at_answer_size"])
     assert r["target"] == lime["target"] and [t["k"] for t in r["to_lime"]] == [3, 40]
     for t in r["to_lime"]:
       assert t["lime_p"] == next(x["p"] for x in lime["topk"] if x["k"] == t["k"])
@@ -135,7 +138,23 @@ def test_time_to_quality(results):
   assert [(r["config"], r["k"]) for r in payload["summary"]] == [(c, k) for c in ("paper", "default") for k in (3, 40)]
   for row in payload["summary"]:
     assert row["photos"] == 1 and 0 <= row["raised"] <= 1 and row["worst_speedup"] <= row["median_speedup"]
-    assert 0 <= row["stability_default_median"] <= 1
+    assert 0 <= row["stability_default_median"] <= 1 and 0 <= row["as_lime_at_answer_size"] <= 1
+
+
+def test_answer_rules(results):
+  out, _ = results
+  payload = json.loads((out / "answer_rules_cpu.json").read_text())
+  assert [p["photo"] for p in payload["photos"]] == ["chelsea", "coffee"]
+  for photo in payload["photos"]:
+    assert len(photo["populations"]) == 3
+    for population in photo["populations"]:
+      fittest, sufficient = population["fittest"], population["sufficient"]
+      assert len(fittest["kept"]) == len(sufficient["raised"]) == 2 and 0 <= sufficient["stability"] <= 1
+      # The sufficient answer is the fittest only where no mask beat the image, so it raises at least as often.
+      assert sum(sufficient["raised"]) >= sum(fittest["raised"])
+  assert [(r["populations"], r["rule"]) for r in payload["summary"]] == [(t, rule) for t in (1, 2, 3)
+                                                                         for rule in ("fittest", "sufficient")]
+  assert "| 3 | sufficient |" in (out / "answer_rules_cpu.md").read_text()
   assert "| paper | 3 |" in (out / "time_to_quality_cpu.md").read_text()
 
 

@@ -7,7 +7,7 @@ import re
 from typing import Any, Optional, Sequence
 
 from evojax_lime.cli.errors import usage_error
-from evojax_lime.config import CROSSOVERS, DTYPES, FILLS, SEEDINGS, SEGMENTATIONS, ELimeConfig
+from evojax_lime.config import ANSWERS, CROSSOVERS, DTYPES, FILLS, SEEDINGS, SEGMENTATIONS, ELimeConfig
 
 PROG = "evojax-lime"
 DEFAULT_MODEL = "efficientnet_lite0"
@@ -29,6 +29,7 @@ CONFIG_OPTIONS = {
     "chunk_size": "chunk_size",
     "dtype": "dtype",
     "seeding": "seeding",
+    "answer": "answer",
     "faithfulness": "faithfulness",
 }
 
@@ -140,6 +141,9 @@ def _explain_parser(sub: Any) -> None:
                  help="the GA's start: greedy (each superpixel kept alone and removed alone, then a greedy "
                       "chain by insertion), occlusion (each superpixel removed in turn, then the prefixes of "
                       "that ranking) or random (the paper's)")
+  g.add_argument("--answer", default=_DEFAULTS["answer"], choices=ANSWERS,
+                 help="the mask written: sufficient (the smallest mask the search found more probable than the "
+                      "whole photo; the fittest where there is none) or fittest (best fitness, the paper's)")
   g.add_argument("--crossover", default=_DEFAULTS["crossover"], choices=CROSSOVERS, help="recombination operator")
   g.add_argument("--crossover-rate", type=float, default=_DEFAULTS["crossover_rate"], metavar="X",
                  help="probability that two parents are recombined")

@@ -19,7 +19,7 @@ import numpy as np
 
 from evojax_lime.config import GAParams
 from evojax_lime.evaluation import faithfulness as curves
-from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.evaluation.fitness import Problem, fitness_penalty
 from evojax_lime.engine.state import RunState
 from evojax_lime.strategies.base import Strategy
 
@@ -33,12 +33,14 @@ Complete = Callable[[Problem], Problem]
 class Schedule:
   """When rows stop: after ``generations`` generations, or ``patience`` populations without improvement;
   ``restarts`` consecutive rows form a group whose consensus is evaluated at the end (1: no consensus);
-  ``faithfulness``: one more step evaluates each answer's insertion and deletion curves."""
+  ``faithfulness``: one more step evaluates each answer's insertion and deletion curves; ``answer``:
+  ``"fittest"`` (the strategy's best) or ``"sufficient"`` (see :func:`sufficient`)."""
 
   generations: int
   patience: Optional[int] = None
   restarts: int = 1
   faithfulness: bool = False
+  answer: str = "fittest"
 
   @property
   def steps(self) -> int:
@@ -60,6 +62,7 @@ def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *,
       mean_history=history.copy(), archive_probability=np.full((rows, length + 1), -np.inf, np.float32),
       archive_genome=np.zeros((rows, length + 1, length), bool),
       archive_history=np.full((rows, schedule.generations + 1, length + 1), -np.inf, np.float32),
+      answer=np.zeros((rows, length), bool), answer_fitness=nan.copy(), answer_probability=nan.copy(),
       consensus_fitness=nan.copy(), consensus_probability=nan.copy(), consensus_done=np.bool_(False),
       ranking=np.zeros((rows, length), np.int32), curve_shown=np.zeros(points, np.int32),
       insertion=np.full(points, np.nan, np.float32), deletion=np.full(points, np.nan, np.float32),
@@ -96,15 +99,31 @@ def consensus_genomes(best: jax.Array, restarts: int) -> jax.Array:
   return jnp.repeat(majority(best.reshape(-1, restarts, best.shape[-1])), restarts, axis=0)
 
 
-def best_genomes(run: RunState, *, strategy: Strategy) -> jax.Array:
-  """``(B, L)`` each row's best genome."""
-  return jax.vmap(lambda s: strategy.best(s)[0])(run.strategy)
+def sufficient(archive_probability: jax.Array, archive_genome: jax.Array, original: jax.Array,
+               num_genes: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Each row's smallest archived mask more probable than the full image: a subset of the superpixels that the
+  classifier finds more convincing than the whole photo, the cheapest the search has seen.
+
+  Args:
+    archive_probability: ``(B, L + 1)`` the best probability evaluated with exactly k kept (-inf: none).
+    archive_genome: ``(B, L + 1, L)`` bool, the mask that reached it.
+    original: ``(B,)`` p(target | full image) (NaN: not evaluated yet, so nothing is found).
+    num_genes: ``(B,)`` K, the real superpixels; sizes 1 to K - 1 qualify (not the empty mask, nor the image).
+
+  Returns:
+    ``((B,) bool found, (B, L) bool mask, (B,) its probability)``.
+  """
+  sizes = jnp.arange(archive_probability.shape[-1])
+  ok = (archive_probability > original[:, None]) & (sizes >= 1) & (sizes < num_genes[:, None])
+  size = jnp.argmax(ok, axis=-1)  # the first, i.e. smallest, qualifying size
+  mask = jnp.take_along_axis(archive_genome, size[:, None, None], axis=1)[:, 0]
+  return ok.any(axis=-1), mask, jnp.take_along_axis(archive_probability, size[:, None], axis=1)[:, 0]
 
 
 def answers(run: RunState, *, strategy: Strategy, restarts: int) -> tuple[jax.Array, jax.Array, jax.Array]:
   """``((B, L) genome, (B, L) importance, (B, L) archive frequency)`` of each row's answer: its own, or its
   group's consensus with the group's mean importance and summed frequency."""
-  best = best_genomes(run, strategy=strategy)
+  best = run.answer
   importance = jax.vmap(strategy.importance)(run.strategy)
   frequency = jax.vmap(curves.archive_frequency)(run.archive_genome, run.archive_probability)
   if restarts == 1:
@@ -116,6 +135,11 @@ def answers(run: RunState, *, strategy: Strategy, restarts: int) -> tuple[jax.Ar
 def leads(rows: int, restarts: int) -> jax.Array:
   """``(B,)`` bool, the first row of each group of restarts (every row without restarts)."""
   return jnp.arange(rows) % restarts == 0
+
+
+def _by_row(rows: jax.Array, a: jax.Array, b: jax.Array) -> jax.Array:
+  """``a`` in the rows where ``rows`` ``(B,)`` holds, ``b`` elsewhere (any trailing shape)."""
+  return jnp.where(rows.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
 
 
 def _update_archive(run: RunState, candidates: jax.Array, probability: jax.Array,
@@ -154,8 +178,7 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     return states, candidates, jnp.broadcast_to(~done[:, None], (rows, pop))
 
   def consensus():
-    best = best_genomes(run, strategy=strategy)
-    candidates = jnp.zeros((rows, pop, length), bool).at[:, 0].set(consensus_genomes(best, schedule.restarts))
+    candidates = jnp.zeros((rows, pop, length), bool).at[:, 0].set(consensus_genomes(run.answer, schedule.restarts))
     return run.strategy, candidates, leads(rows, schedule.restarts)[:, None] & (jnp.arange(pop) == 0)
 
   def curve_rows():
@@ -183,14 +206,22 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
 
   def tell():
     told = jax.vmap(strategy.tell)(states, candidates, fitness, prob)
-    keep_old = lambda old, new: jnp.where(done.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
-    told = jax.tree_util.tree_map(keep_old, run.strategy, told)
+    told = jax.tree_util.tree_map(lambda old, new: _by_row(done, old, new), run.strategy, told)
     archive_p, archive_g = _update_archive(run, candidates, prob, live)
-    _, best_fitness, _ = jax.vmap(strategy.best)(told)
+    fittest = jax.vmap(strategy.best)(told)
+    best_fitness = fittest[1]
+    original = jnp.where(initial, prob[:, 0], run.original_probability)
+    answer, answer_fitness, answer_p = fittest
+    if schedule.answer == "sufficient":
+      found, mask, mask_p = sufficient(archive_p, archive_g, original, problem.num_genes)
+      mask_fitness = mask_p - fitness_penalty(mask.sum(axis=-1), run.params.parsimony, problem.num_genes)
+      answer, answer_fitness, answer_p = (_by_row(found, new, old)
+                                          for new, old in zip((mask, mask_fitness, mask_p), fittest))
     at = jnp.where(done, schedule.generations + 1, told.generation - 1)  # out of bounds: dropped
     r = jnp.arange(rows)
     return run.replace(
-        strategy=told, original_probability=jnp.where(initial, prob[:, 0], run.original_probability),
+        strategy=told, original_probability=original, answer=answer, answer_fitness=answer_fitness,
+        answer_probability=answer_p,
         best_history=run.best_history.at[r, at].set(best_fitness, mode="drop"),
         mean_history=run.mean_history.at[r, at].set(jax.vmap(strategy.scores)(told).mean(axis=1), mode="drop"),
         archive_probability=archive_p, archive_genome=archive_g,

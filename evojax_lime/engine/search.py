@@ -145,7 +145,9 @@ class Search:
     self.length = length_for(self.prepared, config)
     # Curves score one answer: the GA's. A front has many, and LIME's answer is fitted on the host afterwards.
     curves = config.faithfulness and self.strategy.name == "ga"
-    self.schedule = Schedule(config.generations, config.patience, self.restarts, curves)
+    # The answer rule is the GA's: a front has no single answer, and LIME fits its own.
+    answer = config.answer if self.strategy.name == "ga" else "fittest"
+    self.schedule = Schedule(config.generations, config.patience, self.restarts, curves, answer)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
     t0 = time.perf_counter()
@@ -320,11 +322,11 @@ class Search:
   def _explanation(self, i: int, state: Any, wall: float) -> Explanation:
     prep = self.prepared[i // self.restarts]
     original, k = self._checked_row(i, state)
-    row = jax.tree_util.tree_map(lambda x: x[i], state.strategy)
-    genome, fitness, probability = (np.asarray(x) for x in self.strategy.best(row))
+    genome, fitness, probability = (np.asarray(x[i]) for x in (state.answer, state.answer_fitness,
+                                                               state.answer_probability))
     if not self.logits and not -1e-3 <= float(probability) <= 1 + 1e-3:
       raise ValueError("classifier outputs are not probabilities in [0, 1]; pass logits=True if it returns logits")
-    gens = int(row.generation) - 1
+    gens = int(state.strategy.generation[i]) - 1
     sizes, size_genomes = self._archive(i, state, k)
     curves = self._faithfulness(i, state, k) if self.restarts == 1 else None
     return Explanation(

@@ -20,11 +20,13 @@ class RunState:
       program's first step when it computes them itself).
     params: :class:`GAParams` with a leading row axis (each row may run its own rates).
     original_probability: ``(B,)`` p(target | full image), NaN before the first step.
-    best_history: ``(B, G + 1)`` the answer's fitness after each population, NaN where not run.
+    best_history: ``(B, G + 1)`` the best fitness after each population, NaN where not run.
     mean_history: ``(B, G + 1)`` the population's mean fitness, likewise.
     archive_probability: ``(B, L + 1)`` the best target probability evaluated with exactly k kept (-inf: none).
     archive_genome: ``(B, L + 1, L)`` bool, the genome that reached it (the first to reach it).
     archive_history: ``(B, G + 1, L + 1)`` ``archive_probability`` after each population.
+    answer, answer_fitness, answer_probability: ``(B, L)`` bool, ``(B,)``, ``(B,)``: each row's answer so far
+      (the strategy's best, or the archive's sufficient mask; see :func:`~evojax_lime.engine.loop.sufficient`).
     consensus_fitness, consensus_probability: ``(B,)`` of the consensus of each group of restarts, evaluated
       in a last step once every row has finished (NaN until then, and in rows that do not lead a group).
     consensus_done: ``()`` bool, that step has run.
@@ -47,6 +49,9 @@ class RunState:
   archive_probability: jax.Array
   archive_genome: jax.Array
   archive_history: jax.Array
+  answer: jax.Array
+  answer_fitness: jax.Array
+  answer_probability: jax.Array
   consensus_fitness: jax.Array
   consensus_probability: jax.Array
   consensus_done: jax.Array

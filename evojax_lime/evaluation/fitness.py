@@ -133,6 +133,11 @@ class Evaluator:
     return carry, tuple(b[unpack] for b in buffers)
 
 
+def fitness_penalty(kept: Any, parsimony: jax.Array, num_genes: jax.Array) -> jax.Array:
+  """``parsimony * kept / K``, what keeping ``kept`` of K superpixels costs in fitness (K of at least 1)."""
+  return kept * (parsimony / jnp.maximum(num_genes, 1).astype(jnp.float32))
+
+
 def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, evaluator: Evaluator, *,
                   live: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Fitness of the candidates of ``B`` rows, evaluated as one flat list of ``B * P`` masked images in chunks.
@@ -157,7 +162,7 @@ def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, e
   flat_live = jnp.ones((num_rows * pop,), bool) if live is None else live.reshape(-1)
   order_of_first = jnp.cumsum(flat_live) - 1  # packed position of every row, live rows only
   first = jnp.where(flat_live[::pop], order_of_first[::pop], -1)  # where each row's candidate 0 is evaluated
-  scale = parsimony / jnp.maximum(problems.num_genes, 1).astype(jnp.float32)  # penalty per kept superpixel
+  scale = fitness_penalty(1, parsimony, problems.num_genes)  # per kept superpixel
   resolve = jnp.asarray(problems.top1, bool) & (first >= 0)
 
   def reduce(targets, probs, g, image_of_row, start):

@@ -5,9 +5,10 @@ with one PRNG call (``strategies/operators/_genes.py``), for a program that comp
 
 ``python -m tests.engine.golden --record`` rewrites ``golden_ga.json`` (do that only when a change of the GA's
 random draws is intended and documented); ``--add`` records only new cases. The paper's algorithm
-(``ELimeConfig.paper()``) has its own cases, and so have the occlusion and greedy starts. Each case runs a public
-entry point on a small deterministic problem: the planted classifier (exact in float32 whatever the batch) and a
-small random-weight convolutional network on a real photo, with superpixels cut in the program.
+(``ELimeConfig.paper()``) has its own cases, and so have the occlusion and greedy starts and the sufficient
+answer. Each case runs a public entry point on a small deterministic problem: the planted classifier (exact in
+float32 whatever the batch) and a small random-weight convolutional network on a real photo, with superpixels
+cut in the program.
 """
 from __future__ import annotations
 
@@ -103,6 +104,11 @@ def cases() -> dict:
       "planted_greedy": lambda: [el.explain(image, clf, segments=labels, seed=10, config=rep(BASE, seeding="greedy"))],
       "conv_greedy_in_program": lambda: [el.explain(photo, conv, seed=11, config=el.ELimeConfig.paper(
           population_size=12, generations=4, seeding="greedy", segmentation_params={"kernel_size": 2}))],
+      # The sufficient answer, the default rule (recorded when it was added).
+      "planted_sufficient": lambda: [el.explain(image, clf, segments=labels, seed=12,
+                                                config=rep(BASE, seeding="greedy", answer="sufficient"))],
+      "conv_default_in_program": lambda: [el.explain(photo, conv, seed=13, config=el.ELimeConfig(
+          population_size=12, generations=4, segmentation_params={"kernel_size": 2}))],
   }
 
 

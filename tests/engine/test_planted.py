@@ -12,7 +12,8 @@ PLANTED = (0, 5, 6, 9, 15)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_recovers_planted_set(crossover, seed):
   image, labels, clf = planted_problem(PLANTED)
-  config = el.ELimeConfig(population_size=32, generations=30, crossover=crossover, parsimony=0.0, fill="black")
+  config = el.ELimeConfig(population_size=32, generations=30, crossover=crossover, parsimony=0.0, fill="black",
+                          answer="fittest")
   exp = el.explain(image, clf, segments=labels, config=config, seed=seed)
   assert exp.target == 0
   assert tuple(exp.selected) == PLANTED

@@ -47,7 +47,7 @@ def test_consensus_genome_majority_and_ties():
 
 def test_planted_set_is_the_consensus_with_stability_one(problem):
   image, labels, clf = problem
-  config = el.ELimeConfig(population_size=32, generations=30, parsimony=0.0, fill="black")
+  config = el.ELimeConfig(population_size=32, generations=30, parsimony=0.0, fill="black", answer="fittest")
   exp = el.explain(image, clf, segments=labels, config=config, seed=0, restarts=3)
   assert [tuple(r.selected) for r in exp.runs] == [PLANTED] * 3
   assert tuple(exp.selected) == PLANTED and exp.stability == 1.0

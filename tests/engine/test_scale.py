@@ -56,7 +56,7 @@ def test_batch_rejects_mixed_sizes():
 
 def test_population_far_larger_than_chunk():
   image, labels, clf = planted_problem((2, 3), side=24, n_segments=12)
-  cfg = dataclasses.replace(BASE, population_size=4096, generations=2, chunk_size=256)
+  cfg = dataclasses.replace(BASE, population_size=4096, generations=2, chunk_size=256, answer="fittest")
   exp = el.explain(image, clf, segments=labels, config=cfg)
   assert exp.num_evaluations == 4096 * 3
   assert tuple(exp.selected) == (2, 3)  # 4096 random genomes contain the optimum of 12 genes

@@ -60,7 +60,7 @@ def test_progress_changes_nothing(problem, patience):
   assert_identical(with_bar, el.explain(image, clf, segments=labels, config=cfg))
   gens = [g for g, _ in reports]
   assert gens[0] == 0 and gens == sorted(gens) and len(reports) <= 22
-  assert gens[-1] == with_bar.generations_run and reports[-1][1] == with_bar.best_fitness
+  assert gens[-1] == with_bar.generations_run and reports[-1][1] == with_bar.fitness_history[-1]
 
 
 def test_concurrent_runs_with_progress_each_get_their_own_reports(problem):
@@ -79,7 +79,7 @@ def test_concurrent_runs_with_progress_each_get_their_own_reports(problem):
     t.join()
   for i in (0, 1):
     assert {tid for tid, _, _ in reports[i]} == {threads[i].ident}
-    assert reports[i][-1][2] == results[i].best_fitness
+    assert reports[i][-1][2] == results[i].fitness_history[-1]
 
 
 def test_batch_seeds_as_keys_integers_and_arrays(problem):
@@ -139,7 +139,7 @@ def test_per_image_rates_in_one_program(problem):
 
 def test_backend_building_blocks_equal_explain(problem):
   image, labels, clf = problem
-  cfg = dataclasses.replace(BASE, chunk_size=BASE.population_size)
+  cfg = dataclasses.replace(BASE, chunk_size=BASE.population_size, answer="fittest")  # what evolve returns
   exp = el.explain(image, clf, segments=labels, config=cfg, seed=5, target=0)
   prob = el.Problem(image=jnp.asarray(image), labels=jnp.asarray(labels), fill=jnp.asarray(exp.fill),
                     target=jnp.int32(0), num_genes=jnp.int32(exp.num_segments))

@@ -14,7 +14,7 @@ from evojax_lime.evaluation import faithfulness as f
 from tests.engine.planted import planted_problem
 from tests.compiles import counted_compiles
 
-BASE = el.ELimeConfig(population_size=16, generations=4, parsimony=0.05, fill="black")
+BASE = el.ELimeConfig(population_size=16, generations=4, parsimony=0.05, fill="black", answer="fittest")
 
 
 class OperatorTest(chex.TestCase):

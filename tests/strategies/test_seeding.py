@@ -62,7 +62,8 @@ def test_prefixes_are_sorted_by_drop_property(size):
 @pytest.mark.parametrize("seeding", ["occlusion", "greedy"])
 def test_planted_set_found_in_two_populations(seeding):
   image, labels, clf = planted_problem((1, 2, 7), side=24, n_segments=12)
-  config = el.ELimeConfig(population_size=16, generations=1, fill="black", parsimony=0.05, seeding=seeding)
+  config = el.ELimeConfig(population_size=16, generations=1, fill="black", parsimony=0.05, seeding=seeding,
+                          answer="fittest")
   exp = el.explain(image, clf, segments=labels, config=config, seed=0)
   np.testing.assert_array_equal(exp.selected, [1, 2, 7])
   np.testing.assert_array_equal(np.flatnonzero(exp.best_of_size(3, at_most=False)), [1, 2, 7])

@@ -1,0 +1,137 @@
+"""The answer rules side by side, population by population: how often the answer raises p(top-1), how stable
+it is across seeds, and how many superpixels it keeps.
+
+For each photo, S seeds run as the rows of one search (``ELimeConfig(answer="fittest")``, the default start),
+driven one population at a time. After each population, each seed's answer under each rule is read from the
+same run: ``fittest``, the genome of best fitness; ``sufficient``, the smallest archived mask more probable than
+the full image (the rule :func:`evojax_lime.engine.loop.sufficient` applies in the program, here applied to the
+run's archive on the host; the fittest where none). Reported per population: the share of runs whose answer
+is more probable than the full image (``raised``), the mean pairwise Jaccard index of the answers across
+seeds (median and worst photo) and the mean number of superpixels kept.
+
+The default photos are not those of ``benchmarks/time_to_quality.py``, so a rule and a budget chosen here are
+measured there on photos they were not chosen on.
+
+  python -m benchmarks.answer_rules                                    # 5 photos x 5 seeds, 16 generations
+  python -m benchmarks.answer_rules --model tiny --segmentation grid --photos camera --seeds 2 --population 8 \\
+      --generations 2 --out /tmp/rules                                # smoke test
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a file: make the repo importable
+  import sys
+  from pathlib import Path
+  sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import evojax_lime as el
+from benchmarks import _common, _report
+from evojax_lime import metrics
+from evojax_lime.engine.loop import sufficient
+
+DEFAULT_PHOTOS = ("camera", "coins", "clock", "colorwheel", "moon")
+RULES = ("fittest", "sufficient")
+
+
+def rule_answers(exp: el.Explanation) -> dict[str, tuple[np.ndarray, float]]:
+  """``rule -> ((K,) bool answer, its probability)`` for one run (``exp`` from an ``answer="fittest"`` search)."""
+  k = exp.num_segments
+  archive = np.nan_to_num(exp.size_probabilities, nan=-np.inf)[None].astype(np.float32)
+  found, mask, p = sufficient(archive, exp.size_genomes[None], np.float32([exp.original_probability]),
+                              np.int32([k]))
+  fittest = (exp.genome, exp.explanation_probability)
+  return {"fittest": fittest,
+          "sufficient": (np.asarray(mask[0], bool), float(p[0])) if bool(found[0]) else fittest}
+
+
+def run(args: argparse.Namespace) -> dict:
+  model = _common.load_model(args.model)
+  config = dataclasses.replace(_common.config_from(args), answer="fittest", faithfulness=False)
+  seeds = list(range(args.seeds))
+  photos = []
+  for name, pixels in _common.load_photos(args.photos, model.input_size, args.images):
+    image = pixels.astype(np.float32) / 255.0
+    labels = el.segment(image, config.segmentation, dict(config.segmentation_params))
+    search = el.Search([image] * len(seeds), model.classifier, segments=[labels] * len(seeds), config=config,
+                       seeds=seeds)
+    t0 = time.perf_counter()
+    populations = []
+    while not search.done:
+      search.advance(1)
+      exps = search.explanations()
+      answers = [rule_answers(e) for e in exps]
+      populations.append({rule: {"kept": [int(a[rule][0].sum()) for a in answers],
+                                 "raised": [bool(a[rule][1] > e.original_probability) for a, e in zip(answers, exps)],
+                                 "stability": float(metrics.stability(np.stack([a[rule][0] for a in answers])))
+                                 if len(seeds) > 1 else None}
+                          for rule in RULES})
+    photos.append({"photo": name, "K": exps[0].num_segments, "target": exps[0].target,
+                   "target_name": model.class_name(exps[0].target),
+                   "original_probability": exps[0].original_probability, "populations": populations,
+                   "seconds": time.perf_counter() - t0})
+    _common.progress(f"{name}: K={exps[0].num_segments}, {len(populations)} populations, "
+                     f"{photos[-1]['seconds']:.0f}s")
+  return {"photos": photos}
+
+
+def summarise(result: dict) -> list[dict]:
+  """One row per population and rule, over photos and seeds."""
+  out = []
+  for t in range(max(len(p["populations"]) for p in result["photos"])):
+    for rule in RULES:
+      at = [p["populations"][t][rule] for p in result["photos"] if t < len(p["populations"])]
+      stabilities = [a["stability"] for a in at if a["stability"] is not None]
+      out.append({"populations": t + 1, "rule": rule,
+                  "raised": float(np.mean([r for a in at for r in a["raised"]])),
+                  "stability_median": float(np.median(stabilities)) if stabilities else None,
+                  "stability_min": float(np.min(stabilities)) if stabilities else None,
+                  "kept_mean": float(np.mean([k for a in at for k in a["kept"]]))})
+  return out
+
+
+def parser() -> argparse.ArgumentParser:
+  p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  p.add_argument("--model", default=_common.DEFAULT_MODEL,
+                 help="efficientnet_lite0 (pretrained), NAME=CHECKPOINT, or tiny (random CNN, for smoke tests)")
+  p.add_argument("--photos", nargs="*", default=list(DEFAULT_PHOTOS),
+                 help=f"from {', '.join(_common.PHOTOS + _common.EXTRA_PHOTOS)}")
+  p.add_argument("--images", default=None, help="also explain every image file in this folder")
+  p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per photo")
+  _common.config_args(p)
+  p.set_defaults(generations=16)
+  p.add_argument("--out", default="benchmarks/results")
+  p.add_argument("--name", default=None, help="result file name (default answer_rules_<backend>)")
+  return p
+
+
+def main(argv=None):
+  args = parser().parse_args(argv)
+  if args.seeds < 1:
+    raise SystemExit("--seeds must be >= 1")
+  start = time.perf_counter()
+  result = run(args)
+  summary = summarise(result)
+  import jax  # pylint: disable=import-outside-toplevel
+  name = args.name or f"answer_rules_{jax.default_backend()}"
+  config = dataclasses.replace(_common.config_from(args), answer="fittest")
+  md = (_report.markdown_table(summary, ["populations", "rule", "raised", "stability_median", "stability_min",
+                                         "kept_mean"])
+        + f"\nModel {args.model}; {len(result['photos'])} photos x {args.seeds} seeds; {_common.describe(config)}, "
+        f"seeding {config.seeding}. raised: share of runs whose answer is more probable than the full image; "
+        f"stability: mean pairwise Jaccard of the answers across seeds (median and worst photo); kept_mean: "
+        f"superpixels kept, mean over runs. Total {time.perf_counter() - start:.0f} s.\n\n## Photos\n\n"
+        + _report.markdown_table([{k: v for k, v in p.items() if k != "populations"} for p in result["photos"]],
+                                 ["photo", "K", "target_name", "original_probability", "seconds"]))
+  path = _report.write(args.out, name, {"args": vars(args), "summary": summary, **result}, md,
+                       "Answer rules per population: raised, stability, size")
+  print(md)
+  print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  main()
