@@ -49,6 +49,32 @@ def rule_answers(exp: el.Explanation) -> dict[str, tuple[np.ndarray, float]]:
           "sufficient": (np.asarray(mask[0], bool), float(p[0])) if bool(found[0]) else fittest}
 
 
+def _stability(masks: np.ndarray):
+  """Mean pairwise Jaccard of ``(S, K)`` answers, None for one seed."""
+  return float(metrics.stability(masks)) if len(masks) > 1 else None
+
+
+def stops(masks: np.ndarray, patience: int) -> np.ndarray:
+  """``(T, S, K)`` answers after each population -> ``(S,)`` the population after which ``patience`` would
+  stop each seed: the first whose answer has not changed for ``patience`` populations (the engine's rule,
+  :func:`evojax_lime.engine.loop.finished`), else the last."""
+  changed = np.concatenate([np.ones((1, masks.shape[1]), bool), (masks[1:] != masks[:-1]).any(-1)])
+  stall = np.zeros(changed.shape, int)
+  for t in range(1, len(changed)):
+    stall[t] = np.where(changed[t], 0, stall[t - 1] + 1)
+  hit = stall >= patience
+  return np.where(hit.any(0), hit.argmax(0), len(masks) - 1)
+
+
+def with_patience(masks: np.ndarray, raised: np.ndarray, patience: int) -> dict:
+  """The answers a search with ``patience`` returns, read off the whole run (stopping early changes nothing
+  before the stop): populations evaluated, raised, stability and size."""
+  at = stops(masks, patience)
+  seeds = np.arange(masks.shape[1])
+  return {"populations": (at + 1).tolist(), "raised": raised[at, seeds].tolist(),
+          "kept": masks[at, seeds].sum(-1).tolist(), "stability": _stability(masks[at, seeds])}
+
+
 def run(args: argparse.Namespace, config: el.ELimeConfig) -> dict:
   model = _common.load_model(args.model)
   seeds = list(range(args.seeds))
@@ -59,19 +85,22 @@ def run(args: argparse.Namespace, config: el.ELimeConfig) -> dict:
     search = el.Search([image] * len(seeds), model.classifier, segments=[labels] * len(seeds), config=config,
                        seeds=seeds)
     t0 = time.perf_counter()
-    populations = []
+    populations, masks, raised = [], {rule: [] for rule in RULES}, {rule: [] for rule in RULES}
     while not search.done:
       search.advance(1)
       exps = search.explanations()
       answers = [rule_answers(e) for e in exps]
-      populations.append({rule: {"kept": [int(a[rule][0].sum()) for a in answers],
-                                 "raised": [bool(a[rule][1] > e.original_probability) for a, e in zip(answers, exps)],
-                                 "stability": float(metrics.stability(np.stack([a[rule][0] for a in answers])))
-                                 if len(seeds) > 1 else None}
-                          for rule in RULES})
+      for rule in RULES:
+        masks[rule].append(np.stack([a[rule][0] for a in answers]))
+        raised[rule].append(np.array([a[rule][1] > e.original_probability for a, e in zip(answers, exps)]))
+      populations.append({rule: {"kept": masks[rule][-1].sum(-1).tolist(), "raised": raised[rule][-1].tolist(),
+                                 "stability": _stability(masks[rule][-1])} for rule in RULES})
     photos.append({"photo": name, "K": exps[0].num_segments, "target": exps[0].target,
                    "target_name": model.class_name(exps[0].target),
                    "original_probability": exps[0].original_probability, "populations": populations,
+                   "patience": [{"rule": rule, "patience": n, **with_patience(np.stack(masks[rule]),
+                                                                             np.stack(raised[rule]), n)}
+                                for rule in RULES for n in args.patience],
                    "seconds": time.perf_counter() - t0})
     _common.progress(f"{name}: K={exps[0].num_segments}, {len(populations)} populations, "
                      f"{photos[-1]['seconds']:.0f}s")
@@ -93,6 +122,21 @@ def summarise(result: dict) -> list[dict]:
   return out
 
 
+def summarise_patience(result: dict) -> list[dict]:
+  """One row per rule and patience, over photos and seeds."""
+  out = []
+  for i, row in enumerate(result["photos"][0]["patience"]):
+    at = [p["patience"][i] for p in result["photos"]]
+    stabilities = [a["stability"] for a in at if a["stability"] is not None]
+    out.append({"rule": row["rule"], "patience": row["patience"],
+                "populations_mean": float(np.mean([n for a in at for n in a["populations"]])),
+                "raised": float(np.mean([r for a in at for r in a["raised"]])),
+                "stability_median": float(np.median(stabilities)) if stabilities else None,
+                "stability_min": float(np.min(stabilities)) if stabilities else None,
+                "kept_mean": float(np.mean([k for a in at for k in a["kept"]]))})
+  return out
+
+
 def parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--model", default=_common.DEFAULT_MODEL,
@@ -101,6 +145,8 @@ def parser() -> argparse.ArgumentParser:
                  help=f"from {', '.join(_common.PHOTOS + _common.EXTRA_PHOTOS)}")
   p.add_argument("--images", default=None, help="also explain every image file in this folder")
   p.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 per photo")
+  p.add_argument("--patience", type=int, nargs="*", default=[1, 2, 3, 4, 5],
+                 help="patience values whose stops are read off the runs")
   _common.config_args(p)
   p.set_defaults(generations=16)
   p.add_argument("--out", default="benchmarks/results")
@@ -112,11 +158,13 @@ def main(argv=None):
   args = parser().parse_args(argv)
   if args.seeds < 1:
     raise SystemExit("--seeds must be >= 1")
+  if any(n < 1 for n in args.patience):
+    raise SystemExit("--patience values must be >= 1")
   start = time.perf_counter()
   # Both rules are read off the fittest run; the curves score one answer, so they are not evaluated.
   config = dataclasses.replace(_common.config_from(args), answer="fittest", faithfulness=False)
   result = run(args, config)
-  summary = summarise(result)
+  summary, patience = summarise(result), summarise_patience(result)
   import jax  # pylint: disable=import-outside-toplevel
   name = args.name or f"answer_rules_{jax.default_backend()}"
   md = (_report.markdown_table(summary, ["populations", "rule", "raised", "stability_median", "stability_min",
@@ -124,10 +172,16 @@ def main(argv=None):
         + f"\nModel {args.model}; {len(result['photos'])} photos x {args.seeds} seeds; {_common.describe(config)}, "
         f"seeding {config.seeding}. raised: share of runs whose answer is more probable than the full image; "
         f"stability: mean pairwise Jaccard of the answers across seeds (median and worst photo); kept_mean: "
-        f"superpixels kept, mean over runs. Total {time.perf_counter() - start:.0f} s.\n\n## Photos\n\n"
+        f"superpixels kept, mean over runs. Total {time.perf_counter() - start:.0f} s.\n\n"
+        "## With patience\n\nEach seed stops after the first population whose answer has not changed for "
+        "`patience` populations (at most all of them); read off the same runs. populations_mean: populations "
+        "evaluated, mean over runs.\n\n"
+        + _report.markdown_table(patience, ["rule", "patience", "populations_mean", "raised", "stability_median",
+                                            "stability_min", "kept_mean"])
+        + "\n## Photos\n\n"
         + _report.markdown_table([{k: v for k, v in p.items() if k != "populations"} for p in result["photos"]],
                                  ["photo", "K", "target_name", "original_probability", "seconds"]))
-  path = _report.write(args.out, name, {"args": vars(args), "summary": summary, **result}, md,
+  path = _report.write(args.out, name, {"args": vars(args), "summary": summary, "patience": patience, **result}, md,
                        "Answer rules per population: raised, stability, size")
   print(md)
   print(f"wrote {path}")

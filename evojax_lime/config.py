@@ -70,7 +70,8 @@ class ELimeConfig:
       different K share one compiled program.
     chunk_size: individuals evaluated at once; ``None`` picks the largest chunk that fits in a share of the
       free device memory. Bounds memory; the result does not depend on it.
-    patience: stop when the best fitness has not improved for this many generations (``None``: never).
+    patience: stop when the answer (see ``answer``) has not changed for this many generations (``None``:
+      never); under either rule it only changes for a better one.
     dtype: ``"float32"`` or ``"bfloat16"`` for the masked images fed to the classifier; fitness stays float32.
     shard: split each evaluated chunk over every device (``jax.devices()``); the result does not change.
     seeding: the GA's start. ``"greedy"`` (the default; ``benchmarks/time_to_quality.py``: masks of at most 3,

@@ -154,6 +154,10 @@ def test_answer_rules(results):
       assert sum(sufficient["raised"]) >= sum(fittest["raised"])
   assert [(r["populations"], r["rule"]) for r in payload["summary"]] == [(t, rule) for t in (1, 2, 3)
                                                                          for rule in ("fittest", "sufficient")]
+  assert [(r["rule"], r["patience"]) for r in payload["patience"]] == [(rule, n) for rule in ("fittest", "sufficient")
+                                                                       for n in (1, 2, 3, 4, 5)]
+  for row in payload["patience"]:
+    assert 2 <= row["populations_mean"] <= 3 and 0 <= row["raised"] <= 1  # patience 1 stops after 2 at the soonest
   assert "| 3 | sufficient |" in (out / "answer_rules_cpu.md").read_text()
   assert "| paper | 3 |" in (out / "time_to_quality_cpu.md").read_text()
 

@@ -154,7 +154,7 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--elite", type=int, default=_DEFAULTS["num_elite"], metavar="N",
                  help="best masks copied unchanged into the next generation")
   g.add_argument("--patience", type=int, metavar="N",
-                 help="stop after N generations without improvement (default: run all generations)")
+                 help="stop after N generations in which the answer did not change (default: run all generations)")
   g.add_argument("--chunk-size", type=int, metavar="N",
                  help="masked images per classifier call, to bound memory (default: fit free memory)")
   g.add_argument("--restarts", type=_positive, default=1, metavar="R",

@@ -31,7 +31,8 @@ Complete = Callable[[Problem], Problem]
 
 @dataclasses.dataclass(frozen=True)
 class Schedule:
-  """When rows stop: after ``generations`` generations, or ``patience`` populations without improvement;
+  """When rows stop: after ``generations`` generations, or ``patience`` populations in which the answer did not
+  change;
   ``restarts`` consecutive rows form a group whose consensus is evaluated at the end (1: no consensus);
   ``faithfulness``: one more step evaluates each answer's insertion and deletion curves; ``answer``:
   ``"fittest"`` (the strategy's best) or ``"sufficient"`` (see :func:`sufficient`)."""
@@ -67,7 +68,7 @@ def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *,
       ranking=np.zeros((rows, length), np.int32), curve_shown=np.zeros(points, np.int32),
       insertion=np.full(points, np.nan, np.float32), deletion=np.full(points, np.nan, np.float32),
       faithfulness_done=np.bool_(False), nonfinite=np.zeros((rows,), bool),
-      importance=np.zeros((rows, length), np.float32), steps=np.int32(0))
+      importance=np.zeros((rows, length), np.float32), stall=np.zeros((rows,), np.int32), steps=np.int32(0))
 
 
 def finished(generation: Any, stall: Any, *, schedule: Schedule) -> Any:
@@ -78,10 +79,10 @@ def finished(generation: Any, stall: Any, *, schedule: Schedule) -> Any:
   return done
 
 
-def search_complete(run: RunState, *, strategy: Strategy, schedule: Schedule) -> Any:
+def search_complete(run: RunState, *, schedule: Schedule) -> Any:
   """Every row has finished, and the consensus and curve steps have run where there are any (device or host
   values)."""
-  done = (run.steps > 0) & finished(run.strategy.generation, strategy.stall(run.strategy), schedule=schedule).all()
+  done = (run.steps > 0) & finished(run.strategy.generation, run.stall, schedule=schedule).all()
   done = done & run.consensus_done if schedule.restarts > 1 else done
   return done & run.faithfulness_done if schedule.faithfulness else done
 
@@ -164,7 +165,7 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
   initial = run.steps == 0
   problem = jax.lax.cond(initial, complete_problems, lambda p: p, run.problem)
   generation = run.strategy.generation
-  done = (run.steps > 0) & finished(generation, strategy.stall(run.strategy), schedule=schedule)
+  done = (run.steps > 0) & finished(generation, run.stall, schedule=schedule)
   rows, length = run.archive_genome.shape[0], run.archive_genome.shape[-1]
   pop = strategy.population_size
   valid = jnp.arange(length) < problem.num_genes[:, None]  # (B, L) every real gene
@@ -219,9 +220,13 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
                                           for new, old in zip((mask, mask_fitness, mask_p), fittest))
     at = jnp.where(done, schedule.generations + 1, told.generation - 1)  # out of bounds: dropped
     r = jnp.arange(rows)
+    # Patience counts populations in which the answer the search returns did not change (under either rule
+    # it only changes for a better one), so a search stops once that answer has settled.
+    changed = initial | (answer != run.answer).any(axis=-1)
+    stall = jnp.where(done, run.stall, jnp.where(changed, 0, run.stall + 1))
     return run.replace(
         strategy=told, original_probability=original, answer=answer, answer_fitness=answer_fitness,
-        answer_probability=answer_p,
+        answer_probability=answer_p, stall=stall,
         best_history=run.best_history.at[r, at].set(best_fitness, mode="drop"),
         mean_history=run.mean_history.at[r, at].set(jax.vmap(strategy.scores)(told).mean(axis=1), mode="drop"),
         archive_probability=archive_p, archive_genome=archive_g,
@@ -246,7 +251,7 @@ def advance(run: RunState, stop_at: jax.Array, *, strategy: Strategy, schedule: 
   """Steps until ``stop_at`` steps are done in all (a traced bound: one program serves every segment) or the
   search is complete."""
   def keep_going(r):
-    return (r.steps < stop_at) & ~search_complete(r, strategy=strategy, schedule=schedule)
+    return (r.steps < stop_at) & ~search_complete(r, schedule=schedule)
 
   body = lambda r: step(r, strategy=strategy, schedule=schedule, evaluate_batch=evaluate_batch,
                         complete_problems=complete_problems)

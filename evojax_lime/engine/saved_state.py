@@ -130,8 +130,7 @@ def _check(state: Any, template: Any, name: str, *, schedule: Any, num_classes: 
       ("generation", bool(((generation >= 0) & (generation <= min(steps, schedule.generations + 1))).all())),
       ("target", bool(((problem.target >= 0) & (problem.target < num_classes)).all())),
       ("num_genes", bool(((problem.num_genes >= 0) & (problem.num_genes <= length)).all())),
-      ("stall", bool(((np.asarray(getattr(state.strategy, "stall", 0)) >= 0)
-                      & (np.asarray(getattr(state.strategy, "stall", 0)) <= generation)).all())),
+      ("stall", bool(((state.stall >= 0) & (state.stall <= generation)).all())),
       ("images", bool(np.array_equal(problem.image, np.asarray(template.problem.image)))))
       if not ok]
   if bad:

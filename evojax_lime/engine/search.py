@@ -207,7 +207,7 @@ class Search:
   def done(self) -> bool:
     """Every row has run all its generations or stopped early (and the consensus is evaluated)."""
     host = jax.device_get(self.state.replace(problem=None, archive_genome=None, archive_history=None))
-    return bool(search_complete(host, strategy=self.strategy, schedule=self.schedule))
+    return bool(search_complete(host, schedule=self.schedule))
 
   def advance(self, generations: Optional[int] = None, *, progress: Optional[Progress] = None) -> "Search":
     """Runs up to ``generations`` more steps (``None``: to the end), reporting to ``progress`` on the way.

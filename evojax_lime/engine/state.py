@@ -37,6 +37,7 @@ class RunState:
     faithfulness_done: ``()`` bool, that step has run.
     nonfinite: ``(B,)`` bool, the classifier returned NaN or infinity for some evaluated image.
     importance: ``(B, L)`` how strongly the current population keeps each gene.
+    stall: ``(B,)`` int32, populations since the answer last changed (for ``patience``).
     steps: ``()`` int32, loop steps taken (step 0 evaluates the initial population).
   """
 
@@ -62,4 +63,5 @@ class RunState:
   faithfulness_done: jax.Array
   nonfinite: jax.Array
   importance: jax.Array
+  stall: jax.Array
   steps: jax.Array

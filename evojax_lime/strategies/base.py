@@ -52,9 +52,5 @@ class Strategy(Protocol):
   def scores(self, state: Any) -> jax.Array:
     """``(P,)`` the current population's fitness (its mean is recorded per generation)."""
 
-  def stall(self, state: Any) -> jax.Array:
-    """``()`` int32 populations since the answer last improved (for ``patience``); elementwise, so it also
-    takes a batch of states, on the device or on the host."""
-
   def importance(self, state: Any) -> jax.Array:
     """``(L,)`` float32 in [0, 1], how strongly the current population keeps each gene."""

@@ -30,7 +30,6 @@ class GAState:
     best_fitness: ``()`` float32.
     best_probability: ``()`` float32 target probability of ``best_genome``.
     generation: ``()`` int32, populations evaluated (0: the next ``ask`` returns the initial population).
-    stall: ``()`` int32, populations since ``best_fitness`` last improved.
     key: PRNG key for the next ``ask``.
     alone: ``(L,)`` float32, greedy seeding: p(only gene g kept) (-inf: not measured).
     removal: ``(L,)`` float32, greedy seeding: -p(image without gene g) (-inf: not measured).
@@ -45,7 +44,6 @@ class GAState:
   best_fitness: jax.Array
   best_probability: jax.Array
   generation: jax.Array
-  stall: jax.Array
   key: jax.Array
   alone: jax.Array
   removal: jax.Array
@@ -83,7 +81,7 @@ class GA:
     return GAState(population=np.zeros((pop, length), bool), fitness=np.full((pop,), -np.inf, np.float32),
                    probability=np.zeros((pop,), np.float32), best_genome=np.zeros((length,), bool),
                    best_fitness=np.float32(-np.inf), best_probability=np.float32(np.nan),
-                   generation=np.int32(0), stall=np.int32(0), key=key,
+                   generation=np.int32(0), key=key,
                    alone=np.full((length,), -np.inf, np.float32), removal=np.full((length,), -np.inf, np.float32),
                    chain=np.zeros((length,), bool),
                    inserted=np.zeros((pop,), bool))
@@ -141,16 +139,13 @@ class GA:
                          best_genome=jnp.where(improved, population[best], state.best_genome),
                          best_fitness=jnp.where(improved, fit[best], state.best_fitness),
                          best_probability=jnp.where(improved, prob[best], state.best_probability),
-                         generation=state.generation + 1, stall=jnp.where(improved, 0, state.stall + 1))
+                         generation=state.generation + 1)
 
   def best(self, state: GAState) -> tuple[jax.Array, jax.Array, jax.Array]:
     return state.best_genome, state.best_fitness, state.best_probability
 
   def scores(self, state: GAState) -> jax.Array:
     return state.fitness
-
-  def stall(self, state: GAState) -> jax.Array:
-    return state.stall
 
   def importance(self, state: GAState) -> jax.Array:
     return gene_importance(state.population, state.fitness)

@@ -73,8 +73,5 @@ class LimeSampling:
   def scores(self, state: LimeState) -> jax.Array:
     return state.probability
 
-  def stall(self, state: LimeState) -> jax.Array:
-    return state.generation * 0
-
   def importance(self, state: LimeState) -> jax.Array:
     return gene_importance(state.samples, state.probability)

@@ -101,8 +101,5 @@ class NSGA2:
   def scores(self, state: NSGA2State) -> jax.Array:
     return state.probability
 
-  def stall(self, state: NSGA2State) -> jax.Array:
-    return state.generation * 0  # no patience: the front has no single answer to stall
-
   def importance(self, state: NSGA2State) -> jax.Array:
     return gene_importance(state.population, state.probability)

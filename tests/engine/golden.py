@@ -1,4 +1,5 @@
-"""The GA's golden results: explanations recorded once, checked bit for bit.
+"""The GA's golden results: explanations recorded once, checked bit for bit on the planted classifier and to
+float32 rounding on the convolutional network (see ``test_golden.py``).
 
 Recorded again (the only time since the engine was reorganised) when every operator came to draw its numbers
 with one PRNG call (``strategies/operators/_genes.py``), for a program that compiles in two thirds of the time.

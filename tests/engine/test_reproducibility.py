@@ -68,6 +68,13 @@ def test_early_stop_runs_fewer_generations(problem):
   assert exp.generations_run < 200
   chex.assert_shape(exp.fitness_history, (exp.generations_run + 1,))
   assert exp.num_evaluations == BASE.population_size * (exp.generations_run + 1)
-  # It stopped because the last `patience` generations brought no improvement.
-  assert exp.fitness_history[-1] == exp.fitness_history[-1 - cfg.patience]
+  # It stopped because the answer (the smallest size more probable than the image) did not change in the last
+  # `patience` generations, and had changed the generation before.
+  def answer_at(t):
+    beats = np.flatnonzero(exp.size_history[t, 1:exp.num_segments] > exp.original_probability) + 1
+    return (beats[0], exp.size_history[t, beats[0]]) if beats.size else (None, exp.fitness_history[t])
+  assert all(answer_at(-1 - i) == answer_at(-1) for i in range(cfg.patience + 1))
+  if exp.generations_run > cfg.patience:
+    assert answer_at(-2 - cfg.patience) != answer_at(-1)
+  assert answer_at(-1) == (int(exp.genome.sum()), exp.explanation_probability)
   assert np.isfinite(exp.fitness_history).all()
