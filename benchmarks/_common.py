@@ -17,9 +17,11 @@ from evojax_lime import metrics
 
 # skimage.data photos of the paper's kind (one clear object each); stereo_motorcycle gives (left, right, disparity).
 PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "stereo_motorcycle")
-# Further skimage.data images that load offline, of other kinds: astronomy, microscopy, a fundus photo, and
-# grayscale photos (made RGB). Accepted by load_photos; not in PHOTOS, so paper_study's "all" keeps the paper's kind.
-EXTRA_PHOTOS = ("hubble_deep_field", "immunohistochemistry", "retina", "camera", "coins", "clock")
+# Further skimage.data images that load offline, of other kinds: astronomy, microscopy, a fundus photo, grayscale
+# photos (made RGB) and a synthetic colour wheel. Accepted by load_photos; not in PHOTOS, so paper_study's "all"
+# keeps the paper's kind.
+EXTRA_PHOTOS = ("hubble_deep_field", "immunohistochemistry", "retina", "camera", "coins", "clock", "colorwheel",
+                "moon")
 DEFAULT_MODEL = "efficientnet_lite0"
 TINY_SIZE = 32
 

@@ -256,3 +256,13 @@ def test_help(results, script):
   _, logs = results
   helps = dict(part.split("\n", 1) for part in logs["help"].split("=== ")[1:])
   assert helps[f"benchmarks.{script}"].startswith("usage:")
+
+
+def test_default_photos_load():
+  """Every script's default photo list names photos ``load_photos`` knows (a typo would fail only in a long run)."""
+  from benchmarks import _common, answer_rules, time_to_quality
+  known = set(_common.PHOTOS + _common.EXTRA_PHOTOS)
+  for module in (answer_rules, time_to_quality):
+    defaults = module.parser().parse_args([]).photos
+    assert defaults and set(defaults) <= known, module.__name__
+  assert len(_common.load_photos(["colorwheel", "moon"], 32)) == 2
