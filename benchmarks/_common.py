@@ -114,11 +114,13 @@ def config_args(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from(args: argparse.Namespace) -> el.ELimeConfig:
+  """The engine options the flags give; every generation runs (no ``patience``), so a study's budget is the
+  one it names."""
   return el.ELimeConfig(population_size=args.population, generations=args.generations, init_prob=args.init_prob,
                         tournament_size=args.tournament_size, num_elite=args.num_elite, crossover=args.crossover,
                         crossover_rate=args.crossover_rate, mutation_rate=args.mutation_rate,
                         parsimony=args.parsimony, fill=args.fill, segmentation=args.segmentation,
-                        chunk_size=args.chunk_size)
+                        chunk_size=args.chunk_size, patience=None)
 
 
 def describe(config: el.ELimeConfig) -> str:
@@ -132,13 +134,14 @@ def describe(config: el.ELimeConfig) -> str:
 
 def equal_budget(config: el.ELimeConfig, evaluations: int) -> el.ELimeConfig:
   """``config`` with population x (generations + 1) == ``evaluations``, population as close to ``config``'s as
-  a divisor of ``evaluations`` allows (and >= 4, so tournaments and elites still work)."""
+  a divisor of ``evaluations`` allows (and >= 4, so tournaments and elites still work), and no early stop, so
+  every evaluation is spent."""
   divisors = [p for p in range(4, evaluations // 2 + 1) if evaluations % p == 0]
   if not divisors:
     raise ValueError(f"cannot split {evaluations} evaluations into a population >= 4 and >= 1 generation")
   population = min(divisors, key=lambda p: (abs(p - config.population_size), -p))
   return dataclasses.replace(config, population_size=population, generations=evaluations // population - 1,
-                             num_elite=min(config.num_elite, population - 1))
+                             num_elite=min(config.num_elite, population - 1), patience=None)
 
 
 def score(explanation: Any, genome: np.ndarray, ranking: np.ndarray, classifier: Callable, *,

@@ -161,8 +161,9 @@ def main(argv=None):
   if any(n < 1 for n in args.patience):
     raise SystemExit("--patience values must be >= 1")
   start = time.perf_counter()
-  # Both rules are read off the fittest run; the curves score one answer, so they are not evaluated.
-  config = dataclasses.replace(_common.config_from(args), answer="fittest", faithfulness=False)
+  # Both rules are read off the fittest run, run whole (patience's stops are read off it); the curves score one
+  # answer, so they are not evaluated.
+  config = dataclasses.replace(_common.config_from(args), answer="fittest", faithfulness=False, patience=None)
   result = run(args, config)
   summary, patience = summarise(result), summarise_patience(result)
   import jax  # pylint: disable=import-outside-toplevel

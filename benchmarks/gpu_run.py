@@ -59,8 +59,8 @@ def section_explain_vs_lime(res: dict) -> None:
   photo = _photo(size)
   clf = throughput.make_classifier(model, size, "float32")
   out = {}
-  configs = {"p100_g9": el.ELimeConfig(population_size=100, generations=9),
-             "p200_g4": el.ELimeConfig(population_size=200, generations=4)}
+  configs = {"p100_g9": el.ELimeConfig(population_size=100, generations=9, patience=None),
+             "p200_g4": el.ELimeConfig(population_size=200, generations=4, patience=None)}
   for name, cfg in list(configs.items())[:1 if SETUP is QUICK else None]:
     el.explain(photo, clf, config=cfg)  # compile
     walls = []
@@ -157,7 +157,7 @@ from benchmarks import throughput
 el.enable_compilation_cache(sys.argv[1])
 clf = throughput.make_classifier(sys.argv[3], int(sys.argv[4]), "float32")
 image = np.asarray(np.random.default_rng(0).random((int(sys.argv[4]),) * 2 + (3,)), np.float32)
-search = el.Search([image], clf, config=el.ELimeConfig(population_size=100, generations=9))
+search = el.Search([image], clf, config=el.ELimeConfig(population_size=100, generations=9, patience=None))
 evolving = time.time() - started
 search.advance()
 print(json.dumps({"start_to_evolving_s": evolving, "compile_s": search.compile_time, "evolve_s": search.evolve_time,
@@ -188,7 +188,7 @@ def section_invariance(res: dict) -> None:
   model, size, _ = SETUP
   clf = throughput.make_classifier(model, size, "float32")
   photo = _photo(size)
-  base = el.ELimeConfig(population_size=64 if SETUP is QUICK else 1024, generations=3)
+  base = el.ELimeConfig(population_size=64 if SETUP is QUICK else 1024, generations=3, patience=None)
   out = {}
   runs = {c: el.explain(photo, clf, config=dataclasses.replace(base, chunk_size=c), seed=0)
           for c in ((16, 64) if SETUP is QUICK else (256, 1024))}
@@ -207,7 +207,7 @@ def section_progress(res: dict) -> None:
   model, size, _ = SETUP
   clf = throughput.make_classifier(model, size, "float32")
   photo = _photo(size)
-  cfg = el.ELimeConfig(population_size=64, generations=4 if SETUP is QUICK else 100)
+  cfg = el.ELimeConfig(population_size=64, generations=4 if SETUP is QUICK else 100, patience=None)
   el.explain(photo, clf, config=cfg)
   rows = {}
   for name, progress in (("plain", None), ("progress", lambda g, b: None)):

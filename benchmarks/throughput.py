@@ -72,7 +72,7 @@ def engine_run(classifier: Callable, *, population: int, chunk: int, generations
   labels = grid_segments(size, size, 64)
   image = np.asarray(jax.random.uniform(jax.random.PRNGKey(2), (size, size, 3)))
   config = el.ELimeConfig(population_size=population, generations=generations, chunk_size=chunk, dtype=dtype,
-                          shard=shard)
+                          shard=shard, patience=None)  # every generation: the rate counts them all
   search = el.Search([image], classifier, segments=[labels], config=config, targets=[0])
   best = float("inf")
   for _ in range(repeats + 1):  # the first run warms up
@@ -100,7 +100,7 @@ def compile_ratio(classifier: Callable, *, population: int, generations: int, si
 def explain_wall(classifier: Callable, *, size: int, population: int, generations: int, per_image_s: float) -> dict:
   """``explain()`` wall time (warm, grid superpixels) against evaluations x per-image forward time."""
   image = np.asarray(jax.random.uniform(jax.random.PRNGKey(3), (size, size, 3)))
-  config = el.ELimeConfig(population_size=population, generations=generations, segmentation="grid")
+  config = el.ELimeConfig(population_size=population, generations=generations, segmentation="grid", patience=None)
   el.explain(image, classifier, config=config)
   t0 = time.perf_counter()
   exp = el.explain(image, classifier, config=config)

@@ -145,9 +145,11 @@ class Search:
     self.length = length_for(self.prepared, config)
     # Curves score one answer: the GA's. A front has many, and LIME's answer is fitted on the host afterwards.
     curves = config.faithfulness and self.strategy.name == "ga"
-    # The answer rule is the GA's: a front has no single answer, and LIME fits its own.
-    answer = config.answer if self.strategy.name == "ga" else "fittest"
-    self.schedule = Schedule(config.generations, config.patience, self.restarts, curves, answer)
+    # The answer rule and the stop on a settled answer are the GA's: a front has no single answer, and LIME fits
+    # its own after sampling.
+    answer = config.answer if "answer" in self.strategy.options else "fittest"
+    patience = config.patience if "patience" in self.strategy.options else None
+    self.schedule = Schedule(config.generations, patience, self.restarts, curves, answer)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
     t0 = time.perf_counter()

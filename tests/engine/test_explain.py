@@ -35,7 +35,7 @@ def cnn():
 
 def test_small_cnn_on_real_photo(photo, cnn):
   _, probs = cnn
-  config = el.ELimeConfig(population_size=16, generations=5, fill="black")
+  config = el.ELimeConfig(population_size=16, generations=5, fill="black", patience=None)
   exp = el.explain(photo, probs, config=config, seed=0)
   k = exp.num_segments
   assert k >= 2 and exp.labels.shape == (48, 64)

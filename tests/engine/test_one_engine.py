@@ -60,7 +60,7 @@ def test_batch_of_fronts_equals_fronts_one_at_a_time_and_reports_progress(proble
 def test_options_a_strategy_ignores_are_refused(problem):
   image, labels, clf = problem
   import dataclasses
-  for field, value in (("patience", 3), ("num_elite", 0), ("tournament_size", 5), ("parsimony", 0.1)):
+  for field, value in (("patience", 5), ("num_elite", 0), ("tournament_size", 5), ("parsimony", 0.1)):
     with pytest.raises(ValueError, match=f"nsga2 strategy does not use {field}"):
       el.explain_front(image, clf, segments=labels, config=dataclasses.replace(SMALL, **{field: value}))
   with pytest.raises(ValueError, match="restarts are for the ga strategy"):

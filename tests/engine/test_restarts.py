@@ -21,7 +21,7 @@ from tests.engine.planted import planted_problem
 from tests.engine.same import assert_identical as same_run
 
 PLANTED = (0, 5, 6, 9, 15)
-SMALL = el.ELimeConfig(population_size=12, generations=6, parsimony=0.05, fill="black")
+SMALL = el.ELimeConfig(population_size=12, generations=6, parsimony=0.05, fill="black", patience=None)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def test_consensus_genome_majority_and_ties():
 
 def test_planted_set_is_the_consensus_with_stability_one(problem):
   image, labels, clf = problem
-  config = el.ELimeConfig(population_size=32, generations=30, parsimony=0.0, fill="black", answer="fittest")
+  config = el.ELimeConfig(population_size=32, generations=30, parsimony=0.0, fill="black", answer="fittest",
+                          patience=None)
   exp = el.explain(image, clf, segments=labels, config=config, seed=0, restarts=3)
   assert [tuple(r.selected) for r in exp.runs] == [PLANTED] * 3
   assert tuple(exp.selected) == PLANTED and exp.stability == 1.0

@@ -121,7 +121,8 @@ def test_host_classifier_in_a_batch_equals_jax(problem):
     calls.append(x.shape[0])
     return np.asarray(clf(jnp.asarray(x)))
 
-  cfg = dataclasses.replace(BASE, chunk_size=8, faithfulness=False)  # the search's own forwards only
+  # The search's own forwards only, every generation.
+  cfg = dataclasses.replace(BASE, chunk_size=8, faithfulness=False, patience=None)
   host = el.explain_batch([image, image], el.host_classifier(host_fn, num_classes=3), segments=[labels] * 2,
                           config=cfg, seeds=[1, 2])
   for a, b in zip(el.explain_batch([image, image], clf, segments=[labels] * 2, config=cfg, seeds=[1, 2]), host):
@@ -139,7 +140,8 @@ def test_per_image_rates_in_one_program(problem):
 
 def test_backend_building_blocks_equal_explain(problem):
   image, labels, clf = problem
-  cfg = dataclasses.replace(BASE, chunk_size=BASE.population_size, answer="fittest")  # what evolve returns
+  # What evolve returns: the fittest genome after every generation.
+  cfg = dataclasses.replace(BASE, chunk_size=BASE.population_size, answer="fittest", patience=None)
   exp = el.explain(image, clf, segments=labels, config=cfg, seed=5, target=0)
   prob = el.Problem(image=jnp.asarray(image), labels=jnp.asarray(labels), fill=jnp.asarray(exp.fill),
                     target=jnp.int32(0), num_genes=jnp.int32(exp.num_segments))
