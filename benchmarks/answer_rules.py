@@ -107,19 +107,20 @@ def run(args: argparse.Namespace, config: el.ELimeConfig) -> dict:
   return {"photos": photos}
 
 
+def _over_photos(at: list[dict]) -> dict:
+  """Per-photo ``raised``/``kept`` (one per seed) and ``stability`` -> the shares, median and worst, means."""
+  stabilities = [a["stability"] for a in at if a["stability"] is not None]
+  return {"raised": float(np.mean([r for a in at for r in a["raised"]])),
+          "stability_median": float(np.median(stabilities)) if stabilities else None,
+          "stability_min": float(np.min(stabilities)) if stabilities else None,
+          "kept_mean": float(np.mean([k for a in at for k in a["kept"]]))}
+
+
 def summarise(result: dict) -> list[dict]:
   """One row per population and rule, over photos and seeds."""
-  out = []
-  for t in range(max(len(p["populations"]) for p in result["photos"])):
-    for rule in RULES:
-      at = [p["populations"][t][rule] for p in result["photos"] if t < len(p["populations"])]
-      stabilities = [a["stability"] for a in at if a["stability"] is not None]
-      out.append({"populations": t + 1, "rule": rule,
-                  "raised": float(np.mean([r for a in at for r in a["raised"]])),
-                  "stability_median": float(np.median(stabilities)) if stabilities else None,
-                  "stability_min": float(np.min(stabilities)) if stabilities else None,
-                  "kept_mean": float(np.mean([k for a in at for k in a["kept"]]))})
-  return out
+  return [{"populations": t + 1, "rule": rule,
+           **_over_photos([p["populations"][t][rule] for p in result["photos"] if t < len(p["populations"])])}
+          for t in range(max(len(p["populations"]) for p in result["photos"])) for rule in RULES]
 
 
 def summarise_patience(result: dict) -> list[dict]:
@@ -127,13 +128,8 @@ def summarise_patience(result: dict) -> list[dict]:
   out = []
   for i, row in enumerate(result["photos"][0]["patience"]):
     at = [p["patience"][i] for p in result["photos"]]
-    stabilities = [a["stability"] for a in at if a["stability"] is not None]
     out.append({"rule": row["rule"], "patience": row["patience"],
-                "populations_mean": float(np.mean([n for a in at for n in a["populations"]])),
-                "raised": float(np.mean([r for a in at for r in a["raised"]])),
-                "stability_median": float(np.median(stabilities)) if stabilities else None,
-                "stability_min": float(np.min(stabilities)) if stabilities else None,
-                "kept_mean": float(np.mean([k for a in at for k in a["kept"]]))})
+                "populations_mean": float(np.mean([n for a in at for n in a["populations"]])), **_over_photos(at)})
   return out
 
 
@@ -161,9 +157,9 @@ def main(argv=None):
   if any(n < 1 for n in args.patience):
     raise SystemExit("--patience values must be >= 1")
   start = time.perf_counter()
-  # Both rules are read off the fittest run, run whole (patience's stops are read off it); the curves score one
-  # answer, so they are not evaluated.
-  config = dataclasses.replace(_common.config_from(args), answer="fittest", faithfulness=False, patience=None)
+  # Both rules are read off the fittest run, run whole by config_from (patience's stops are read off it); the
+  # curves score one answer, so they are not evaluated.
+  config = dataclasses.replace(_common.config_from(args), answer="fittest", faithfulness=False)
   result = run(args, config)
   summary, patience = summarise(result), summarise_patience(result)
   import jax  # pylint: disable=import-outside-toplevel
