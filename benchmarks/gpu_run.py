@@ -13,11 +13,19 @@ Sections (each guarded, results written after every section so a time-out loses 
   segmentation: JAX SLIC and JAX quickshift at batch 1 / 16 / 256 against scikit-image on the host.
   invariance: ResNet-50 explanations with chunks of 256 and 1,024: how far XLA's summation order moves them.
   progress: a 100-generation run with and without progress reports.
+  float32_gap: where the program's forward could lose to the classifier alone. One chunk of images through the
+     classifier with its weights as constants, as arguments, behind the masking, inside the engine's chunked
+     evaluation, and the whole search (GA evaluations only); images/s, compile seconds and the convolutions XLA
+     chose (from the optimised HLO, kept in float32_gap_hlo.tar.gz).
 """
 from __future__ import annotations
 
 import argparse
+import collections
+import io
 import json
+import re
+import tarfile
 import time
 import traceback
 from pathlib import Path
@@ -34,6 +42,7 @@ FULL = ("resnet50", 224, [(1024, 1024, 3), (65536, 2048, 1)])
 REPEATS = 1  # timed runs after the warm-up: the device time of the whole script is bounded
 QUICK = ("tiny", 64, [(64, 64, 2), (256, 64, 1)])
 SETUP = FULL
+OUT_DIR = "benchmarks/results"
 
 
 def section_throughput(res: dict) -> None:
@@ -217,6 +226,85 @@ def section_progress(res: dict) -> None:
   res["progress"] = rows
 
 
+def conv_summary(hlo: str) -> dict:
+  """What an optimised HLO module runs: cuDNN convolutions by target, fused activation and math type, and the
+  layout copies and transposes around them."""
+  convs = [line for line in hlo.splitlines() if 'custom_call_target="__cudnn$conv' in line]
+  count = lambda pattern, lines: dict(collections.Counter(m.group(1) for line in lines
+                                                          for m in [re.search(pattern, line)] if m))
+  return {"convolutions": len(convs), "targets": count(r'custom_call_target="([^"]+)"', convs),
+          "activation": count(r'"activation_mode":"(\w+)"', convs), "math": count(r'"math_type":"(\w+)"', convs),
+          "result_layouts": count(r"= \(\w+\[[\d,]+\](\{[\d,]+\})", convs),
+          "transposes": sum(" transpose(" in line for line in hlo.splitlines()),
+          "copies": sum(" copy(" in line for line in hlo.splitlines()),
+          "fusions": sum(" fusion(" in line for line in hlo.splitlines())}
+
+
+def section_float32_gap(res: dict) -> None:
+  import evojax_lime as el
+  from evojax_lime.evaluation.classifier import split_classifier
+  from evojax_lime.evaluation.fitness import Evaluator, Problem, evaluate_rows
+  from evojax_lime.evaluation.masking import masked_batch
+  from evojax_lime.segmentation.superpixels import grid_segments
+  model, size, runs = SETUP
+  population, chunk, generations = runs[0]
+  labels = grid_segments(size, size, 64)
+  image = jax.random.uniform(jax.random.PRNGKey(2), (size, size, 3))
+  fill = jnp.zeros_like(image)
+  genomes = jax.random.bernoulli(jax.random.PRNGKey(3), 0.5, (chunk, 64))
+  problem = Problem(image=image[None], labels=jnp.asarray(labels)[None], fill=fill[None],
+                    target=jnp.zeros((1,), jnp.int32), num_genes=jnp.full((1,), 64, jnp.int32))
+  rows, texts = [], {}
+  res["float32_gap"] = rows
+  for dtype in ("float32", "bfloat16"):
+    dt = jnp.dtype(dtype)
+    clf = throughput.make_classifier(model, size, dtype)
+    weights, rebuild = split_classifier(clf)
+    x = jax.random.uniform(jax.random.PRNGKey(1), (chunk, size, size, 3)).astype(dt)
+    evaluator = lambda w: Evaluator(classifier=rebuild(w), logits=False, chunk_size=chunk, dtype=dt)
+    variants = {
+        "forward_constants": (jax.jit(clf), (x,)),
+        "forward_arguments": (jax.jit(lambda w, x: rebuild(w)(x)), (weights, x)),
+        "masked": (jax.jit(lambda w, g: rebuild(w)(masked_batch(g, image.astype(dt), labels, fill.astype(dt)))),
+                   (weights, genomes)),
+        "evaluate_rows": (jax.jit(lambda w, g: evaluate_rows(g[None], problem, jnp.zeros((1,)), evaluator(w))),
+                          (weights, genomes)),
+    }
+    for name, (fn, args) in variants.items():
+      t0 = time.perf_counter()
+      compiled = fn.lower(*args).compile()
+      compile_s = time.perf_counter() - t0
+      _gap_row(res, rows, texts, compiled.as_text() or "", dtype=dtype, variant=name, chunk=chunk,
+               compile_s=compile_s, images_per_s=chunk / throughput._timed(compiled, *args, repeats=5))
+    config = el.ELimeConfig(population_size=population, generations=generations, chunk_size=chunk, dtype=dtype,
+                            patience=None, faithfulness=False)  # forwards == the GA's evaluations
+    search = el.Search([np.asarray(image)], clf, segments=[labels], config=config, targets=[0])
+    best = min(search.restart().advance().evolve_time for _ in range(3))
+    _gap_row(res, rows, texts, search._run.as_text() or "", dtype=dtype, variant="search",
+             chunk=search.chunk_size, compile_s=search.compile_time,
+             images_per_s=population * (generations + 1) / best)
+
+
+def _gap_row(res: dict, rows: list, texts: dict, hlo: str, **row) -> None:
+  texts[f"{row['dtype']}_{row['variant']}.txt"] = hlo
+  rows.append({**row, **conv_summary(hlo)})
+  _save(res, texts)
+  print({k: rows[-1][k] for k in ("dtype", "variant", "images_per_s", "compile_s", "targets")}, flush=True)
+
+
+def _save(res: dict, texts: dict) -> None:
+  """Writes what the float32 section measured so far (a time-out keeps it)."""
+  (Path(OUT_DIR) / "gpu_run.json").write_text(json.dumps(res, indent=2, default=str))
+  buffer = io.BytesIO()
+  with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+    for name, text in texts.items():
+      data = text.encode()
+      info = tarfile.TarInfo(name)
+      info.size = len(data)
+      tar.addfile(info, io.BytesIO(data))
+  (Path(OUT_DIR) / "float32_gap_hlo.tar.gz").write_bytes(buffer.getvalue())
+
+
 def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   p.add_argument("--out", default="benchmarks/results")
@@ -225,8 +313,9 @@ def main(argv=None):
                                                   "compile", "progress", "invariance"])
   p.add_argument("--quick", action="store_true", help="tiny model and sizes: a dry run of the script on a CPU")
   args = p.parse_args(argv)
-  global SETUP
+  global SETUP, OUT_DIR
   SETUP = QUICK if args.quick else FULL
+  OUT_DIR = args.out
   start = time.perf_counter()
   res: dict = {"machine": _report.machine()}
   out = Path(args.out)

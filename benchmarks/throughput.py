@@ -72,7 +72,7 @@ def engine_run(classifier: Callable, *, population: int, chunk: int, generations
   labels = grid_segments(size, size, 64)
   image = np.asarray(jax.random.uniform(jax.random.PRNGKey(2), (size, size, 3)))
   config = el.ELimeConfig(population_size=population, generations=generations, chunk_size=chunk, dtype=dtype,
-                          shard=shard, patience=None)  # every generation: the rate counts them all
+                          shard=shard, patience=None, faithfulness=False)  # forwards == the GA's evaluations
   search = el.Search([image], classifier, segments=[labels], config=config, targets=[0])
   best = float("inf")
   for _ in range(repeats + 1):  # the first run warms up

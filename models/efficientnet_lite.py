@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models._blocks import VariableTree, batch_norm, depthwise_conv
+from models._blocks import BatchNormFactors, FoldedConv, VariableTree, batch_norm, depthwise_conv
 from models._convert import StateDict
 from models._spec import ModelSpec, WeightsNotInstalledError
 
@@ -128,7 +128,7 @@ class _DepthwiseConv(nn.Module):
 
 
 class _ConvBN(nn.Module):
-  """SAME-padded convolution (no bias), inference BatchNorm, optional ReLU6."""
+  """SAME-padded convolution (no bias), inference BatchNorm (folded into a dense convolution), optional ReLU6."""
 
   features: int
   kernel: int
@@ -143,10 +143,11 @@ class _ConvBN(nn.Module):
     pads = tuple(_same_padding(x.shape[axis], self.kernel, self.stride) for axis in (1, 2))
     if self.depthwise:
       x = _DepthwiseConv(self.kernel, self.stride, pads, self.depthwise_impl, self.dtype, name="conv")(x)
+      x = batch_norm(eps=_BN_EPSILON, dtype=self.dtype, name="bn")(x)
     else:
-      x = nn.Conv(self.features, (self.kernel, self.kernel), (self.stride, self.stride), pads, use_bias=False,
-                  dtype=self.dtype, name="conv")(x)
-    x = batch_norm(eps=_BN_EPSILON, dtype=self.dtype, name="bn")(x)
+      factor, shift = BatchNormFactors(eps=_BN_EPSILON, name="bn")(self.features)
+      x = FoldedConv(features=self.features, kernel_size=self.kernel, stride=self.stride, padding=pads,
+                     dtype=self.dtype, name="conv")(x, factor, shift)
     return jax.nn.relu6(x) if self.relu6 else x
 
 
