@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from evojax_lime.engine.cache import cached
 from evojax_lime.engine.loop import Schedule, advance
+from evojax_lime.engine.program_store import StoredProgram, save
 from evojax_lime.engine.state import RunState
 from evojax_lime.evaluation.classifier import split_classifier
 from evojax_lime.evaluation.fill import make_fill
@@ -109,13 +110,59 @@ class Program:
     self._jitted = jax.jit(run)
     self._compiled: dict[tuple, Any] = {}
 
-  def compiled(self, weights: Any, state: RunState) -> tuple[Any, bool]:
-    """``(weights, state, stop_at) -> state`` compiled for these shapes, and whether it was compiled now."""
+  def compiled(self, weights: Any, state: RunState, *, store: Optional[str] = None,
+               stored: Optional[StoredProgram] = None) -> tuple[Any, bool]:
+    """``(weights, state, stop_at) -> state`` compiled for these shapes, and whether it was compiled now.
+
+    Args:
+      weights: the classifier's weights (arguments of the program).
+      state: the state the program advances.
+      store: key under which the program is kept across processes (:mod:`program_store`), or ``None``.
+      stored: the program read back from that key, compiled instead of tracing this one.
+    """
     shape = shape_key(weights, state)
     fresh = shape not in self._compiled
     if fresh:
-      self._compiled[shape] = self._jitted.lower(weights, state, jnp.int32(0)).compile()
+      self._compiled[shape] = self._build(weights, state, store, stored)
     return self._compiled[shape], fresh
+
+  def _build(self, weights: Any, state: RunState, store: Optional[str], stored: Optional[StoredProgram]) -> Any:
+    if store is None:
+      return self._jitted.lower(weights, state, jnp.int32(0)).compile()
+    weight_leaves, weight_tree = jax.tree_util.tree_flatten(weights)
+    state_leaves, state_tree = jax.tree_util.tree_flatten(state)
+    if stored is not None:
+      self.num_classes = stored.num_classes
+      exported = stored.exported
+    else:
+      def flat(w, s, stop_at):
+        run = self._jitted(jax.tree_util.tree_unflatten(weight_tree, w), jax.tree_util.tree_unflatten(state_tree, s),
+                           stop_at)
+        return jax.tree_util.tree_leaves(run)
+      try:
+        exported = jax.export.export(jax.jit(flat))(weight_leaves, state_leaves, jnp.int32(0))
+      except Exception:  # not exportable (a host callback in the classifier): compiled as it is
+        return self._jitted.lower(weights, state, jnp.int32(0)).compile()
+      save(store, exported, chunk_size=self.chunk_size, num_classes=self.num_classes)
+    compiled = jax.jit(exported.call).lower(weight_leaves, state_leaves, jnp.int32(0)).compile()
+    return FlatRun(compiled, state_tree)
+
+
+class FlatRun:
+  """A program compiled over flat lists of leaves, called as ``(weights, state, stop_at) -> state``."""
+
+  def __init__(self, compiled: Any, state_tree: Any):
+    self._compiled, self._state_tree = compiled, state_tree
+
+  def __call__(self, weights: Any, state: RunState, stop_at: Any) -> RunState:
+    leaves = self._compiled(jax.tree_util.tree_leaves(weights), jax.tree_util.tree_leaves(state), stop_at)
+    return jax.tree_util.tree_unflatten(self._state_tree, leaves)
+
+  def memory_analysis(self) -> Any:
+    return self._compiled.memory_analysis()
+
+  def as_text(self) -> Optional[str]:
+    return self._compiled.as_text()
 
 
 def shape_key(*trees: Any) -> tuple:

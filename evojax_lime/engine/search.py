@@ -20,7 +20,8 @@ from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine import saved_state
 from evojax_lime.engine.loop import Schedule, majority, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
-from evojax_lime.engine.program import ProgramKey, program
+from evojax_lime.engine.program import ProgramKey, program, shape_key
+from evojax_lime.engine.program_store import classifier_name, load, store_folder, store_key
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
 from evojax_lime.evaluation.chunking import chunk_size, total_memory_bytes
 from evojax_lime.evaluation.classifier import split_classifier
@@ -152,15 +153,6 @@ class Search:
     self.schedule = Schedule(config.generations, patience, self.restarts, curves, answer)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
-    t0 = time.perf_counter()
-    chunk = chunk_size(classifier, limit=config.chunk_size, rows=len(rows) * self.strategy.population_size,
-                       height=height, width=width, dtype=config.dtype, num_devices=num_devices)
-    cuts = any(p.labels is None for p in self.prepared)
-    key = ProgramKey(strategy=self.strategy, schedule=self.schedule,
-                     segmentation=(config.segmentation, config.segmentation_params) if cuts else None,
-                     fill=(config.fill, float(config.blur_sigma)), length=self.length, chunk_size=chunk,
-                     logits=logits, dtype=config.dtype, shard=config.shard)
-    self._program = program(classifier, key)
     self._weights, _ = split_classifier(classifier)
     self._faults = faults_of(classifier)  # a host classifier's errors, raised when the program returns
     if self._faults is not None:
@@ -172,7 +164,18 @@ class Search:
                               length=self.length), rows=len(rows))  # before the whole state is built
     self.state = start(self.strategy, keys, stacked(rows), rates, schedule=self.schedule, length=self.length)
     self._initial = self.state
-    self._run, fresh = self._program.compiled(self._weights, self.state)
+    t0 = time.perf_counter()
+    cuts = any(p.labels is None for p in self.prepared)
+    key = ProgramKey(strategy=self.strategy, schedule=self.schedule,
+                     segmentation=(config.segmentation, config.segmentation_params) if cuts else None,
+                     fill=(config.fill, float(config.blur_sigma)), length=self.length, chunk_size=config.chunk_size,
+                     logits=logits, dtype=config.dtype, shard=config.shard)
+    store, stored = self._stored_program(classifier, key)
+    chunk = stored.chunk_size if stored is not None else chunk_size(
+        classifier, limit=config.chunk_size, rows=len(rows) * self.strategy.population_size, height=height,
+        width=width, dtype=config.dtype, num_devices=num_devices)
+    self._program = program(classifier, dataclasses.replace(key, chunk_size=chunk))
+    self._run, fresh = self._program.compiled(self._weights, self.state, store=store, stored=stored)
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
     self.compile_time = time.perf_counter() - t0 if fresh else 0.0
     for p in self.prepared:
@@ -180,6 +183,18 @@ class Search:
         raise ValueError(f"target {p.target} is out of range: the classifier has {self._program.num_classes} "
                          f"classes (0..{self._program.num_classes - 1})")
     self.evolve_time = 0.0
+
+  def _stored_program(self, classifier: Classifier, requested: ProgramKey) -> tuple[Optional[str], Any]:
+    """The key under which this search's program is kept across processes (``None``: not kept), and the
+    program when a process before this one stored it. ``requested`` holds the chunk size as asked for."""
+    name = classifier_name(classifier)
+    if name is None or requested.shard or self._faults is not None or store_folder() is None:
+      return None, None
+    # The chunk a program was built for is stored with it: an automatic one follows from the device's memory.
+    chunk = requested.chunk_size if requested.chunk_size is not None else total_memory_bytes(jax.local_devices()[0])
+    key = store_key(classifier=name, program=repr(requested), shapes=shape_key(self._weights, self.state),
+                    chunk=chunk)
+    return key, load(key, [*jax.tree_util.tree_leaves((self._weights, self.state)), np.int32(0)])
 
   def restart(self) -> "Search":
     """Back to the state before the first step (same images, seeds and compiled program)."""
