@@ -134,8 +134,8 @@ class DepthwiseConv(nn.Module, kw_only=True):
 class ConvBN(nn.Module, kw_only=True):
   """torch ``Conv2d(bias=False) -> BatchNorm2d -> activation``, as torchvision's ``Conv2dNormActivation``.
 
-  Variables live under ``conv`` and ``bn`` (see :meth:`VariableTree.conv_bn`). A dense convolution computes with
-  the BatchNorm folded in (:class:`FoldedConv`); a depthwise one normalises after it.
+  Variables live under ``conv`` and ``bn`` (see :meth:`VariableTree.conv_bn`). A dense convolution's BatchNorm is
+  computed as ``norm_impl`` says (:func:`dense_conv_batch_norm`); a depthwise one normalises after it.
 
   Attributes:
     features: output channels.
@@ -146,6 +146,7 @@ class ConvBN(nn.Module, kw_only=True):
     eps: BatchNorm epsilon.
     act: activation applied after normalisation; ``None`` for none.
     dtype: computation dtype.
+    norm_impl: how a dense convolution's BatchNorm is computed, see :func:`dense_conv_batch_norm`.
   """
 
   features: int
@@ -156,6 +157,7 @@ class ConvBN(nn.Module, kw_only=True):
   eps: float = 1e-5
   act: Activation = None
   dtype: Any = jnp.float32
+  norm_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -165,10 +167,49 @@ class ConvBN(nn.Module, kw_only=True):
                         name="conv")(x)
       x = batch_norm(eps=self.eps, dtype=self.dtype, name="bn")(x)
     else:
-      factor, shift = BatchNormFactors(eps=self.eps, name="bn")(self.features)
-      x = FoldedConv(features=self.features, kernel_size=self.kernel_size, stride=self.stride,
-                     padding=torch_padding(self.kernel_size), dtype=self.dtype, name="conv")(x, factor, shift)
+      x = dense_conv_batch_norm(x, features=self.features, kernel_size=self.kernel_size, stride=self.stride,
+                                padding=torch_padding(self.kernel_size), eps=self.eps, dtype=self.dtype,
+                                impl=self.norm_impl)
     return x if self.act is None else self.act(x)
+
+
+# Ways to compute a dense convolution's inference BatchNorm; see dense_conv_batch_norm.
+NORM_IMPLS = ("auto", "folded", "after")
+
+
+def dense_conv_batch_norm(x: jax.Array, *, features: int, kernel_size: int, stride: int,
+                          padding: tuple[tuple[int, int], tuple[int, int]], eps: float, dtype: Any,
+                          impl: str) -> jax.Array:
+  """A bias-free dense convolution then inference BatchNorm, as submodules ``conv`` and ``bn`` of the caller.
+
+  ``"folded"`` computes ``conv(x, kernel * factor) + shift`` (:class:`FoldedConv`): with the weights as arguments
+  of a compiled program (as the engine passes them) XLA on a GPU then runs conv + bias + activation as one cuDNN
+  call, where ``"after"`` (the convolution, then the normalisation) costs a pass of its own per layer.
+  ``"auto"`` is ``"after"`` on a CPU default backend, where folding runs no faster and adds to the compile,
+  else ``"folded"``. Both read the same variables and agree to float rounding.
+
+  Args:
+    x: ``(N, H, W, Cin)``.
+    features: output channels.
+    kernel_size: side of the square kernel.
+    stride: spatial stride.
+    padding: explicit ``((top, bottom), (left, right))``.
+    eps: BatchNorm epsilon.
+    dtype: computation dtype.
+    impl: ``"auto"``, ``"folded"`` or ``"after"``.
+
+  Returns:
+    ``(N, Ho, Wo, features)``.
+  """
+  if impl not in NORM_IMPLS:
+    raise ValueError(f"BatchNorm impl must be one of {NORM_IMPLS}, got {impl!r}")
+  if impl == "folded" or (impl == "auto" and jax.default_backend() != "cpu"):
+    factor, shift = BatchNormFactors(eps=eps, name="bn")(features)
+    return FoldedConv(features=features, kernel_size=kernel_size, stride=stride, padding=padding, dtype=dtype,
+                      name="conv")(x, factor, shift)
+  x = nn.Conv(features, (kernel_size, kernel_size), strides=(stride, stride), padding=padding, use_bias=False,
+              dtype=dtype, name="conv")(x)
+  return batch_norm(eps=eps, dtype=dtype, name="bn")(x)
 
 
 class BatchNormFactors(nn.Module, kw_only=True):
@@ -195,7 +236,7 @@ class FoldedConv(nn.Module, kw_only=True):
   the weights are arguments of the compiled program rather than constants. Unfolded, with the weights as
   arguments, XLA ran every BatchNorm as a pass of its own: ResNet-50's float32 forward at batch 1,024 on an H200
   reached 16.4k images/s against 22.0k folded (bfloat16 27.4k against 35.4k; ``benchmarks/results/
-  gpu_float32_gap.md``). On a CPU the two run at the same speed.
+  gpu_float32_gap.md``). On a CPU the two ran at the same speed (Lite0 36.9 vs 37.1 images/s at batch 32).
   """
 
   features: int

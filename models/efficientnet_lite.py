@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from models._blocks import BatchNormFactors, FoldedConv, VariableTree, batch_norm, depthwise_conv
+from models._blocks import VariableTree, batch_norm, dense_conv_batch_norm, depthwise_conv
 from models._convert import StateDict
 from models._spec import ModelSpec, WeightsNotInstalledError
 
@@ -128,7 +128,8 @@ class _DepthwiseConv(nn.Module):
 
 
 class _ConvBN(nn.Module):
-  """SAME-padded convolution (no bias), inference BatchNorm (folded into a dense convolution), optional ReLU6."""
+  """SAME-padded convolution (no bias), inference BatchNorm (``norm_impl``: see
+  ``models._blocks.dense_conv_batch_norm``), optional ReLU6."""
 
   features: int
   kernel: int
@@ -137,6 +138,7 @@ class _ConvBN(nn.Module):
   relu6: bool = True
   dtype: Any = jnp.float32
   depthwise_impl: str = "auto"
+  norm_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -145,9 +147,8 @@ class _ConvBN(nn.Module):
       x = _DepthwiseConv(self.kernel, self.stride, pads, self.depthwise_impl, self.dtype, name="conv")(x)
       x = batch_norm(eps=_BN_EPSILON, dtype=self.dtype, name="bn")(x)
     else:
-      factor, shift = BatchNormFactors(eps=_BN_EPSILON, name="bn")(self.features)
-      x = FoldedConv(features=self.features, kernel_size=self.kernel, stride=self.stride, padding=pads,
-                     dtype=self.dtype, name="conv")(x, factor, shift)
+      x = dense_conv_batch_norm(x, features=self.features, kernel_size=self.kernel, stride=self.stride, padding=pads,
+                                eps=_BN_EPSILON, dtype=self.dtype, impl=self.norm_impl)
     return jax.nn.relu6(x) if self.relu6 else x
 
 
@@ -157,12 +158,14 @@ class _MBConv(nn.Module):
   block: _Block
   dtype: Any = jnp.float32
   depthwise_impl: str = "auto"
+  norm_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     b, inputs = self.block, x
     hidden = b.cin * b.expand
-    conv_bn = functools.partial(_ConvBN, dtype=self.dtype, depthwise_impl=self.depthwise_impl)
+    conv_bn = functools.partial(_ConvBN, dtype=self.dtype, depthwise_impl=self.depthwise_impl,
+                                norm_impl=self.norm_impl)
     if b.expand != 1:
       x = conv_bn(hidden, 1, name="expand")(x)
     x = conv_bn(hidden, b.kernel, b.stride, depthwise=True, name="depthwise")(x)
@@ -182,6 +185,7 @@ class EfficientNetLite(nn.Module):
     dtype: computation dtype; parameters stay float32 and logits are returned as float32.
     depthwise_impl: ``"auto"``, ``"taps"`` or ``"grouped"``; see ``models._blocks.depthwise_conv``
       (``"taps"``, the CPU default, is several times faster there than XLA's grouped convolution).
+    norm_impl: ``"auto"``, ``"folded"`` or ``"after"``; see ``models._blocks.dense_conv_batch_norm``.
   """
 
   width: float = 1.0
@@ -189,14 +193,16 @@ class EfficientNetLite(nn.Module):
   num_classes: int = 1000
   dtype: Any = jnp.float32
   depthwise_impl: str = "auto"
+  norm_impl: str = "auto"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     """Maps normalised images ``(N, H, W, 3)`` to float32 logits ``(N, num_classes)``."""
-    conv_bn = functools.partial(_ConvBN, dtype=self.dtype, depthwise_impl=self.depthwise_impl)
+    conv_bn = functools.partial(_ConvBN, dtype=self.dtype, depthwise_impl=self.depthwise_impl,
+                                norm_impl=self.norm_impl)
     x = conv_bn(_STEM_FILTERS, 3, 2, name="stem")(x.astype(self.dtype))
     for i, block in enumerate(_blocks(self.width, self.depth)):
-      x = _MBConv(block, self.dtype, self.depthwise_impl, name=f"block_{i}")(x)
+      x = _MBConv(block, self.dtype, self.depthwise_impl, self.norm_impl, name=f"block_{i}")(x)
     x = conv_bn(_HEAD_FILTERS, 1, name="head")(x)
     # Pool in float32: averaging ~50 bfloat16 values loses more precision than the rest of the net.
     x = jnp.mean(x.astype(jnp.float32), axis=(1, 2))
