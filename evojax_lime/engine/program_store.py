@@ -138,7 +138,7 @@ def _read_file(key: str, arguments: list) -> Optional[StoredProgram]:
     exported = jax.export.deserialize(bytearray(data[start + length:]))
   except Exception:  # a missing, damaged or foreign file is a miss, never a failed run
     return None
-  platform = jax.local_devices()[0].platform
+  platform = jax.export.default_export_platform()  # "cuda" where the device says "gpu"
   wanted = [(tuple(np.shape(x)), np.dtype(jax.dtypes.result_type(x))) for x in arguments]
   given = [(tuple(a.shape), np.dtype(a.dtype)) for a in exported.in_avals]
   if given != wanted or exported.nr_devices != 1 or platform not in exported.platforms:
