@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import os
+import stat
 import struct
 import sys
 import tempfile
@@ -29,6 +30,8 @@ import numpy as np
 _FOLDER = "evojax-lime-programs"
 _MAGIC = b"evojax-lime program 1\n"
 _HEADER = struct.Struct("<I")  # length of the JSON that follows the magic
+# A search program exports to well under a megabyte; a file this large is not one.
+MAX_FILE_BYTES = 256 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +57,13 @@ def _source_digest(package: str) -> Optional[str]:
   if not paths:
     return None
   digest = hashlib.sha256()
-  for root in paths:
-    for path in sorted(Path(root).rglob("*.py")):
-      digest.update(str(path.relative_to(root)).encode())
-      digest.update(path.read_bytes())
+  try:
+    for root in paths:
+      for path in sorted(Path(root).rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+  except OSError:  # unreadable source: nothing to name the program by
+    return None
   return digest.hexdigest()
 
 
@@ -84,8 +90,9 @@ def classifier_name(classifier: Any) -> Optional[str]:
   return None if source is None or " at 0x" in text else text
 
 
-def store_key(*, classifier: str, program: str, shapes: Any, chunk: Any) -> str:
-  """The file name of a stored program: a digest of everything the program depends on.
+def store_key(*, classifier: str, program: str, shapes: Any, chunk: Any) -> Optional[str]:
+  """The file name of a stored program: a digest of everything the program depends on (``None`` when this
+  package's own source cannot be read).
 
   Args:
     classifier: :func:`classifier_name`.
@@ -94,10 +101,10 @@ def store_key(*, classifier: str, program: str, shapes: Any, chunk: Any) -> str:
     chunk: what decides the chunk size: the size asked for, or the device memory it is computed from.
   """
   device = jax.local_devices()[0]
+  source = _source_digest("evojax_lime")
   parts = [classifier, program, repr(shapes), repr(chunk), jax.__version__, _package_version("jaxlib"),
-           _package_version("flax"), np.__version__, _source_digest("evojax_lime"), device.platform,
-           getattr(device, "device_kind", "")]
-  return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+           _package_version("flax"), np.__version__, source, device.platform, getattr(device, "device_kind", "")]
+  return None if source is None else hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
 def _package_version(name: str) -> str:
@@ -105,13 +112,15 @@ def _package_version(name: str) -> str:
   return str(getattr(module, "__version__", ""))
 
 
-def load(key: str, arguments: list) -> Optional[StoredProgram]:
+def load(key: str, arguments: list, *, rows: int) -> Optional[StoredProgram]:
   """The program stored under ``key`` if it can be read and takes ``arguments`` (flat list); else ``None``.
+
+  ``rows`` bounds the chunk size a stored program may name (the rows a step evaluates).
 
   A program read once is kept for the rest of the process (a later search of the same shapes finds it compiled).
   """
   if key not in _read:
-    stored = _read_file(key, arguments)
+    stored = _read_file(key, arguments, rows)
     if stored is None:
       return None
     _read[key] = stored
@@ -121,19 +130,24 @@ def load(key: str, arguments: list) -> Optional[StoredProgram]:
 _read: dict[str, StoredProgram] = {}
 
 
-def _read_file(key: str, arguments: list) -> Optional[StoredProgram]:
+def _read_file(key: str, arguments: list, rows: int) -> Optional[StoredProgram]:
   folder = store_folder()
   if folder is None:
     return None
+  path = folder / f"{key}.bin"
   try:
-    data = (folder / f"{key}.bin").read_bytes()
+    info = path.stat()
+    # Only a regular file of a plausible size is read: a named pipe would block, a huge file fill the memory.
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+      return None
+    data = path.read_bytes()
     if not data.startswith(_MAGIC):
       return None
     start = len(_MAGIC) + _HEADER.size
     (length,) = _HEADER.unpack_from(data, len(_MAGIC))
     meta = json.loads(data[start:start + length])
     chunk, classes = meta["chunk_size"], meta["num_classes"]
-    if not (type(chunk) is int and chunk >= 1 and type(classes) is int and classes >= 2):
+    if not (type(chunk) is int and 1 <= chunk <= rows and type(classes) is int and classes >= 2):
       return None
     exported = jax.export.deserialize(bytearray(data[start + length:]))
   except Exception:  # a missing, damaged or foreign file is a miss, never a failed run

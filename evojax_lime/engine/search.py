@@ -194,7 +194,10 @@ class Search:
     chunk = requested.chunk_size if requested.chunk_size is not None else total_memory_bytes(jax.local_devices()[0])
     key = store_key(classifier=name, program=repr(requested), shapes=shape_key(self._weights, self.state),
                     chunk=chunk)
-    return key, load(key, [*jax.tree_util.tree_leaves((self._weights, self.state)), np.int32(0)])
+    if key is None:
+      return None, None
+    rows = self.state.answer.shape[0] * self.strategy.population_size
+    return key, load(key, [*jax.tree_util.tree_leaves((self._weights, self.state)), np.int32(0)], rows=rows)
 
   def restart(self) -> "Search":
     """Back to the state before the first step (same images, seeds and compiled program)."""

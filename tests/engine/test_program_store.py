@@ -101,7 +101,9 @@ def test_a_damaged_file_is_a_miss_and_is_replaced(store, problem):
   magic = b"evojax-lime program 1\n"
   length = int.from_bytes(good[len(magic):len(magic) + 4], "little")
   meta = b'{"chunk_size": "16", "num_classes": 3}'  # the chunk size as a string, the program itself intact
-  for damage in (b"", b"not a program", magic + b"\xff\xff\xff\xff", magic + (5).to_bytes(4, "little") + b"{oops",
+  big = b'{"chunk_size": 99999, "num_classes": 3}'  # more rows a chunk than a step has
+  huge = magic + len(big).to_bytes(4, "little") + big + good[len(magic) + 4 + length:]
+  for damage in (b"", b"not a program", huge, magic + b"\xff\xff\xff\xff", magic + (5).to_bytes(4, "little") + b"{oops",
                  magic + len(meta).to_bytes(4, "little") + meta + good[len(magic) + 4 + length:],
                  good[: len(good) // 2]):
     path.write_bytes(damage)
@@ -177,3 +179,16 @@ def test_a_models_classifier_has_the_same_name_in_every_process():
                           env=env).stdout.strip() for _ in range(2)]
   assert names[0] == names[1] and names[0] not in ("", "None")
   assert "ResNet" in names[0]
+
+
+def test_a_named_pipe_under_the_key_is_a_miss(store, problem):
+  image, labels = problem
+  _new_process()
+  first = el.explain(image, _classifier(), segments=labels, config=CONFIG, seed=4)
+  (path,) = store.glob("*.bin")
+  path.unlink()
+  os.mkfifo(path)  # reading it would block for ever
+  _new_process()
+  again = el.explain(image, _classifier(), segments=labels, config=CONFIG, seed=4)
+  assert TRACES
+  _same(first, again)
