@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def results(tmp_path_factory):
                                     "--batch-sizes", "1", "--repeats", "1", "--warmup", "1", "--no-torch"], out),
       # The cache section's two cold processes are the persistent-cache test's job (tests/engine/test_scale.py).
       "gpu_run": _start(["benchmarks.gpu_run", "--quick", "--sections", "throughput", "explain_vs_lime",
-                         "segmentation", "compile", "progress", "invariance"], out),
+                         "segmentation", "compile", "progress", "invariance", "float32_gap"], out),
       "stability": _start(["benchmarks.stability", *TINY, "--quick", "--full"], out),
       "paper_protocol": _start(["benchmarks.paper_protocol", *TINY, "--photos", "chelsea", "coffee", "--seeds", "2",
                                 "--population", "6", "--generations", "2", "--sequential", "2"], out),
@@ -220,6 +221,13 @@ def test_gpu_run_dry_run(results):
   assert len(payload["throughput"]) == 4 and payload["elime_1000"]["p100_g9"]["evaluations"] == 1000
   assert {r["method"] for r in payload["segmentation"]} == {"slic_jax", "quickshift_jax", "skimage_slic",
                                                               "skimage_quickshift"}
+  gap = payload["float32_gap"]
+  assert [(r["dtype"], r["variant"]) for r in gap] == [
+      (d, v) for d in ("float32", "bfloat16")
+      for v in ("forward_constants", "forward_arguments", "masked", "evaluate_rows", "search")]
+  assert all(r["images_per_s"] > 0 for r in gap)
+  with tarfile.open(out / "float32_gap_hlo.tar.gz") as tar:
+    assert len(tar.getnames()) == len(gap)
 
 
 def test_cli_throughput(results):

@@ -76,20 +76,11 @@ def test_a_later_process_runs_the_stored_program_without_tracing(store, problem,
   # The weights are arguments: other weights of the same layout run the same stored program, to their own result.
   other = el.explain(image, _classifier(scale=-1.0), segments=labels, config=config, seed=3)
   assert TRACES == [] and other.original_probability != again.original_probability
-
-
-def test_results_equal_a_run_without_the_store(store, problem):
-  image, labels = problem
-  _new_process()
-  stored = el.explain(image, _classifier(), segments=labels, config=CONFIG, seed=5)
-  _new_process()
-  stored_again = el.explain(image, _classifier(), segments=labels, config=CONFIG, seed=5)
-  jax.config.update("jax_compilation_cache_dir", None)
-  _new_process()
-  plain = el.explain(image, _classifier(), segments=labels, config=CONFIG, seed=5)
-  assert TRACES  # traced: nothing is stored without a cache folder
-  _same(stored, plain)
-  _same(stored_again, plain)
+  if chunk_size is not None:  # the stored program's result equals a run without the store, bit for bit
+    jax.config.update("jax_compilation_cache_dir", None)
+    _new_process()
+    _same(el.explain(image, _classifier(), segments=labels, config=config, seed=3), first)
+    assert TRACES  # traced: nothing is stored without a cache folder
 
 
 def test_a_damaged_file_is_a_miss_and_is_replaced(store, problem):
