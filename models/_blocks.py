@@ -229,7 +229,7 @@ class BatchNormFactors(nn.Module, kw_only=True):
 
 
 class FoldedConv(nn.Module, kw_only=True):
-  """A torch-padded dense convolution with an inference BatchNorm folded into its kernel and bias:
+  """An explicitly padded dense convolution with an inference BatchNorm folded into its kernel and bias:
   ``conv(x, kernel * factor) + shift``, variables those of ``nn.Conv`` (``kernel`` only).
 
   Folding makes the layer a convolution plus a bias, which cuDNN runs as one conv-bias-activation call even when

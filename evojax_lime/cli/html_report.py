@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 from PIL import Image
 
-from evojax_lime.cli import files
+from evojax_lime import files
 from evojax_lime.cli.detail import real
 from evojax_lime.cli.report import Outcome, stability_text
 from evojax_lime.cli.svg_chart import Series, line_chart, value_range

@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from evojax_lime.cli import files
+from evojax_lime import files
 from evojax_lime.cli.errors import CliError, shown
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")

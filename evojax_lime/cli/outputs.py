@@ -20,7 +20,7 @@ import threading
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
-from evojax_lime.cli import files
+from evojax_lime import files
 from evojax_lime.cli.errors import CliError, print_note, shown
 
 DEFAULT_ROOT = Path("evojax-lime-out")

@@ -19,7 +19,7 @@ import math
 from pathlib import Path
 from typing import Any, Optional
 
-from evojax_lime.cli import files
+from evojax_lime import files
 from evojax_lime.cli.images import file_sha256
 from evojax_lime.config import ELimeConfig
 

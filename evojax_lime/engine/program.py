@@ -127,25 +127,31 @@ class Program:
     return self._compiled[shape], fresh
 
   def _build(self, weights: Any, state: RunState, store: Optional[str], stored: Optional[StoredProgram]) -> Any:
-    if store is None:
-      return self._jitted.lower(weights, state, jnp.int32(0)).compile()
     weight_leaves, weight_tree = jax.tree_util.tree_flatten(weights)
     state_leaves, state_tree = jax.tree_util.tree_flatten(state)
+    exported = None
     if stored is not None:
       self.num_classes = stored.num_classes
       exported = stored.exported
-    else:
-      def flat(w, s, stop_at):
-        run = self._jitted(jax.tree_util.tree_unflatten(weight_tree, w), jax.tree_util.tree_unflatten(state_tree, s),
-                           stop_at)
-        return jax.tree_util.tree_leaves(run)
-      try:
-        exported = jax.export.export(jax.jit(flat))(weight_leaves, state_leaves, jnp.int32(0))
-      except Exception:  # not exportable (a host callback in the classifier): compiled as it is
-        return self._jitted.lower(weights, state, jnp.int32(0)).compile()
-      save(store, exported, chunk_size=self.chunk_size, num_classes=self.num_classes)
+    elif store is not None:
+      exported = self._export(weight_leaves, weight_tree, state_leaves, state_tree)
+      if exported is not None:
+        save(store, exported, chunk_size=self.chunk_size, num_classes=self.num_classes)
+    if exported is None:
+      return self._jitted.lower(weights, state, jnp.int32(0)).compile()
     compiled = jax.jit(exported.call).lower(weight_leaves, state_leaves, jnp.int32(0)).compile()
     return FlatRun(compiled, state_tree)
+
+  def _export(self, weight_leaves: list, weight_tree: Any, state_leaves: list, state_tree: Any) -> Any:
+    """The program over flat lists of leaves, exported; ``None`` if it cannot be (a host callback inside)."""
+    def flat(w, s, stop_at):
+      run = self._jitted(jax.tree_util.tree_unflatten(weight_tree, w), jax.tree_util.tree_unflatten(state_tree, s),
+                         stop_at)
+      return jax.tree_util.tree_leaves(run)
+    try:
+      return jax.export.export(jax.jit(flat))(weight_leaves, state_leaves, jnp.int32(0))
+    except Exception:  # not exportable: compiled as it is
+      return None
 
 
 class FlatRun:

@@ -8,7 +8,9 @@ it depends on, and a later process compiles the stored program instead (a lookup
 Only classifiers whose computation has a name that is the same in every process are stored: a
 ``jax.tree_util.Partial`` of a module-level function (as ``models.Model.classifier()`` returns), named by that
 function, its bound options, the layout of its weights and the source of its package. Any other classifier is
-traced as before. A stored file that cannot be read, or that does not fit the call, is a miss.
+traced as before. A stored file that cannot be read, or that does not fit the call, is a miss. What is read is
+kept with the classifier in the engine's one cache (:mod:`evojax_lime.engine.cache`), so a process reads each
+file once.
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ import functools
 import hashlib
 import json
 import os
-import stat
 import struct
 import sys
 import tempfile
@@ -26,6 +27,8 @@ from typing import Any, Optional
 
 import jax
 import numpy as np
+
+from evojax_lime import files
 
 _FOLDER = "evojax-lime-programs"
 _MAGIC = b"evojax-lime program 1\n"
@@ -116,31 +119,13 @@ def load(key: str, arguments: list, *, rows: int) -> Optional[StoredProgram]:
   """The program stored under ``key`` if it can be read and takes ``arguments`` (flat list); else ``None``.
 
   ``rows`` bounds the chunk size a stored program may name (the rows a step evaluates).
-
-  A program read once is kept for the rest of the process (a later search of the same shapes finds it compiled).
   """
-  if key not in _read:
-    stored = _read_file(key, arguments, rows)
-    if stored is None:
-      return None
-    _read[key] = stored
-  return _read[key]
-
-
-_read: dict[str, StoredProgram] = {}
-
-
-def _read_file(key: str, arguments: list, rows: int) -> Optional[StoredProgram]:
   folder = store_folder()
   if folder is None:
     return None
-  path = folder / f"{key}.bin"
   try:
-    info = path.stat()
-    # Only a regular file of a plausible size is read: a named pipe would block, a huge file fill the memory.
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-      return None
-    data = path.read_bytes()
+    # A regular file of a plausible size only: a named pipe would block, a huge file fill the memory.
+    data = files.read_regular(folder / f"{key}.bin", limit=MAX_FILE_BYTES)
     if not data.startswith(_MAGIC):
       return None
     start = len(_MAGIC) + _HEADER.size
@@ -168,13 +153,15 @@ def save(key: str, exported: Any, *, chunk_size: int, num_classes: int) -> None:
     return
   meta = json.dumps({"chunk_size": chunk_size, "num_classes": num_classes}).encode()
   try:
-    blob = exported.serialize()
+    data = _MAGIC + _HEADER.pack(len(meta)) + meta + bytes(exported.serialize())
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".part-", delete=False) as part:
-      part.write(_MAGIC + _HEADER.pack(len(meta)) + meta + bytes(blob))
-    os.replace(part.name, folder / f"{key}.bin")
+    fd, part = tempfile.mkstemp(dir=folder, prefix=".part-")
   except Exception:  # unwritable folder, no serialiser installed: the next process traces again
-    try:
-      os.unlink(part.name)
-    except (NameError, OSError):
-      pass
+    return
+  try:
+    with os.fdopen(fd, "wb") as f:
+      f.write(data)
+    os.replace(part, folder / f"{key}.bin")
+  except OSError:
+    if os.path.exists(part):
+      os.unlink(part)

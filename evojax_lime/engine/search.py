@@ -18,6 +18,7 @@ import numpy as np
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine import saved_state
+from evojax_lime.engine.cache import cached
 from evojax_lime.engine.loop import Schedule, majority, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
 from evojax_lime.engine.program import ProgramKey, program, shape_key
@@ -170,10 +171,11 @@ class Search:
                      segmentation=(config.segmentation, config.segmentation_params) if cuts else None,
                      fill=(config.fill, float(config.blur_sigma)), length=self.length, chunk_size=config.chunk_size,
                      logits=logits, dtype=config.dtype, shard=config.shard)
-    store, stored = self._stored_program(classifier, key)
+    evaluated = len(rows) * self.strategy.population_size  # rows a step evaluates
+    store, stored = self._stored_program(classifier, key, evaluated)
     chunk = stored.chunk_size if stored is not None else chunk_size(
-        classifier, limit=config.chunk_size, rows=len(rows) * self.strategy.population_size, height=height,
-        width=width, dtype=config.dtype, num_devices=num_devices)
+        classifier, limit=config.chunk_size, rows=evaluated, height=height, width=width, dtype=config.dtype,
+        num_devices=num_devices)
     self._program = program(classifier, dataclasses.replace(key, chunk_size=chunk))
     self._run, fresh = self._program.compiled(self._weights, self.state, store=store, stored=stored)
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
@@ -184,9 +186,11 @@ class Search:
                          f"classes (0..{self._program.num_classes - 1})")
     self.evolve_time = 0.0
 
-  def _stored_program(self, classifier: Classifier, requested: ProgramKey) -> tuple[Optional[str], Any]:
+  def _stored_program(self, classifier: Classifier, requested: ProgramKey, evaluated: int
+                      ) -> tuple[Optional[str], Any]:
     """The key under which this search's program is kept across processes (``None``: not kept), and the
-    program when a process before this one stored it. ``requested`` holds the chunk size as asked for."""
+    program when a process before this one stored it. ``requested`` holds the chunk size as asked for;
+    ``evaluated`` is the rows a step evaluates."""
     name = classifier_name(classifier)
     if name is None or requested.shard or self._faults is not None or store_folder() is None:
       return None, None
@@ -196,8 +200,8 @@ class Search:
                     chunk=chunk)
     if key is None:
       return None, None
-    rows = self.state.answer.shape[0] * self.strategy.population_size
-    return key, load(key, [*jax.tree_util.tree_leaves((self._weights, self.state)), np.int32(0)], rows=rows)
+    arguments = [*jax.tree_util.tree_leaves((self._weights, self.state)), np.int32(0)]
+    return key, cached(classifier, ("stored program", key), lambda: load(key, arguments, rows=evaluated))
 
   def restart(self) -> "Search":
     """Back to the state before the first step (same images, seeds and compiled program)."""

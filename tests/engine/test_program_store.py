@@ -35,17 +35,14 @@ def store(tmp_path):
   before = jax.config.jax_compilation_cache_dir
   jax.config.update("jax_compilation_cache_dir", str(tmp_path))
   el.clear_caches()
-  program_store._read.clear()
   yield tmp_path / "evojax-lime-programs"
   jax.config.update("jax_compilation_cache_dir", before)
   el.clear_caches()
-  program_store._read.clear()
 
 
 def _new_process():
   """What a new process has: none of the in-process caches."""
   el.clear_caches()
-  program_store._read.clear()
   TRACES.clear()
 
 
