@@ -32,7 +32,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from evojax_lime.segmentation.slic_jax import _connected_components, _neighbours, _pointer_jump, rgb_to_lab
+from evojax_lime.segmentation.colour import rgb_to_lab
+from evojax_lime.segmentation.regions import connected_components, neighbours, pointer_jump
 
 # Options that fix shapes, loop bounds or constants; pass them as ``static_argnames`` when jitting.
 STATIC_ARGNAMES = ("kernel_size", "max_segments", "random_seed")
@@ -175,7 +176,7 @@ def _largest_neighbour(comp: jax.Array, size: jax.Array) -> jax.Array:
     size: ``(N,)`` int32 pixels per component id.
   """
   n = comp.size
-  nb = _neighbours(comp, -1)
+  nb = neighbours(comp, -1)
   valid = (nb >= 0) & (nb != comp[None])
   nb_size = jnp.where(valid, size[jnp.maximum(nb, 0)], -1)
   own = jnp.broadcast_to(comp[None], nb.shape).ravel()
@@ -201,7 +202,7 @@ def _merge_round(comp: jax.Array, merging: jax.Array) -> jax.Array:
   target = _largest_neighbour(comp, size)
   ptr = jnp.where(merging & (target >= 0), target, ids)
   ptr = jnp.where((ptr[ptr] == ids) & _key_above(size, ids, ptr), ids, ptr)
-  return _pointer_jump(ptr)[comp]
+  return pointer_jump(ptr)[comp]
 
 
 def _merge_fragments(root: jax.Array, height: int, width: int) -> tuple[jax.Array, jax.Array]:
@@ -214,7 +215,7 @@ def _merge_fragments(root: jax.Array, height: int, width: int) -> tuple[jax.Arra
     ``(H, W)`` int32 component ids (each one 4-connected region) and ``(N,)`` int32 root per component id.
   """
   n = height * width
-  comp = _connected_components(root.reshape(height, width))
+  comp = connected_components(root.reshape(height, width))
   flat = comp.ravel()
   size = jax.ops.segment_sum(jnp.ones(n, jnp.int32), flat, num_segments=n)
   top = jax.ops.segment_max(size[flat], root, num_segments=n)
@@ -287,7 +288,7 @@ def quickshift(image: jax.Array, *, kernel_size: float = 4, max_dist: float = 20
   feat = _features(image, ratio)
   dens = _density(feat, radius, kernel_size)
   noise = jnp.asarray(tie_noise(h, w, random_seed))
-  root = _pointer_jump(_parents(feat, dens, noise, radius, max_dist))
+  root = pointer_jump(_parents(feat, dens, noise, radius, max_dist))
   comp, root = _merge_fragments(root, h, w)
   return _relabel_by_root(_cap(comp, bound), root)
 

@@ -25,46 +25,17 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from evojax_lime.segmentation.colour import rgb_to_lab
+from evojax_lime.segmentation.regions import connected_components, neighbours, pointer_jump
+
 # Options that fix shapes or loop counts; pass them as ``static_argnames`` when jitting ``slic``.
 STATIC_ARGNAMES = ("n_segments", "max_num_iter", "enforce_connectivity", "move_to_low_gradient", "search_radius")
 
-# sRGB -> XYZ and the D65 2-degree white point, exactly as skimage.color (its "lab_ref_white").
-_XYZ_FROM_RGB = np.array([
-    [0.412453, 0.357580, 0.180423],
-    [0.212671, 0.715160, 0.072169],
-    [0.019334, 0.119193, 0.950227],
-])
-_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 # skimage's connectivity walk checks right, left, down, up and keeps the last hit: the rank of each
-# ``_neighbours`` direction (up, down, left, right) in that order.
+# ``neighbours`` direction (up, down, left, right) in that order.
 _SCAN_RANK = np.array([3, 2, 1, 0])
 # Pixel offsets a seed may move by; (0, 0) first so that argmin ties keep a seed where it is.
 _OFFSETS_3X3 = np.array([(0, 0)] + [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx])
-
-
-def rgb_to_lab(images: jax.Array) -> jax.Array:
-  """sRGB in [0, 1] -> CIELAB (D65, 2-degree observer), matching ``skimage.color.rgb2lab``.
-
-  Args:
-    images: ``(..., 3)`` sRGB; integer input is cast to float32 as is (scale it to [0, 1] first).
-
-  Returns:
-    ``(..., 3)`` L*a*b*, L in [0, 100]; float32 unless the input is float64.
-  """
-  rgb = jnp.asarray(images)
-  if not jnp.issubdtype(rgb.dtype, jnp.floating):
-    rgb = rgb.astype(jnp.float32)
-  # exp(log) stands in for pow and cbrt, which XLA on CPU runs about 2x and 40x slower.
-  gamma = jnp.exp(2.4 * jnp.log((jnp.maximum(rgb, 0.04045) + 0.055) / 1.055))
-  linear = jnp.where(rgb > 0.04045, gamma, rgb / 12.92)
-  # Spelled-out products rather than a matmul: GPUs run float32 matmuls in TF32 (~1e-3 error).
-  to_white_xyz = _XYZ_FROM_RGB / _D65_WHITE[:, None]
-  channels = [linear[..., c] for c in range(3)]
-  xyz = [sum(float(m) * c for m, c in zip(row, channels)) for row in to_white_xyz]
-  fx, fy, fz = [
-      jnp.where(t > 0.008856, jnp.exp(jnp.log(jnp.maximum(t, 0.008856)) / 3), 7.787 * t + 16.0 / 116.0)
-      for t in xyz]
-  return jnp.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -268,60 +239,6 @@ def _kmeans(features: jax.Array, centres: jax.Array, grid: _Grid, max_num_iter: 
   return _assign(features, centres, labels, grid, rows, cols)
 
 
-def _pointer_jump(parent: jax.Array) -> jax.Array:
-  """Follows ``parent`` (``(N,)`` int32, acyclic apart from roots) to the roots."""
-  def body(state):
-    p, _ = state
-    q = p[p]
-    return q, jnp.any(q != p)
-  return lax.while_loop(lambda s: s[1], body, (parent, jnp.array(True)))[0]
-
-
-def _shift(x: jax.Array, offset: int, axis: int, fill: Any) -> jax.Array:
-  """``out[i] = x[i - offset]`` along ``axis``, ``fill`` where that falls off the array."""
-  n = x.shape[axis]
-  pad = [(0, 0)] * x.ndim
-  pad[axis] = (max(offset, 0), max(-offset, 0))
-  kept = lax.slice_in_dim(x, max(-offset, 0), n - max(offset, 0), axis=axis)
-  return jnp.pad(kept, pad, constant_values=fill)
-
-
-def _neighbours(x: jax.Array, fill: Any) -> jax.Array:
-  """``(H, W)`` -> ``(4, H, W)`` values of the up, down, left and right neighbour, ``fill`` off the image."""
-  return jnp.stack([_shift(x, 1, 0, fill), _shift(x, -1, 0, fill), _shift(x, 1, 1, fill), _shift(x, -1, 1, fill)])
-
-
-def _run_starts(clusters: jax.Array, axis: int) -> jax.Array:
-  """``(H, W)`` int32 flat index of the first pixel of each pixel's run of equal ids along ``axis``."""
-  h, w = clusters.shape
-  flat = jnp.arange(h * w, dtype=jnp.int32).reshape(h, w)
-  # Flat indices grow along both axes, so a running max picks the latest run start.
-  return lax.cummax(jnp.where(_shift(clusters, 1, axis, -1) != clusters, flat, 0), axis=axis)
-
-
-def _connected_components(clusters: jax.Array) -> jax.Array:
-  """4-connected components of equal cluster id: ``(H, W)`` -> ``(H, W)`` int32 smallest flat index in each.
-
-  Min-label propagation over a whole row run and then a whole column run at a time (a segment_min per
-  run), plus a jump ``comp[comp]`` to a smaller member's label: a round per turn of a region's shape
-  rather than per pixel of its diameter (about 9 rounds instead of 70 at 224x224).
-  """
-  h, w = clusters.shape
-  row_starts, col_starts = _run_starts(clusters, 1).ravel(), _run_starts(clusters, 0).ravel()
-
-  def run_min(comp, starts):
-    return jax.ops.segment_min(comp, starts, num_segments=h * w)[starts]
-
-  def body(state):
-    comp, _ = state
-    new = run_min(run_min(comp, row_starts), col_starts)
-    new = new[new]
-    return new, jnp.any(new != comp)
-
-  start = jnp.arange(h * w, dtype=jnp.int32)
-  return lax.while_loop(lambda s: s[1], body, (start, jnp.array(True)))[0].reshape(h, w)
-
-
 def _merge_into_earlier(comp: jax.Array, min_size: jax.Array) -> jax.Array:
   """Merges each component under ``min_size`` pixels into a neighbour that starts earlier, as skimage.
 
@@ -331,7 +248,7 @@ def _merge_into_earlier(comp: jax.Array, min_size: jax.Array) -> jax.Array:
   every component but the one at pixel (0, 0) has an earlier neighbour (left of or above its first pixel).
 
   Args:
-    comp: ``(H, W)`` int32 components from ``_connected_components`` (root = first pixel).
+    comp: ``(H, W)`` int32 components from ``connected_components`` (root = first pixel).
     min_size: int32 scalar.
 
   Returns:
@@ -340,14 +257,14 @@ def _merge_into_earlier(comp: jax.Array, min_size: jax.Array) -> jax.Array:
   h, w = comp.shape
   ids = jnp.arange(h * w, dtype=jnp.int32)
   size = jax.ops.segment_sum(jnp.ones(h * w, jnp.int32), comp.ravel(), num_segments=h * w)
-  earlier = _neighbours(comp, h * w) < comp[None]
+  earlier = neighbours(comp, h * w) < comp[None]
   key = jnp.max(jnp.where(earlier, ids.reshape(1, h, w) * 4 + _SCAN_RANK[:, None, None], -1), axis=0)
   best = jax.ops.segment_max(key.ravel(), comp.ravel(), num_segments=h * w)
-  direction = 3 - best % 4  # back from scan rank to the _neighbours axis
+  direction = 3 - best % 4  # back from scan rank to the neighbours axis
   neighbour = best // 4 + jnp.asarray([-w, w, -1, 1])[direction]
   target = comp.ravel()[jnp.clip(neighbour, 0, h * w - 1)]
   merge = (size < min_size) & (best >= 0)
-  return _pointer_jump(jnp.where(merge, target, ids))[comp]
+  return pointer_jump(jnp.where(merge, target, ids))[comp]
 
 
 def _absorb_first(regions: jax.Array, min_size: jax.Array) -> jax.Array:
@@ -363,7 +280,7 @@ def _absorb_first(regions: jax.Array, min_size: jax.Array) -> jax.Array:
   n = regions.size
   size = jax.ops.segment_sum(jnp.ones(n, jnp.int32), regions.ravel(), num_segments=n)
   first = regions[0, 0]
-  nb = _neighbours(regions, -1)
+  nb = neighbours(regions, -1)
   border = (regions[None] == first) & (nb >= 0) & (nb != first)
   nb_size = jnp.where(border, size[jnp.maximum(nb, 0)], -1)
   target = nb.ravel()[jnp.argmax(nb_size.ravel())]
@@ -424,7 +341,7 @@ def slic(image: jax.Array, *, n_segments: int = 100, compactness: float = 10.0, 
   clusters = _kmeans(features, centres, grid, max_num_iter, search_radius)
   if enforce_connectivity:
     min_size = _min_size(grid, h, w, min_size_factor)
-    regions = _absorb_first(_merge_into_earlier(_connected_components(clusters), min_size), min_size)
+    regions = _absorb_first(_merge_into_earlier(connected_components(clusters), min_size), min_size)
   else:
     regions = clusters
   return _relabel(regions)
