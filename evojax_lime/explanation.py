@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from evojax_lime import render
 from evojax_lime.config import ELimeConfig
 from evojax_lime.engine.seeds import recorded
 from evojax_lime.scores import LEGEND, Faithfulness, size_auc
@@ -32,7 +33,7 @@ class Explanation:
     scoring_evaluations: classifier evaluations spent on the answer's curves after the search (0 without).
     sanity: with ``explain(..., randomised=...)``, the rank correlation of ``importance`` with the importance the
       same search finds under the randomised model (see :mod:`evojax_lime.scores`); ``None`` otherwise.
-    sanity_cascade: with a cascade (``randomised=[...]``), the correlation under each randomised model, in the
+    sanity_cascade: with a cascade (``cascade=[...]``), the correlation under each randomised model, in the
       order given (``sanity`` is the first); ``None`` otherwise.
     robustness: with ``explain(..., robustness=True)``, the mean pixel Jaccard of the answer's mask with the
       answers under other segmentations and another fill; ``robustness_by_variant`` has each
@@ -129,17 +130,14 @@ class Explanation:
   # Notebook views (IPython's display protocol); drawn by evojax_lime.render, which the CLI uses too.
   def _repr_png_(self) -> bytes:
     """The overlay as PNG: kept superpixels as they are, the rest dimmed, boundaries drawn."""
-    from evojax_lime import render
     return render.png_bytes(render.overlay(render.photo_of(self), self))
 
   def _repr_html_(self) -> str:
     """The overlay beside its numbers (class, p before -> after, kept / K, fitness, evaluations, timings)."""
-    from evojax_lime import render
     return render.explanation_html(self)
 
   def plot(self, *, figsize: tuple[float, float] = (11.0, 4.0)) -> Any:
     """Draws the overlay and the fitness curve with matplotlib; returns the ``Figure``."""
-    from evojax_lime import render
     return render.plot(self, figsize=figsize)
 
   def summary(self) -> dict[str, Any]:

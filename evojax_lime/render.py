@@ -8,13 +8,14 @@ from __future__ import annotations
 import dataclasses
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
 
-if TYPE_CHECKING:  # the Explanation's own views import this module
-  from evojax_lime.explanation import Explanation
+# An :class:`evojax_lime.Explanation`. The Explanation's own views import this module, so it does not import
+# the Explanation back: it reads only the explanation's fields.
+_Explanation = Any
 
 HIDDEN_BRIGHTNESS = 0.3  # hidden superpixels stay faintly visible, so the kept ones read in context
 _HIDDEN_SATURATION = 0.4
@@ -39,7 +40,7 @@ def _thicken(edges: np.ndarray, width: int) -> np.ndarray:
   return edges if width <= 1 else dilation(edges, np.ones((width, width), bool))
 
 
-def overlay(photo: np.ndarray, explanation: Explanation) -> np.ndarray:
+def overlay(photo: np.ndarray, explanation: _Explanation) -> np.ndarray:
   """The photo at its own resolution, kept superpixels as they are, the rest dimmed, boundaries drawn.
 
   Args:
@@ -73,12 +74,12 @@ def _to_uint8(unit: np.ndarray) -> np.ndarray:
   return np.clip(np.rint(unit * 255.0), 0, 255).astype(np.uint8)
 
 
-def masked_input(explanation: Explanation) -> np.ndarray:
+def masked_input(explanation: _Explanation) -> np.ndarray:
   """``(h, w, 3)`` uint8: exactly what the classifier saw for the explanation, at the model's resolution."""
   return _to_uint8(explanation.masked_image())
 
 
-def photo_of(explanation: Explanation) -> np.ndarray:
+def photo_of(explanation: _Explanation) -> np.ndarray:
   """``(h, w, 3)`` uint8: the explained image itself (at the model's resolution)."""
   return _to_uint8(explanation.image)
 
@@ -95,7 +96,7 @@ def save_png(pixels: np.ndarray, path: Path) -> None:
   Path(path).write_bytes(png_bytes(pixels))
 
 
-def numbers(explanation: Explanation) -> list[tuple[str, str]]:
+def numbers(explanation: _Explanation) -> list[tuple[str, str]]:
   """The explanation's headline numbers as ``(name, value)`` text, in reading order."""
   e = explanation
   return [("class", str(e.target)),
@@ -108,7 +109,7 @@ def numbers(explanation: Explanation) -> list[tuple[str, str]]:
                       f"evolve {e.evolve_time:.2f}")]
 
 
-def caption(explanation: Explanation) -> str:
+def caption(explanation: _Explanation) -> str:
   """One line: class, p before and after, superpixels kept."""
   e = explanation
   return (f"class {e.target}  p {e.original_probability:.3f} -> {e.explanation_probability:.3f}  "
@@ -118,7 +119,7 @@ def caption(explanation: Explanation) -> str:
 _MIN_SHOWN_WIDTH = 224  # small images are shown enlarged (pixelated) so the superpixels stay readable
 
 
-def explanation_html(explanation: Explanation) -> str:
+def explanation_html(explanation: _Explanation) -> str:
   """Self-contained HTML: the overlay (an inline PNG) beside a table of :func:`numbers`."""
   import base64
   import html
@@ -133,7 +134,7 @@ def explanation_html(explanation: Explanation) -> str:
           f'style="image-rendering:pixelated"><table>{rows}</table></div>')
 
 
-def plot(explanation: Explanation, *, figsize: tuple[float, float] = (11.0, 4.0)) -> Any:
+def plot(explanation: _Explanation, *, figsize: tuple[float, float] = (11.0, 4.0)) -> Any:
   """A pyplot figure: the overlay (titled with :func:`caption`) beside the fitness curve."""
   import matplotlib.pyplot as plt
 
@@ -146,7 +147,7 @@ def plot(explanation: Explanation, *, figsize: tuple[float, float] = (11.0, 4.0)
   return fig
 
 
-def draw_fitness(ax: Any, explanation: Explanation, *, title: str) -> None:
+def draw_fitness(ax: Any, explanation: _Explanation, *, title: str) -> None:
   """Best and mean population fitness per generation on a matplotlib ``Axes``; ``title`` is plain text."""
   gens = np.arange(len(explanation.fitness_history))
   style = {"marker": "o", "markersize": 3} if len(gens) <= 30 else {}
@@ -161,7 +162,7 @@ def draw_fitness(ax: Any, explanation: Explanation, *, title: str) -> None:
     ax.set_xlim(0, gens[-1])
 
 
-def save_fitness_plot(explanation: Explanation, path: Path, *, title: str) -> None:
+def save_fitness_plot(explanation: _Explanation, path: Path, *, title: str) -> None:
   """The fitness curve (:func:`draw_fitness`) as a PNG (matplotlib's Agg canvas, no display); ``title`` is plain
   text, never mathtext."""
   from matplotlib.figure import Figure
@@ -191,7 +192,7 @@ def save_strip(panels: Sequence[tuple[np.ndarray, str]], path: Path) -> None:
   fig.savefig(path, format="png")
 
 
-def size_panels(explanation: Explanation,
+def size_panels(explanation: _Explanation,
                 best_of_size: Mapping[str, Mapping[str, Any]]) -> list[tuple[np.ndarray, str]]:
   """The masked image the classifier saw for the most probable mask of at most k superpixels, with its caption
   ``k=3  p=0.81`` (``k=2 (of at most 3)`` when a smaller mask was the better one), for each k of
@@ -207,6 +208,6 @@ def size_panels(explanation: Explanation,
   return panels
 
 
-def save_sizes(explanation: Explanation, best_of_size: Mapping[str, Mapping[str, Any]], path: Path) -> None:
+def save_sizes(explanation: _Explanation, best_of_size: Mapping[str, Mapping[str, Any]], path: Path) -> None:
   """:func:`size_panels` side by side as a PNG (:func:`save_strip`)."""
   save_strip(size_panels(explanation, best_of_size), path)

@@ -35,7 +35,7 @@ import numpy as np
 from evojax_lime.compat._classifier import check_host, clear_host, engine_classifier, scores_program, traces_as_jax
 from evojax_lime.compat._value_range import value_range
 from evojax_lime.config import ELimeConfig
-from evojax_lime.explain import explain
+from evojax_lime.explain_api import explain
 from evojax_lime.baselines.lime import fit_program
 from evojax_lime.evaluation.fitness import Problem
 from evojax_lime.metrics import chunk_size_for
@@ -46,10 +46,14 @@ _RIDGE_ALPHA = 1.0  # lime_base's Ridge(alpha=1)
 _MIN_WEIGHT = 1e-6  # E-LIME's smallest |weight|: keeps every superpixel's sign
 
 
-def _check_random_state(seed: Any) -> np.random.RandomState:
-  """``sklearn.utils.check_random_state``: None -> numpy's global state, int -> a new one, a state as is."""
+def _check_random_state(seed: Any) -> Any:
+  """``sklearn.utils.check_random_state``: None -> numpy's global state, int -> a new one, a state as is.
+
+  The global state is reached through ``numpy.random``'s own functions (``np.random.randint`` draws from it), the
+  public face of the ``RandomState`` that sklearn reads from a private name.
+  """
   if seed is None or seed is np.random:
-    return np.random.mtrand._rand
+    return np.random
   if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
     return np.random.RandomState(seed)
   if isinstance(seed, np.random.RandomState):
