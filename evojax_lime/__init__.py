@@ -13,13 +13,13 @@ from evojax_lime.evaluation.fill import make_fill  # noqa: F401
 from evojax_lime.evaluation.fitness import Problem, evaluate  # noqa: F401
 from evojax_lime.evaluation.host import host_classifier
 from evojax_lime.evaluation.masking import masked_batch  # noqa: F401
-from evojax_lime.explain import explain, explain_batch, explain_front
+from evojax_lime.explain_api import explain, explain_batch, explain_front
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
 from evojax_lime.segmentation.superpixels import genome_length, segment
 from evojax_lime.strategies import operators  # noqa: F401
-from evojax_lime.strategies.by_hand import EvolveResult, evolve, generation_step, init_state  # noqa: F401
 from evojax_lime.strategies.ga import GAState  # noqa: F401
+from evojax_lime.strategies.ga_by_hand import EvolveResult, evolve, generation_step, init_state  # noqa: F401
 from evojax_lime.strategies.importance import gene_importance  # noqa: F401
 from evojax_lime.studies import StudyTable, study
 from evojax_lime.versions import __version__  # noqa: F401

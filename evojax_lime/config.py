@@ -12,7 +12,9 @@ from typing import Any, Mapping, Optional
 import jax.numpy as jnp
 from flax import struct
 
-SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quickshift_jax")
+from evojax_lime.segmentation.superpixels import IN_PROGRAM
+
+SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid") + IN_PROGRAM
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 SEEDINGS = ("random", "occlusion", "greedy")
@@ -30,16 +32,22 @@ class GAParams:
   Attributes:
     init_prob: probability that an initial gene is 1.
     crossover_rate: probability that a pair of parents is recombined.
-    mutation_rate: per-gene flip probability (unused where ``mutation_one_over_k`` is True).
+    mutation_rate: per-gene flip probability, whatever the image's number of superpixels K.
     parsimony: fitness penalty for keeping every superpixel.
-    mutation_one_over_k: flip each gene with probability 1 / K, K the image's number of superpixels.
+    mutation_flips: flips per genome expected from a term that scales with the image, ``mutation_flips / K`` per
+      gene (``ELimeConfig(mutation_rate=None)``: 1, so 1 / K). A gene flips with probability
+      ``mutation_rate + mutation_flips / K``.
   """
 
   init_prob: jnp.ndarray
   crossover_rate: jnp.ndarray
   mutation_rate: jnp.ndarray
   parsimony: jnp.ndarray
-  mutation_one_over_k: jnp.ndarray = False
+  mutation_flips: jnp.ndarray = 0.0
+
+  def gene_mutation_rate(self, num_genes: jnp.ndarray) -> jnp.ndarray:
+    """The per-gene flip probability for an image of ``num_genes`` (K) superpixels."""
+    return self.mutation_rate + self.mutation_flips / jnp.asarray(num_genes, jnp.float32)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -69,7 +77,8 @@ class ELimeConfig:
     genome_length: static genome length; ``None`` pads K up to a power of two (at least 16) so images with
       different K share one compiled program.
     chunk_size: individuals evaluated at once; ``None`` picks the largest chunk that fits in a share of the
-      free device memory. Bounds memory; the result does not depend on it.
+      device's total memory (not its free memory, which moves from call to call and would change the compiled
+      program). Bounds memory; the result does not depend on it.
     patience: stop when the answer (see ``answer``) has not changed for this many generations (``None``:
       never); under either rule it only changes for a better one.
     dtype: ``"float32"`` or ``"bfloat16"`` for the masked images fed to the classifier; fitness stays float32.
@@ -165,12 +174,12 @@ class ELimeConfig:
     f32 = lambda v: jnp.asarray(v, jnp.float32)
     one_over_k = self.mutation_rate is None
     return GAParams(f32(self.init_prob), f32(self.crossover_rate), f32(0.0 if one_over_k else self.mutation_rate),
-                    f32(self.parsimony), jnp.asarray(one_over_k))
+                    f32(self.parsimony), f32(1.0 if one_over_k else 0.0))
 
   @property
   def segments_in_program(self) -> bool:
     """Superpixels, fill and target are computed inside the compiled program."""
-    return self.segmentation in ("slic_jax", "quickshift_jax")
+    return self.segmentation in IN_PROGRAM
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

@@ -3,7 +3,7 @@ to the end."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -18,22 +18,30 @@ from evojax_lime.front import ParetoFront
 from evojax_lime.scores import rank_correlation
 
 
-# A randomised copy of the classifier, or a cascade of them (a list, randomised ever deeper), or None.
-Randomised = Union[None, Classifier, Sequence[Classifier]]
-
-
 def _one(value: Any) -> Optional[list]:
   return None if value is None else [value]
 
 
-def _explained(search: Search, *, randomised: Randomised, robustness: bool,
+def _randomised_models(randomised: Optional[Classifier], cascade: Optional[Sequence[Classifier]]
+                       ) -> Optional[list[Classifier]]:
+  """The randomised copies a sanity score explains again (``None``: no score), each option checked."""
+  if randomised is not None and cascade is not None:
+    raise ValueError("pass randomised (one randomised copy) or cascade (copies randomised ever deeper), not both")
+  if isinstance(randomised, (list, tuple)):
+    raise ValueError("randomised takes one randomised copy of the classifier; pass a list of them as cascade=[...]")
+  if cascade is not None and (not isinstance(cascade, (list, tuple)) or not cascade):
+    got = "an empty list" if isinstance(cascade, (list, tuple)) else f"a {type(cascade).__name__}"
+    raise ValueError(f"cascade must be a non-empty list of randomised classifiers, got {got}")
+  return list(cascade) if cascade is not None else _one(randomised)
+
+
+def _explained(search: Search, *, randomised: Optional[list[Classifier]], cascade: bool, robustness: bool,
                progress: Optional[Progress]) -> list[Explanation]:
-  """The search's explanations with the scores asked for: sanity against a randomised copy of the classifier
-  (or each of a cascade of them), robustness from each image's variant rows (see :func:`_with_variants`)."""
+  """The search's explanations with the scores asked for: sanity against each randomised copy of the classifier
+  (one, or a ``cascade`` of them), robustness from each image's variant rows (see :func:`_with_variants`)."""
   exps = search.advance(progress=progress).explanations()
   if randomised is not None:
-    cascade = isinstance(randomised, (list, tuple))
-    reruns = [search.rerun(c) for c in (randomised if cascade else [randomised])]
+    reruns = [search.rerun(c) for c in randomised]
     correlations = [[rank_correlation(e.importance, others[i].importance) for others in reruns]
                     for i, e in enumerate(exps)]
     exps = [dataclasses.replace(e, sanity=values[0], sanity_cascade=tuple(values) if cascade else None)
@@ -73,7 +81,8 @@ def _with_variants(images: Any, *, config: ELimeConfig, targets: Any, segments: 
 def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
             config: ELimeConfig = ELimeConfig(), seed: Any = 0, logits: bool = False,
             baseline: Any = None, progress: Optional[Progress] = None, restarts: int = 1,
-            randomised: Randomised = None, robustness: bool = False) -> Explanation:
+            randomised: Optional[Classifier] = None, cascade: Optional[Sequence[Classifier]] = None,
+            robustness: bool = False) -> Explanation:
   """Evolves the set of superpixels that best keeps ``classifier``'s belief in ``target``.
 
   Args:
@@ -96,8 +105,9 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
     randomised: optional copy of ``classifier`` with randomised layers (``models.randomised.randomised(model,
       layers=n).classifier()``): the same search runs again on it, through the same compiled program, for the same
       target, and ``sanity`` (in :meth:`Explanation.scores`) is the rank correlation of the two importances.
-      Costs a second search. A list of copies randomised ever deeper (``models.randomised.cascade``) is
-      Adebayo et al.'s cascade: one more search each, ``sanity_cascade`` the correlation under each (in order)
+      Costs a second search.
+    cascade: instead of ``randomised``, a list of copies randomised ever deeper (``models.randomised.cascade``):
+      Adebayo et al.'s cascade, one more search each, ``sanity_cascade`` the correlation under each (in order)
       and ``sanity`` the first.
     robustness: also explain the image cut by other segmentations and with another fill, as rows of the same
       search (:mod:`evojax_lime.robustness`); ``robustness`` (in :meth:`Explanation.scores`) is the mean pixel
@@ -112,14 +122,14 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
   prng_key(seed)  # one image takes one seed: refuse anything else before any work
   return explain_batch([image], classifier, targets=[target], segments=_one(segments), config=config,
                        seeds=[seed], logits=logits, baselines=_one(baseline), progress=progress, restarts=restarts,
-                       randomised=randomised, robustness=robustness)[0]
+                       randomised=randomised, cascade=cascade, robustness=robustness)[0]
 
 
 def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, segments: Any = None,
                   config: ELimeConfig = ELimeConfig(), seeds: Any = 0, logits: bool = False,
                   baselines: Any = None, params: Any = None, progress: Optional[Progress] = None,
-                  restarts: int = 1, randomised: Randomised = None,
-                  robustness: bool = False) -> list[Explanation]:
+                  restarts: int = 1, randomised: Optional[Classifier] = None,
+                  cascade: Optional[Sequence[Classifier]] = None, robustness: bool = False) -> list[Explanation]:
   """Explains ``B`` images of one size at once: one compiled program for all of them.
 
   Each step evaluates every image's population as one flat list of rows in chunks, so memory is bounded by
@@ -140,20 +150,20 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
     progress: as for :func:`evojax_lime.explain`, over the whole batch.
     restarts: R > 1 evolves B x R runs in one program and returns each image's consensus, as
       :func:`evojax_lime.explain` does for one image (image b's runs split their keys from its seed).
-    randomised, robustness: as for :func:`evojax_lime.explain`, for every image.
+    randomised, cascade, robustness: as for :func:`evojax_lime.explain`, for every image.
 
   Returns:
     One :class:`Explanation` per image, in order; their timings are those of the whole batch.
   """
   if not isinstance(robustness, bool):
     raise ValueError(f"robustness must be True or False, got {robustness!r}")
-  if isinstance(randomised, (list, tuple)) and not randomised:
-    raise ValueError("randomised must be a classifier or a non-empty list of them, got an empty list")
+  models = _randomised_models(randomised, cascade)
   rows = dict(images=images, targets=targets, segments=segments, baselines=baselines, seeds=seeds, params=params)
   if robustness:
     rows = _with_variants(config=config, **rows)
   search = Search(rows.pop("images"), classifier, config=config, logits=logits, restarts=restarts, **rows)
-  return _explained(search, randomised=randomised, robustness=robustness, progress=progress)
+  return _explained(search, randomised=models, cascade=cascade is not None, robustness=robustness,
+                    progress=progress)
 
 
 def explain_front(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,

@@ -1,7 +1,9 @@
 """Explanation metrics: explanation probability, insertion/deletion curves and AUC, sparsity, stability.
 
-Every metric is a pure, jit-able function of arrays. Probabilities come from the engine's own chunked
-evaluation (:func:`evojax_lime.evaluation.fitness.evaluate`: the same masked batch, fill and classifier the GA sees), so a
+Every metric is a pure, jit-able function of arrays, but for :func:`stability`, a score and so a Python float;
+the formulas they share with the search's program (the trapezoid area, the Jaccard index) live in
+:mod:`evojax_lime.scores`. Probabilities come from the engine's own chunked evaluation
+(:func:`evojax_lime.evaluation.fitness.evaluate`: the same masked batch, fill and classifier the GA sees), so a
 metric scores exactly the images an explainer saw. Rankings and genomes index superpixels ``0..K-1``; a genome
 may be padded to a longer static length with ``False``.
 """
@@ -16,10 +18,11 @@ from flax import struct
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evaluation.fitness import Classifier, Problem, evaluate
 from evojax_lime.engine.cache import cached, weakly
-from evojax_lime.evaluation.chunking import chunk_size
+from evojax_lime.evaluation.chunk_size import chunk_size
 from evojax_lime.evaluation.faithfulness import shown_counts
+from evojax_lime.scores import auc, jaccard, mean_pairwise_jaccard  # noqa: F401 (auc, jaccard: public here too)
 
-_NO_PARSIMONY = GAParams(*(jnp.float32(0.0),) * 4, False)
+_NO_PARSIMONY = GAParams(*(jnp.float32(0.0),) * 5)
 MODES = ("insertion", "deletion")
 
 
@@ -108,11 +111,6 @@ def ranking_genomes(ranking: jax.Array, *, mode: str = "insertion", steps: Optio
   return genomes, shown.sum(1).astype(jnp.float32) / num_genes
 
 
-def auc(fractions: jax.Array, probabilities: jax.Array) -> jax.Array:
-  """Trapezoid area under ``probabilities`` over ``fractions`` (sorted ascending) on [0, 1]."""
-  return jnp.trapezoid(probabilities, fractions)
-
-
 @struct.dataclass
 class Curves:
   """Insertion and deletion curves of one ranking (``T + 1`` points each, x = fraction shown, ascending)."""
@@ -161,23 +159,12 @@ def sparsity(genomes: jax.Array, num_genes: Any = None) -> jax.Array:
   return genomes.sum(-1).astype(jnp.float32) / jnp.asarray(total, jnp.float32)
 
 
-def jaccard(a: jax.Array, b: jax.Array) -> jax.Array:
-  """Jaccard index |a & b| / |a | b| of bool sets ``(..., K)``; two empty sets count as identical (1)."""
-  a, b = jnp.asarray(a, bool), jnp.asarray(b, bool)
-  inter = (a & b).sum(-1)
-  union = (a | b).sum(-1)
-  return jnp.where(union > 0, inter / jnp.maximum(union, 1), 1.0).astype(jnp.float32)
-
-
-def stability(selections: jax.Array) -> jax.Array:
-  """Mean pairwise Jaccard index of the selected sets of R >= 2 runs (e.g. seeds), ``(R, K)`` bool -> ``()``."""
+def stability(selections: Any) -> float:
+  """Mean pairwise Jaccard index of the selected sets of R >= 2 runs (e.g. seeds), ``(R, K)`` bool -> a float."""
   selections = jnp.asarray(selections, bool)
   if selections.ndim != 2 or selections.shape[0] < 2:
     raise ValueError(f"stability needs (R, K) selections with R >= 2 runs, got shape {selections.shape}")
-  r = selections.shape[0]
-  pairs = jaccard(selections[:, None, :], selections[None, :, :])
-  upper = jnp.triu(jnp.ones((r, r), bool), k=1)
-  return jnp.where(upper, pairs, 0.0).sum() / (r * (r - 1) / 2)
+  return float(mean_pairwise_jaccard(selections))
 
 
 def as_problem(explanation: Any) -> Problem:

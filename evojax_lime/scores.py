@@ -1,7 +1,9 @@
 """Scores of an explanation: what each one measures, which way is better, and how it is computed.
 
-The faithfulness curves are evaluated by the search's own compiled program, in one last step after the
-answer is known (see :mod:`evojax_lime.engine.loop`); this module turns them into numbers, on the host.
+The formulas are pure, jit-able ``jax.numpy`` functions of arrays, the one home of each: the search's program
+and the host (:mod:`evojax_lime.metrics`, the explanations' scores, restarts' agreement) call the same ones. The
+faithfulness curves are evaluated by the search's own compiled program, in one last step after the answer is
+known (see :mod:`evojax_lime.evaluation.faithfulness`); this module turns them into areas.
 
 * ``insertion_auc`` and ``deletion_auc`` (Petsiuk et al., "RISE", BMVC 2018; as superpixel curves in
   Samek et al., IEEE TNNLS 2017): reveal (insertion) or hide (deletion) the superpixels in the explanation's
@@ -25,7 +27,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 # name -> (short label, one-line meaning, "higher" or "lower": which way is better)
 LEGEND: dict[str, tuple[str, str, str]] = {
@@ -49,10 +54,73 @@ def legend_line(name: str) -> str:
   return f"{label}: {meaning} ({better} is better)"
 
 
-def trapezoid(x: np.ndarray, y: np.ndarray) -> float:
-  """Trapezoid area under ``y`` over ascending ``x`` (float64)."""
-  x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-  return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0))
+def auc(fractions: Any, probabilities: Any) -> jax.Array:
+  """Trapezoid area under ``probabilities`` over ``fractions`` (both ``(T + 1,)``, fractions ascending in [0, 1]):
+  ``()`` float32."""
+  return jnp.trapezoid(jnp.asarray(probabilities, jnp.float32), jnp.asarray(fractions, jnp.float32))
+
+
+def _jaccard_of_counts(inter: jax.Array, union: jax.Array) -> jax.Array:
+  # Two empty sets count as identical.
+  return jnp.where(union > 0, inter / jnp.maximum(union, 1), 1.0).astype(jnp.float32)
+
+
+def jaccard(a: Any, b: Any) -> jax.Array:
+  """Jaccard index |a & b| / |a | b| of bool sets ``(..., K)`` -> ``(...)`` float32; two empty sets count as
+  identical (1)."""
+  a, b = jnp.asarray(a, bool), jnp.asarray(b, bool)
+  return _jaccard_of_counts((a & b).sum(-1), (a | b).sum(-1))
+
+
+def mean_pairwise_jaccard(selections: Any, *, block: int = 256) -> jax.Array:
+  """Mean :func:`jaccard` over the pairs of ``(R, K)`` bool selections (1 for one run): ``()`` float32.
+
+  Rows are taken ``block`` at a time, so memory is ``block x R`` counts rather than ``R x R x K``: restarts can
+  reach hundreds of thousands of runs.
+  """
+  as_int = jnp.asarray(selections, bool).astype(jnp.int32)
+  r = as_int.shape[0]
+  if r < 2:
+    return jnp.float32(1.0)
+  counts = as_int.sum(1)
+  total = jnp.float32(0.0)
+  for first in range(0, r, block):
+    inter = as_int[first:first + block] @ as_int.T  # (block, R)
+    pairs = _jaccard_of_counts(inter, counts[first:first + block, None] + counts[None, :] - inter)
+    upper = jnp.arange(r)[None, :] > jnp.arange(first, min(first + block, r))[:, None]  # each pair once
+    total = total + jnp.where(upper, pairs, 0.0).sum()
+  return total / jnp.float32(r * (r - 1) / 2)
+
+
+def size_auc_of(size_probabilities: Any) -> jax.Array:
+  """Area under the best p(target) with at most k superpixels kept over k / K (NaN when no size was evaluated).
+
+  Args:
+    size_probabilities: ``(K + 1,)`` best p with exactly k kept, NaN where none was evaluated.
+
+  Returns:
+    ``()`` float32.
+  """
+  p = jnp.asarray(size_probabilities, jnp.float32)
+  best = lax.cummax(jnp.where(jnp.isnan(p), -jnp.inf, p))  # at most k: the best of every smaller size
+  known = jnp.isfinite(best)  # sizes below the smallest evaluated one have no mask: they count as p = 0
+  area = auc(jnp.arange(p.shape[0]) / (p.shape[0] - 1), jnp.where(known, best, 0.0))
+  return jnp.where(known[-1], area, jnp.nan)
+
+
+def _average_ranks(values: jax.Array) -> jax.Array:
+  less = (values[None, :] < values[:, None]).sum(1)
+  equal = (values[None, :] == values[:, None]).sum(1)
+  return less + (equal - 1) / 2.0  # ties share the mean of their ranks
+
+
+def rank_correlation_of(a: Any, b: Any) -> jax.Array:
+  """Spearman's rank correlation of two ``(K,)`` vectors (ties take their mean rank): ``()`` float32, NaN when
+  either is constant."""
+  ra, rb = _average_ranks(jnp.asarray(a, jnp.float32)), _average_ranks(jnp.asarray(b, jnp.float32))
+  ra, rb = ra - ra.mean(), rb - rb.mean()
+  norm = jnp.sqrt((ra * ra).sum() * (rb * rb).sum())
+  return jnp.where(norm > 0, (ra * rb).sum() / jnp.where(norm > 0, norm, 1.0), jnp.nan)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,48 +152,23 @@ class Faithfulness:
 
   @property
   def insertion_auc(self) -> float:
-    return trapezoid(self.shown / self.num_segments, self.insertion)
+    return float(auc(self.shown / self.num_segments, self.insertion))
 
   @property
   def deletion_auc(self) -> float:
     # Deletion step t shows K - shown[t]: integrate over that axis in ascending order.
-    return trapezoid((self.num_segments - self.shown[::-1]) / self.num_segments, self.deletion[::-1])
+    return float(auc((self.num_segments - self.shown[::-1]) / self.num_segments, self.deletion[::-1]))
 
   def summary(self) -> dict[str, Any]:
     return {"ranking": self.ranking.tolist(), "shown": self.shown.tolist(),
             "insertion": self.insertion.tolist(), "deletion": self.deletion.tolist()}
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-  order = np.argsort(values, kind="stable")
-  ranks = np.empty(len(values), np.float64)
-  ranks[order] = np.arange(len(values), dtype=np.float64)
-  _, first, counts = np.unique(values[order], return_index=True, return_counts=True)
-  for start, count in zip(first, counts):  # ties share the mean of their ranks
-    ranks[order[start:start + count]] = start + (count - 1) / 2.0
-  return ranks
+def rank_correlation(a: Any, b: Any) -> float:
+  """:func:`rank_correlation_of` as a Python float."""
+  return float(rank_correlation_of(a, b))
 
 
-def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-  """Spearman's rank correlation of two ``(K,)`` vectors (ties take their mean rank); NaN when either is
-  constant."""
-  ra, rb = _average_ranks(np.asarray(a, np.float64)), _average_ranks(np.asarray(b, np.float64))
-  ra, rb = ra - ra.mean(), rb - rb.mean()
-  norm = np.sqrt((ra * ra).sum() * (rb * rb).sum())
-  return float((ra * rb).sum() / norm) if norm > 0 else float("nan")
-
-
-def size_auc(size_probabilities: Optional[np.ndarray]) -> float:
-  """Area under the best p(target) with at most k kept over k / K (NaN without a curve).
-
-  Args:
-    size_probabilities: ``(K + 1,)`` best p with exactly k kept, NaN where none was evaluated.
-  """
-  if size_probabilities is None:
-    return float("nan")
-  p = np.asarray(size_probabilities, np.float64)
-  best = np.fmax.accumulate(np.where(np.isnan(p), -np.inf, p))  # at most k: the best of every smaller size
-  if not np.isfinite(best[-1]):
-    return float("nan")
-  known = np.isfinite(best)  # sizes below the smallest evaluated one have no mask: they count as p = 0
-  return trapezoid(np.arange(p.shape[0]) / (p.shape[0] - 1), np.where(known, best, 0.0))
+def size_auc(size_probabilities: Optional[Any]) -> float:
+  """:func:`size_auc_of` as a Python float (NaN without a curve)."""
+  return float("nan") if size_probabilities is None else float(size_auc_of(size_probabilities))

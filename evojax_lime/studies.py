@@ -40,14 +40,19 @@ def _scalar(value: Any) -> Any:
 def setting_rates(setting: Any, config: ELimeConfig, index: int = 0) -> dict[str, Any]:
   """One setting (a dict of :data:`RATES`, or a :class:`GAParams` of scalars) over ``config``'s rates, checked.
 
-  ``mutation_rate`` ``None`` (or a negative GAParams value) means 1 / K.
+  ``mutation_rate`` ``None`` (a GAParams: ``mutation_flips=1``) means 1 / K.
   """
   if isinstance(setting, GAParams):
     values = {f: np.asarray(getattr(setting, f)) for f in RATES}
     if any(v.shape != () for v in values.values()):
       raise ValueError(f"settings[{index}]: a GAParams setting must hold scalars")
     rates = {f: float(str(np.float32(v))) for f, v in values.items()}  # 0.2, not float32's 0.20000000298...
-    rates["mutation_rate"] = None if bool(setting.mutation_one_over_k) else rates["mutation_rate"]
+    flips = float(setting.mutation_flips)
+    if flips not in (0.0, 1.0) or (flips and rates["mutation_rate"]):
+      raise ValueError(f"settings[{index}]: a GAParams setting mutates at a rate (mutation_flips=0) or at 1 / K "
+                       f"(mutation_rate=0, mutation_flips=1), got mutation_rate={rates['mutation_rate']}, "
+                       f"mutation_flips={flips}")
+    rates["mutation_rate"] = None if flips else rates["mutation_rate"]
   elif isinstance(setting, Mapping):
     unknown = sorted(str(k) for k in setting if k not in RATES)
     if unknown:
@@ -114,7 +119,7 @@ class StudyTable:
         selections = np.zeros((len(group), group[0]["K"]), bool)
         for i, r in enumerate(group):
           selections[i, [int(x) for x in r["selected"].split()]] = True
-        s["stability"] = float(metrics.stability(selections))
+        s["stability"] = metrics.stability(selections)
       out.append({k: float(v) if isinstance(v, np.floating) else v for k, v in s.items()})
     return out
 

@@ -74,7 +74,7 @@ def cascade(model: Model, *, depths: Sequence[int], seed: int = 0) -> list[Model
     seed: seed of the new weights.
 
   Returns:
-    The copies, in the order of ``depths`` (``explain(..., randomised=[m.classifier() for m in copies])``
+    The copies, in the order of ``depths`` (``explain(..., cascade=[m.classifier() for m in copies])``
     scores the explanation against each).
   """
   depths = list(depths)

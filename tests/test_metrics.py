@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from absl.testing import parameterized
 
-from evojax_lime import metrics
+from evojax_lime import metrics, scores
 from evojax_lime.evaluation.fitness import Problem
 from evojax_lime.segmentation.superpixels import grid_segments
 
@@ -103,12 +103,21 @@ class MetricsTest(chex.TestCase):
     np.testing.assert_allclose(self.variant(metrics.sparsity)(genomes, 2), [1.0, 0.0])
 
   @chex.variants(with_jit=True, without_jit=True)
-  def test_stability(self):
+  def test_jaccard(self):
     sel = jnp.asarray([[1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 0, 0]], bool)
     # Jaccard: (0,1) = 1/3, (0,2) = 1, (1,2) = 1/3.
-    np.testing.assert_allclose(self.variant(metrics.stability)(sel), 5 / 9, atol=1e-6)
-    np.testing.assert_allclose(self.variant(metrics.stability)(jnp.zeros((2, 4), bool)), 1.0)
+    np.testing.assert_allclose(self.variant(scores.mean_pairwise_jaccard)(sel), 5 / 9, atol=1e-6)
+    np.testing.assert_allclose(self.variant(scores.mean_pairwise_jaccard)(sel[:1]), 1.0)
     np.testing.assert_allclose(self.variant(metrics.jaccard)(sel[0], sel[1]), 1 / 3, atol=1e-6)
+    shifted = sel[jnp.asarray([1, 2, 0])]
+    np.testing.assert_allclose(self.variant(metrics.jaccard)(sel, shifted), [1 / 3, 1 / 3, 1.0], atol=1e-6)
+
+
+def test_stability_is_a_float():
+  sel = jnp.asarray([[1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 0, 0]], bool)
+  assert isinstance(metrics.stability(sel), float)
+  assert metrics.stability(sel) == pytest.approx(5 / 9, abs=1e-6)
+  assert metrics.stability(jnp.zeros((2, 4), bool)) == 1.0
 
 
 @pytest.mark.parametrize("steps", [0, K + 1, 2.0, True])

@@ -156,7 +156,8 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--patience", type=int, metavar="N",
                  help="stop after N generations in which the answer did not change (default: run all generations)")
   g.add_argument("--chunk-size", type=int, metavar="N",
-                 help="masked images per classifier call, to bound memory (default: fit free memory)")
+                 help="masked images per classifier call, to bound memory (default: fit a share of the device's "
+                      "total memory)")
   g.add_argument("--restarts", type=_positive, default=1, metavar="R",
                  help="R independent runs per photo in one program; their consensus is written, with its stability "
                       "(mean pairwise Jaccard of the runs' selections) in the record, the summary and the report")

@@ -170,7 +170,7 @@ class BatchExplainer:
       return search.advance(progress=on_generation).fronts()
     return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
                          config=config, seeds=self.seed, restarts=self.restarts, progress=on_generation,
-                         randomised=None if self.randomised is None else [m.classifier() for m in self.randomised],
+                         cascade=None if self.randomised is None else [m.classifier() for m in self.randomised],
                          robustness=self.robustness)
 
   def explain(self, batch: Sequence[Prepared], *, size: int, index: int,

@@ -36,7 +36,8 @@ class ProgramKey:
     schedule: generations, patience and restarts.
     segmentation: ``(method, params)`` of the JAX segmentation the first step runs for rows without a label
       map, or ``None`` when every row's labels are given.
-    fill: ``(kind, blur_sigma)`` of the fill the first step computes for rows without a baseline.
+    fill: ``(kind, blur_sigma)`` of the fill the first step computes for rows without a baseline; the sigma is
+      ``None`` for any fill but blur, so a sigma no fill uses does not change the program.
     length: static genome length L.
     chunk_size: rows per classifier call.
     logits: the classifier returns logits.

@@ -36,7 +36,7 @@ def _jsonable(value: Any) -> Any:
 
 def identity(search: Any) -> dict:
   """What ``search``'s state belongs to (JSON-ready)."""
-  rates = jax.device_get(search._initial.params)
+  rates = jax.device_get(search.params)
   return _jsonable({
       "engine": __version__, "strategy": repr(search.strategy), "config": dataclasses.asdict(search.config),
       "restarts": search.restarts, "logits": search.logits, "length": search.length,
@@ -44,9 +44,7 @@ def identity(search: Any) -> dict:
       "images": [_digest(p.image) for p in search.prepared], "targets": [p.target for p in search.prepared],
       "labels": [_digest(p.labels) for p in search.prepared],
       "baselines": [_digest(p.baseline) for p in search.prepared],
-      "params": {f: np.asarray(v).tolist() for f, v in zip(("init_prob", "crossover_rate", "mutation_rate",
-                                                            "parsimony", "mutation_one_over_k"),
-                                                           jax.tree_util.tree_leaves(rates))}})
+      "params": {f.name: np.asarray(getattr(rates, f.name)).tolist() for f in dataclasses.fields(rates)}})
 
 
 def save(path: Any, ident: dict, state: Any) -> None:

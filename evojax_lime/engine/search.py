@@ -24,13 +24,13 @@ from evojax_lime.engine.preparation import check_config, length_for, prepare, st
 from evojax_lime.engine.program import ProgramKey, program, shape_key
 from evojax_lime.engine.program_store import classifier_name, load, store_folder, store_key
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
-from evojax_lime.evaluation.chunking import chunk_size, total_memory_bytes
+from evojax_lime.evaluation.chunk_size import chunk_size, total_memory_bytes
 from evojax_lime.evaluation.classifier import split_classifier
 from evojax_lime.evaluation.host import faults_of
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
-from evojax_lime.scores import Faithfulness
+from evojax_lime.scores import Faithfulness, mean_pairwise_jaccard
 from evojax_lime.strategies import STRATEGIES, Strategy
 
 # (generation, best fitness so far) -> None, called on the calling thread between segments of a run.
@@ -102,10 +102,9 @@ def batched_params(params: Any, config: ELimeConfig, n: int) -> GAParams:
   params = list(params)
   if len(params) != n or not all(isinstance(p, GAParams) for p in params):
     raise ValueError(f"params must be a GAParams or one GAParams per image ({n})")
-  if any(float(p.mutation_rate) < 0 for p in params):
-    raise ValueError("a GAParams mutation_rate must be >= 0; set mutation_one_over_k=True for 1 / K")
-  one = lambda p: GAParams(*(np.float32(x) for x in (p.init_prob, p.crossover_rate, p.mutation_rate, p.parsimony)),
-                           np.bool_(p.mutation_one_over_k))
+  if any(not float(p.mutation_rate) >= 0 or not float(p.mutation_flips) >= 0 for p in params):
+    raise ValueError("a GAParams mutation_rate and mutation_flips must be >= 0 (mutation_flips=1.0 for 1 / K)")
+  one = lambda p: GAParams(*(np.float32(x) for x in jax.tree_util.tree_leaves(p)))
   return jax.tree_util.tree_map(lambda *xs: np.stack(xs), *[one(p) for p in params])
 
 
@@ -169,7 +168,9 @@ class Search:
     cuts = any(p.labels is None for p in self.prepared)
     key = ProgramKey(strategy=self.strategy, schedule=self.schedule,
                      segmentation=(config.segmentation, config.segmentation_params) if cuts else None,
-                     fill=(config.fill, float(config.blur_sigma)), length=self.length, chunk_size=config.chunk_size,
+                     # A sigma only where it blurs: one no fill uses must not make another program.
+                     fill=(config.fill, float(config.blur_sigma) if config.fill == "blur" else None),
+                     length=self.length, chunk_size=config.chunk_size,
                      logits=logits, dtype=config.dtype, shard=config.shard)
     evaluated = len(rows) * self.strategy.population_size  # rows a step evaluates
     store, stored = self._stored_program(classifier, key, evaluated)
@@ -211,6 +212,11 @@ class Search:
   def memory_analysis(self) -> Any:
     """XLA's memory analysis of the compiled program (``None`` where the backend gives none)."""
     return self._run.memory_analysis()
+
+  @property
+  def params(self) -> Any:
+    """The rates of every row (a :class:`GAParams` of ``(rows,)`` arrays), as the search started with them."""
+    return self._initial.params
 
   @property
   def chunk_size(self) -> int:
@@ -384,7 +390,7 @@ class Search:
         mean_fitness_history=_padded([r.mean_fitness_history for r in runs]).mean(0),
         generations_run=max(r.generations_run for r in runs),
         num_evaluations=sum(r.num_evaluations for r in runs) + 1, seed=self.seeds[b],
-        stability=pairwise_jaccard(genomes), runs=tuple(runs),
+        stability=float(mean_pairwise_jaccard(genomes)), runs=tuple(runs),
         size_probabilities=np.fmax.reduce([r.size_probabilities for r in runs]),
         size_genomes=runs[int(np.argmax([np.nan_to_num(r.size_probabilities, nan=-1) for r in runs], axis=0)[0])]
         .size_genomes,
@@ -423,25 +429,6 @@ class Search:
     self.state = saved_state.load(path, self.identity(), self._initial, schedule=self.schedule,
                                   num_classes=self.num_classes)
     return self
-
-
-def pairwise_jaccard(selections: np.ndarray, *, block: int = 256) -> float:
-  """Mean pairwise Jaccard index of ``(R, K)`` bool selections (1.0 for one), as
-  :func:`evojax_lime.metrics.stability` computes it, in float32, with memory ``block x R`` rather than R x R x K."""
-  sel = np.asarray(selections, bool)
-  r = sel.shape[0]
-  if r < 2:
-    return 1.0
-  counts = sel.sum(1).astype(np.int64)
-  as_int = sel.astype(np.int32)
-  total = np.float32(0.0)
-  for first in range(0, r, block):
-    inter = as_int[first:first + block] @ as_int.T  # (block, R)
-    union = counts[first:first + block, None] + counts[None, :] - inter
-    pairs = np.where(union > 0, (inter / np.maximum(union, 1)).astype(np.float32), np.float32(1.0))
-    rows = np.arange(first, min(first + block, r))[:, None]
-    total = np.float32(total + pairs[np.arange(r)[None, :] > rows].sum(dtype=np.float32))  # upper triangle
-  return float(np.float32(total / np.float32(r * (r - 1) / 2)))
 
 
 def _check_state_memory(one_row: Any, *, rows: int) -> None:

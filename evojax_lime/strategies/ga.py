@@ -104,7 +104,7 @@ class GA:
       children = crossover(k_cx, state.population[parents[:self.population_size]],
                            state.population[parents[self.population_size:]], num_genes=num_genes,
                            kind=self.crossover, rate=params.crossover_rate)
-      rate = jnp.where(params.mutation_one_over_k, 1.0 / jnp.asarray(num_genes, jnp.float32), params.mutation_rate)
+      rate = params.gene_mutation_rate(num_genes)
       children = bit_flip_mutation(k_mut, children, num_genes=num_genes, rate=rate)
       if self.seeding == "occlusion":  # the second population: prefixes of the occlusion ranking
         drop = occlusion_drop(state.population, state.probability, num_genes)

@@ -18,7 +18,7 @@ from flax import struct
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.strategies.importance import gene_importance
 from evojax_lime.strategies.operators import bernoulli_init, bit_flip_mutation, crossover
-from evojax_lime.strategies.operators.nsga2 import crowded_tournament, survivors
+from evojax_lime.strategies.operators.non_dominated import crowded_tournament, survivors
 
 # Rows of the dominance matrix built at once: bounds its (rows, 2P, 2) comparison for large populations.
 DOMINANCE_CHUNK = 512
@@ -75,7 +75,7 @@ class NSGA2:
       parents = crowded_tournament(k_sel, state.rank, state.crowding, 2 * pop)
       kids = crossover(k_cx, state.population[parents[:pop]], state.population[parents[pop:]],
                        num_genes=num_genes, kind=self.crossover, rate=params.crossover_rate)
-      rate = jnp.where(params.mutation_one_over_k, 1.0 / jnp.asarray(num_genes, jnp.float32), params.mutation_rate)
+      rate = params.gene_mutation_rate(num_genes)
       return bit_flip_mutation(k_mut, kids, num_genes=num_genes, rate=rate)
 
     return state.replace(key=key), jax.lax.cond(state.generation == 0, initial, children)

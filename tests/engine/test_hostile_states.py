@@ -9,8 +9,8 @@ from flax import serialization
 
 import evojax_lime as el
 from evojax_lime.engine import saved_state
-from evojax_lime.engine.search import pairwise_jaccard
 from evojax_lime.metrics import stability
+from evojax_lime.scores import mean_pairwise_jaccard
 from tests.engine.planted import planted_problem
 
 BASE = el.ELimeConfig(population_size=8, generations=3, parsimony=0.05, fill="black")
@@ -108,7 +108,10 @@ def test_huge_restarts_refused_before_any_work_and_agreement_without_r_by_r(prob
                restarts=200000)
   rng = np.random.default_rng(0)
   sel = rng.random((700, 12)) < 0.4  # more runs than one block of the agreement
-  assert pairwise_jaccard(sel) == pytest.approx(float(stability(list(sel))), rel=1e-5)
+  inter, union = (sel[:, None] & sel[None]).sum(-1), (sel[:, None] | sel[None]).sum(-1)  # R x R, in float64
+  pairs = np.where(union > 0, inter / np.maximum(union, 1), 1.0)[np.triu_indices(len(sel), 1)]
+  assert float(mean_pairwise_jaccard(sel)) == pytest.approx(pairs.mean(), rel=1e-5)
+  assert stability(list(sel)) == pytest.approx(pairs.mean(), rel=1e-5)
 
 
 @pytest.mark.parametrize("seed", [2 ** 64, 1.5, "0", None])

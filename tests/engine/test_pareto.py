@@ -85,7 +85,7 @@ def test_hypervolume_and_coverage_by_hand():
 
 class AskTellTest(chex.TestCase):
 
-  @chex.variants(with_jit=True)  # the operators inside are also tested unjitted (test_nsga2, test_operators)
+  @chex.variants(with_jit=True)  # the operators inside are also tested unjitted (test_non_dominated, test_operators)
   def test_ask_then_tell(self):
     pop, length, k = 8, 16, 12
     params = el.ELimeConfig(init_prob=0.3).ga_params()

@@ -72,6 +72,16 @@ def test_only_the_search_program_is_compiled(problem):
   assert exp.compile_time >= events[0][1]
 
 
+def test_a_blur_sigma_that_no_fill_uses_reuses_the_program(problem):
+  image, labels, clf = problem
+  fresh = lambda x: clf(x) * 1.0  # a classifier of its own, so only this test's programs count
+  first = el.explain(image, fresh, segments=labels, config=BASE)
+  with counted_compiles() as events:
+    again = el.explain(image, fresh, segments=labels, config=dataclasses.replace(BASE, blur_sigma=3.0))
+  assert events == [] and again.compile_time == 0.0
+  np.testing.assert_array_equal(again.genome, first.genome)
+
+
 def test_target_resolved_in_program_matches_the_full_image(problem):
   image, labels, clf = problem
   exp = el.explain(image, clf, segments=labels, config=BASE)

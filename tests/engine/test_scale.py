@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import evojax_lime as el
-from evojax_lime.evaluation.chunking import CPU_MAX_CHUNK, auto_chunk_size, choose_chunk, classifier_profile
+from evojax_lime.evaluation.chunk_size import CPU_MAX_CHUNK, auto_chunk_size, choose_chunk, classifier_profile
 from tests.engine.planted import planted_problem
 from tests.engine.same import assert_identical
 

@@ -117,10 +117,14 @@ def test_a_cascade_scores_each_randomised_model_in_order(weighted):
   clf = _weighted(24, weights)
   noise = jnp.asarray(np.random.default_rng(0).normal(size=weights.shape), jnp.float32)
   same, random = _weighted(24, weights * 1.0), _weighted(24, noise)
-  exp = el.explain(image, clf, segments=labels, config=BASE, randomised=[same, random])
+  exp = el.explain(image, clf, segments=labels, config=BASE, cascade=[same, random])
   assert len(exp.sanity_cascade) == 2 and exp.sanity == exp.sanity_cascade[0] == pytest.approx(1.0)
   assert exp.sanity_cascade[1] == el.explain(image, clf, segments=labels, config=BASE, randomised=random).sanity
   assert exp.summary()["sanity_cascade"] == list(exp.sanity_cascade)
   assert el.explain(image, clf, segments=labels, config=BASE, randomised=random).sanity_cascade is None
   with pytest.raises(ValueError, match="non-empty list"):
-    el.explain(image, clf, segments=labels, config=BASE, randomised=[])
+    el.explain(image, clf, segments=labels, config=BASE, cascade=[])
+  with pytest.raises(ValueError, match=r"as cascade=\[\.\.\.\]"):
+    el.explain(image, clf, segments=labels, config=BASE, randomised=[same, random])
+  with pytest.raises(ValueError, match="not both"):
+    el.explain(image, clf, segments=labels, config=BASE, randomised=random, cascade=[same])

@@ -83,6 +83,8 @@ def test_csv_and_json_round_trip(table, tmp_path):
     ({"parsimony": 0.1}, "not a single one"),
     ([], "at least one setting"),
     ([el.GAParams(*(np.zeros(2, np.float32),) * 4)], r"settings\[0\]: a GAParams setting must hold scalars"),
+    ([el.GAParams(*(np.float32(0.1),) * 4, mutation_flips=np.float32(2.0))],
+     r"settings\[0\]: a GAParams setting mutates at a rate \(mutation_flips=0\) or at 1 / K"),
 ])
 def test_bad_settings(problems, settings, message):
   images, labels, clf = problems

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from evojax_lime.strategies.operators import nsga2
+from evojax_lime.strategies.operators import non_dominated
 
 
 def _ranks_reference(obj: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ class NSGA2Test(chex.TestCase):
       obj = _objectives(seed, 40, ties=seed % 2 == 0)
       want = _ranks_reference(obj)
       for chunk in (None, 7):
-        got = self.variant(lambda o: nsga2.non_dominated_rank(o, chunk_size=chunk))(jnp.asarray(obj))
+        got = self.variant(lambda o: non_dominated.non_dominated_rank(o, chunk_size=chunk))(jnp.asarray(obj))
         np.testing.assert_array_equal(np.asarray(got), want, err_msg=f"seed {seed} chunk {chunk}")
 
   @chex.variants(with_jit=True, without_jit=True)
@@ -64,7 +64,7 @@ class NSGA2Test(chex.TestCase):
     for seed in range(4):
       obj = _objectives(seed, 40, ties=seed % 2 == 0)
       rank = _ranks_reference(obj)
-      got = np.asarray(self.variant(nsga2.crowding_distance)(jnp.asarray(obj), jnp.asarray(rank, jnp.int32)))
+      got = np.asarray(self.variant(non_dominated.crowding_distance)(jnp.asarray(obj), jnp.asarray(rank, jnp.int32)))
       want = _crowding_reference(obj, rank)
       np.testing.assert_allclose(got, want, rtol=1e-5)
       for r in np.unique(rank):  # the extremes of every front in every objective are infinite
@@ -78,7 +78,7 @@ class NSGA2Test(chex.TestCase):
     obj = _objectives(5, 60, ties=False)
     rank = _ranks_reference(obj)
     for keep in (int((rank == 0).sum()), 45):
-      idx, r, crowd = self.variant(lambda o: nsga2.survivors(o, keep, chunk_size=16))(jnp.asarray(obj))
+      idx, r, crowd = self.variant(lambda o: non_dominated.survivors(o, keep, chunk_size=16))(jnp.asarray(obj))
       idx, r = np.asarray(idx), np.asarray(r)
       assert len(set(idx.tolist())) == keep
       np.testing.assert_array_equal(r, rank[idx])
@@ -99,16 +99,16 @@ class NSGA2Test(chex.TestCase):
   def test_tournament_prefers_lower_rank_then_crowding(self):
     rank = jnp.array([0, 1, 0, 2], jnp.int32)
     crowd = jnp.array([1.0, 9.0, jnp.inf, 0.0])
-    winners = np.asarray(self.variant(lambda k: nsga2.crowded_tournament(k, rank, crowd, 4000))(
+    winners = np.asarray(self.variant(lambda k: non_dominated.crowded_tournament(k, rank, crowd, 4000))(
         jax.random.PRNGKey(0)))
     counts = np.bincount(winners, minlength=4) / 4000
     # Index 2 (rank 0, infinite crowding) beats everyone; index 3 (worst) wins only against itself.
     np.testing.assert_allclose(counts, [5 / 16, 3 / 16, 7 / 16, 1 / 16], atol=0.03)
 
 
-_rank = jax.jit(nsga2.non_dominated_rank)
-_crowding = jax.jit(nsga2.crowding_distance)
-_survivors = jax.jit(nsga2.survivors, static_argnums=1)
+_rank = jax.jit(non_dominated.non_dominated_rank)
+_crowding = jax.jit(non_dominated.crowding_distance)
+_survivors = jax.jit(non_dominated.survivors, static_argnums=1)
 
 
 @settings(max_examples=12, deadline=None)
@@ -132,6 +132,6 @@ def test_ranks_are_permutation_equivariant_and_match_reference(seed, n, ties):
 
 def test_vmaps_over_images():
   objs = np.stack([_objectives(s, 24, ties=True) for s in range(3)])
-  ranks = np.asarray(jax.jit(jax.vmap(nsga2.non_dominated_rank))(jnp.asarray(objs)))
+  ranks = np.asarray(jax.jit(jax.vmap(non_dominated.non_dominated_rank))(jnp.asarray(objs)))
   for o, r in zip(objs, ranks):
     np.testing.assert_array_equal(r, _ranks_reference(o))

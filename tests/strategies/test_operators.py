@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.strategies import operators as ops
 from evojax_lime.strategies.lime_sampling import lime_samples
 from evojax_lime.strategies.operators.crossover import CROSSOVER_FNS
@@ -42,6 +43,15 @@ class OperatorsTest(chex.TestCase):
     out = ops.bit_flip_mutation(jax.random.PRNGKey(3), pop, num_genes=K, rate=None)
     flips_per_individual = np.asarray(out != pop).sum(1).mean()
     assert 0.85 < flips_per_individual < 1.15
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_ga_params_mutation_rate_per_gene(self):
+    rate = self.variant(lambda p, k: p.gene_mutation_rate(k))
+    one_over_k, fixed = ELimeConfig(mutation_rate=None).ga_params(), ELimeConfig(mutation_rate=0.1).ga_params()
+    assert float(rate(one_over_k, jnp.int32(8))) == 0.125 and float(rate(one_over_k, jnp.int32(50))) == np.float32(0.02)
+    assert float(rate(fixed, jnp.int32(8))) == float(rate(fixed, jnp.int32(50))) == np.float32(0.1)
+    both = GAParams(*(jnp.float32(v) for v in (0.5, 0.9, 0.05, 0.0, 2.0)))
+    np.testing.assert_allclose(rate(both, jnp.int32(40)), 0.1, rtol=1e-6)
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_crossover_takes_each_gene_from_a_parent(self):
