@@ -1,8 +1,8 @@
 """Scores of an explanation: what each one measures, which way is better, and how it is computed.
 
-The formulas are pure, jit-able ``jax.numpy`` functions of arrays, the one home of each: the search's program
-and the host (:mod:`evojax_lime.metrics`, the explanations' scores, restarts' agreement) call the same ones. The
-faithfulness curves are evaluated by the search's own compiled program, in one last step after the answer is
+The formulas are pure, jit-able ``jax.numpy`` functions of arrays, the one home of each: :mod:`evojax_lime.metrics`
+(inside its jitted programs too), the search (restarts' agreement) and the explanations' scores call the same
+ones. The faithfulness curves are evaluated by the search's own compiled program, in one last step after the answer is
 known (see :mod:`evojax_lime.evaluation.faithfulness`); this module turns them into areas.
 
 * ``insertion_auc`` and ``deletion_auc`` (Petsiuk et al., "RISE", BMVC 2018; as superpixel curves in
