@@ -128,17 +128,17 @@ def _explainer(args: argparse.Namespace, config: ELimeConfig, overlay_side: Opti
 
 def _resumed(photos: list[Photo], out: OutputFolder,
              options: dict) -> tuple[list[Optional[report.Outcome]], list[int]]:
-  """``(outcomes, todo)``: the outcome of each photo an earlier run in ``out`` explained with these options (shown
-  as it is found; ``None`` for the others), and the indices of the photos still to explain."""
+  """``(outcomes, todo)``: the outcome of each photo an earlier run in ``out`` explained with these options and
+  whose files are all still as it wrote them (shown as it is found; ``None`` for the others), and the indices of
+  the photos still to explain."""
   outcomes: list[Optional[report.Outcome]] = [None] * len(photos)
   todo = []
   for i, photo in enumerate(photos):
     done = resume.done_record(out.path / f"{photo.stem}.json", sha256=photo.sha256, run_options=options)
-    if done is None:
+    if done is None or not resume.files_kept(done, photo.stem, own=lambda name: out.is_own_output(out.path / name)):
       todo.append(i)
       continue
-    thumb = html_report.thumbnail_of_file(out.path / f"{photo.stem}_overlay.png") if out.is_own_output(
-        out.path / f"{photo.stem}_overlay.png") else None
+    thumb = html_report.thumbnail_of_file(out.path / f"{photo.stem}_overlay.png")
     outcomes[i] = report.from_record(photo.label, done, thumbnail=thumb, resumed=True)
     _show(outcomes[i], None)
   return outcomes, todo
