@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
+import jax
 import numpy as np
 
-from evojax_lime import Search, explain_batch, genome_length, segment
-from evojax_lime import render
+from evojax_lime import Search, explain_batch, genome_length, render, segment
 from evojax_lime.cli import batching, html_report, images, notes, record, report
 from evojax_lime.cli.errors import CliError, shown
 from evojax_lime.cli.outputs import OutputFolder
@@ -128,8 +128,6 @@ def photo_failure(err: BaseException) -> bool:
   the tool, which a retry would hide."""
   if isinstance(err, (ValueError, MemoryError)):
     return True
-  import jax  # already imported by the engine that raised
-
   return isinstance(err, jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(err)
 
 
