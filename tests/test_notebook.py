@@ -10,7 +10,7 @@ from PIL import Image
 
 import evojax_lime as el
 from evojax_lime import render
-from evojax_lime.cli import render as cli_render
+from evojax_lime.cli import pipeline as cli_pipeline
 from tests.engine.planted import planted_problem
 
 pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI runs it
@@ -92,7 +92,7 @@ def test_plot_draws_overlay_and_fitness_curve(explanation):
   plt.close(fig)
 
 
-def test_cli_keeps_its_renderer(explanation, tmp_path):
-  assert cli_render.overlay is render.overlay
-  cli_render.save_png(render.masked_input(explanation), tmp_path / "m.png")
+def test_cli_draws_with_the_notebooks_renderer(explanation, tmp_path):
+  assert cli_pipeline.render is render
+  render.save_png(render.masked_input(explanation), tmp_path / "m.png")
   np.testing.assert_array_equal(_decode((tmp_path / "m.png").read_bytes()), render.masked_input(explanation))

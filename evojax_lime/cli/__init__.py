@@ -2,7 +2,7 @@
 
 Modules: :mod:`~evojax_lime.cli.args` (options), :mod:`~evojax_lime.cli.images` (reading photos),
 :mod:`~evojax_lime.cli.model` (classifier and target), :mod:`~evojax_lime.cli.pipeline` (one photo end to end),
-:mod:`~evojax_lime.cli.render` and :mod:`~evojax_lime.cli.record` (what is written),
+:mod:`~evojax_lime.cli.record` (what is written; pictures are drawn by :mod:`evojax_lime.render`),
 :mod:`~evojax_lime.cli.outputs` (atomic writes), :mod:`~evojax_lime.cli.progress` and
 :mod:`~evojax_lime.cli.report` (what a person sees while and after it runs).
 """

@@ -6,7 +6,7 @@ No external assets and no network: thumbnails are ``data:`` URIs, curves are inl
 lines of inline script, and a detail view is a section that CSS shows while it is the page's ``:target`` (the
 photo's link goes to ``#photo-<n>``), so it works from ``file://``. Its pictures are the photo's own files beside
 the page, linked by relative name, so the folder opens from disk as it is. Every string that comes from outside
-(file names, class names, errors, record values) is escaped.
+(file names, class names, errors, record values) is escaped, its control characters shown as escapes.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from evojax_lime import files
+from evojax_lime.cli.errors import shown
 from evojax_lime.cli.detail import real
 from evojax_lime.cli.report import Outcome, stability_text
 from evojax_lime.cli.svg_chart import Series, line_chart, value_range
@@ -98,7 +99,9 @@ def thumbnail_of_file(path: Path, *, side: int = THUMBNAIL_SIDE) -> Optional[byt
 
 
 def _esc(value: Any) -> str:
-  return html.escape(str(value))
+  """``value`` as text in markup: shown as on the terminal (an ESC, a BEL or a right-to-left override from a file
+  name as its escape, see :func:`~evojax_lime.cli.errors.shown`), then HTML-escaped."""
+  return html.escape(shown(value))
 
 
 def _cell(text: str, *, sort: Any = None, cls: str = "", link: str = "") -> str:

@@ -1,22 +1,36 @@
 """The output folder: names for each photo's files and the run's, and writing one image's files so that they
 appear all together or not at all.
 
-Nothing the person owns is replaced. The folder keeps a list of the names this tool wrote there
-(:data:`MANIFEST`, one JSON string a line, appended as files are written); an existing file under any other name,
-or one that is an input photo, is never written over: the photo's outputs get another name instead. So a run
-with ``--out`` set to the photos' own folder leaves the person's ``cat_overlay.png`` alone, and a resumed run
-replaces only its own earlier files.
+Nothing the person owns is replaced. The folder keeps a list of the files this tool wrote there (:data:`MANIFEST`,
+one entry a line, appended as files are written): each file's name, size and SHA-256. A file is the tool's own
+only while it is a regular file of exactly that size and digest (the last entry of its name counts). Any other
+file (not listed, listed but changed since, a link, an input photo) is the person's and is never written over:
+the photo's outputs, or the run's summary, are written beside it under another name (``cat-2_overlay.png``,
+``summary-2.csv``), with a note. So a run with ``--out`` set to the photos' own folder leaves the person's
+``cat_overlay.png`` alone, ``rm out/*`` followed by files of the person's own leaves those alone, and a resumed run
+replaces only its own earlier files, unchanged. An edited list cannot claim a file whose bytes its entry does not
+describe exactly.
+
+The list is read as hostile input (see :func:`read_manifest`): every line must be an entry exactly as the tool
+writes it, or the run stops with one error before anything is written.
+
+Files are staged in a hidden folder beside the outputs (``.evojax-lime-XXXXXXXX``), which the writing process
+holds locked. A run killed while writing (``kill -9``) leaves one behind; a later run removes such a folder only
+when it is provably a staging folder of this tool's that no living process holds (see :func:`_stale_staging`).
 """
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Iterable, Mapping, Optional
 
@@ -26,7 +40,16 @@ from evojax_lime.cli.errors import CliError, print_note, shown
 DEFAULT_ROOT = Path("evojax-lime-out")
 # Not ".evojax-lime-*", the staging folders' prefix; no photo's file can have this name (theirs end in .png, .json).
 MANIFEST = ".evojax-lime.files"
-MANIFEST_LIMIT = 64 << 20  # bytes: about 600 000 names; a larger list is not one this tool wrote
+MANIFEST_LIMIT = 64 << 20  # bytes: about 350 000 entries; a larger list is not one this tool wrote
+# One entry as json.dumps writes it (ASCII only): a name is at most 255 bytes, so at most 255 characters or escapes
+# and a line under 2,048 bytes.
+_LINE_LIMIT = 2048
+_ENTRY = re.compile(r'\{"name": ("(?:[^"\\\x00-\x1f\x7f-\uffff]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4}){1,255}"), '
+                    r'"size": (0|[1-9][0-9]{0,17}), "sha256": "([0-9a-f]{64})"\}')
+STAGING_PREFIX = ".evojax-lime-"
+_STAGING = re.compile(re.escape(STAGING_PREFIX) + r"[a-z0-9_]{8}")  # tempfile.mkdtemp's random part
+# A staging folder younger than this may be one another run has just made and not yet locked.
+STAGING_GRACE_SECONDS = 60
 # Every file a photo may have, by suffix of its stem; no suffix ends with another, so distinct stems never
 # share a file name.
 PHOTO_SUFFIXES = ("_overlay.png", "_explanation.png", "_fitness.png", ".json", "_front.png", "_strip.png",
@@ -53,21 +76,55 @@ def short_stem(base: str) -> str:
   return "".join(kept) + "~" + digest
 
 
-def _read_manifest(path: Path) -> set[str]:
-  """The names :data:`MANIFEST` lists; none when it is missing or is not a plain file of this tool's."""
+Entry = tuple[int, str]  # (size in bytes, hex SHA-256) of a file as this tool wrote it
+
+
+def _entry_line(name: str, entry: Entry) -> str:
+  return json.dumps({"name": name, "size": entry[0], "sha256": entry[1]}) + "\n"
+
+
+def read_manifest(path: Path) -> dict[str, Entry]:
+  """The files :data:`MANIFEST` at ``path`` lists, by name (none when there is no list).
+
+  Read as hostile input: a regular file (not a link) of at most :data:`MANIFEST_LIMIT` bytes, each line matched
+  whole against the one form the tool writes before its name is decoded, so no line can make the reader recurse
+  or take long.
+
+  Raises:
+    CliError: the list is not a regular file, or a line is not an entry as the tool writes it (edited or
+      damaged); one line saying what to do.
+  """
+  advice = "move it away (every file beside it is then treated as yours) or choose another --out"
   try:
-    text = files.read_regular(path, limit=MANIFEST_LIMIT, follow=False).decode("utf-8", "replace")
-  except OSError:
-    return set()
-  names = set()
-  for line in text.splitlines():
-    try:
-      name = json.loads(line)
-    except ValueError:  # a line cut short by a crash: that one file is simply not claimed
-      continue
-    if isinstance(name, str) and name and "/" not in name and name not in (".", ".."):
-      names.add(name)
-  return names
+    data = files.read_regular(path, limit=MANIFEST_LIMIT, follow=False)
+  except FileNotFoundError:
+    return {}
+  except OSError as err:
+    raise CliError(f"{shown(path)}, the list of the files evojax-lime wrote there, cannot be read "
+                   f"({err.strerror or err}): {advice}") from None
+  lines = data.split(b"\n")
+  if lines[-1] == b"":  # the newline that ends the last entry
+    lines.pop()
+  entries = {}
+  for number, line in enumerate(lines, start=1):
+    found = _ENTRY.fullmatch(line.decode("ascii", "replace")) if len(line) <= _LINE_LIMIT else None
+    name = json.loads(found.group(1)) if found else None
+    if not name or "/" in name or "\x00" in name or name in (".", "..", MANIFEST):
+      raise CliError(f"{shown(path)}: line {number} is not an entry of the list of the files evojax-lime wrote "
+                     f"there (edited or damaged); nothing was written: {advice}")
+    entries[name] = (int(found.group(2)), found.group(3))
+  return entries
+
+
+def _digest(path: Path) -> Entry:
+  """``(size, SHA-256)`` of a regular file (not through a link)."""
+  digest, size = hashlib.sha256(), 0
+  with files.open_regular(path, follow=False) as f:
+    for block in iter(lambda: f.read(1 << 20), b""):
+      digest.update(block)
+      size += len(block)
+  return size, digest.hexdigest()
+
 
 # file name -> function that writes that file at the path it is given
 Writers = Mapping[str, Callable[[Path], None]]
@@ -94,7 +151,8 @@ class OutputFolder:
     self.path = Path(path) if path else _fresh_default()
     self._created: list[Path] = []
     self._stems: set[str] = set()  # casefolded: on a case-insensitive disk Cat and cat are one name
-    self._owned: set[str] = set()  # names this tool wrote here, in this run or an earlier one
+    self._owned: dict[str, Entry] = {}  # files this tool wrote here, in this run or an earlier one
+    self._unchanged: dict[str, tuple] = {}  # name -> the lstat fields of the file last found unchanged
     self._inputs: set[tuple[int, int]] = set()  # (device, inode) of every input photo
     self._lock = threading.Lock()  # files are written on a writer thread, the run's own on the main one
     self._manifest_failed = False
@@ -110,7 +168,15 @@ class OutputFolder:
     except OSError as err:
       self._remove_created()
       raise CliError(f"cannot write to output folder {shown(self.path)}: {err.strerror or err}") from None
-    self._owned = _read_manifest(self.path / MANIFEST)
+    try:
+      self._owned = read_manifest(self.path / MANIFEST)
+    except CliError:
+      self._remove_created()
+      raise
+    removed = _remove_stale_staging(self.path)
+    if removed:
+      print_note(f"removed {removed} staging folder{'s' * (removed > 1)} ({STAGING_PREFIX}*) left in "
+                 f"{shown(self.path)} by a run that was killed")
     return self
 
   def __exit__(self, *exc) -> None:
@@ -133,13 +199,30 @@ class OutputFolder:
       self._inputs.add((info.st_dev, info.st_ino))
 
   def is_own_output(self, path: Path) -> bool:
-    """Whether ``path`` is a file this tool wrote into this folder (a folder scan must not take it as a photo)."""
+    """Whether ``path`` is a file this tool wrote into this folder, unchanged since (a folder scan must not take it
+    as a photo; ``--resume`` reuses only such files)."""
     if path.name not in self._owned:
       return False
     try:
-      return os.path.samefile(path.parent, self.path)
+      return os.path.samefile(path.parent, self.path) and self._is_unchanged(path.name, os.lstat(path))
     except OSError:
       return False
+
+  def _is_unchanged(self, name: str, info: os.stat_result) -> bool:
+    """Whether the listed file ``name`` (``lstat`` as ``info``) is a regular file of its entry's size and digest;
+    a file found so is not read again while its inode, size and times stay the same."""
+    fields = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    if not stat.S_ISREG(info.st_mode) or info.st_size != self._owned[name][0]:
+      return False
+    if self._unchanged.get(name) == fields:
+      return True
+    try:
+      same = _digest(self.path / name) == self._owned[name]
+    except OSError:
+      return False
+    if same:
+      self._unchanged[name] = fields
+    return same
 
   def _conflict(self, name: str) -> Optional[str]:
     """Why the file ``name`` may not be written, as ``"<name> <reason>"``; ``None`` when nothing is there, or a
@@ -157,6 +240,8 @@ class OutputFolder:
       return f"{shown(path)} exists and was not written by evojax-lime"
     if not stat.S_ISREG(info.st_mode):
       return f"{shown(path)} is {'a symbolic link' if stat.S_ISLNK(info.st_mode) else files.kind(info.st_mode)}"
+    if not self._is_unchanged(name, info):
+      return f"{shown(path)} was changed or replaced since evojax-lime wrote it"
     return None
 
   def _free(self, name: str) -> bool:
@@ -199,11 +284,10 @@ class OutputFolder:
     self._stems.add(stem.casefold())
     return stem, blocker
 
-  def _claim(self, names: Iterable[str]) -> None:
-    """Adds ``names`` to :data:`MANIFEST` (opened without following a link, and only if a plain file)."""
-    new = [n for n in names if n not in self._owned]
-    self._owned.update(new)
-    if not new or self._manifest_failed:
+  def _claim(self, written: Mapping[str, Entry]) -> None:
+    """Adds ``written`` to :data:`MANIFEST` (opened without following a link, and only if a plain file)."""
+    self._owned.update(written)
+    if not written or self._manifest_failed:
       return
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -211,19 +295,20 @@ class OutputFolder:
       try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
           raise files.UnusableFile("is not a regular file")
-        os.write(fd, "".join(json.dumps(n) + "\n" for n in new).encode("utf-8", "surrogateescape"))
+        os.write(fd, "".join(_entry_line(n, e) for n, e in written.items()).encode("ascii"))
       finally:
         os.close(fd)
     except OSError as err:
       self._manifest_failed = True
       print_note(f"cannot list the files written in {shown(self.path / MANIFEST)} ({err.strerror or err}); "
-                 f"a later --resume will not recognise them and will write beside them")
+                 f"a later run will treat them as yours and write beside them")
 
   def write(self, writers: Writers) -> list[Path]:
     """Writes all of one image's files, or none of them.
 
-    Every file is first written into a hidden temporary folder beside the outputs (same file system), then
-    moved into place with ``os.replace``; any failure removes whatever was written or moved.
+    Every file is first written into a hidden staging folder beside the outputs (same file system, locked while
+    in use), then moved into place with ``os.replace`` and listed with its size and digest; any failure removes
+    whatever was written or moved.
 
     Returns:
       The final paths.
@@ -231,11 +316,12 @@ class OutputFolder:
     Raises:
       CliError: a file could not be written.
     """
-    staging = Path(tempfile.mkdtemp(prefix=".evojax-lime-", dir=self.path))
+    staging, lock = _staging_folder(self.path)
     moved: list[Path] = []
     try:
       for name, write in writers.items():
         write(staging / name)
+      written = {name: _digest(staging / name) for name in writers}
       with self._lock:
         # Names were chosen to be free; checked again here, just before, since the folder is not ours alone.
         taken = list(filter(None, map(self._conflict, writers)))
@@ -244,7 +330,7 @@ class OutputFolder:
         for name in writers:
           os.replace(staging / name, self.path / name)
           moved.append(self.path / name)
-        self._claim(writers)
+        self._claim(written)
       return moved
     except Exception as err:
       for path in moved:
@@ -254,3 +340,65 @@ class OutputFolder:
       raise
     finally:
       shutil.rmtree(staging, ignore_errors=True)
+      os.close(lock)
+
+
+def _staging_folder(parent: Path) -> tuple[Path, int]:
+  """A new staging folder in ``parent`` and a descriptor holding its lock (released when closed, or when the
+  process dies however it dies)."""
+  staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=parent))
+  try:
+    lock = os.open(staging, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except OSError:
+    shutil.rmtree(staging, ignore_errors=True)
+    raise
+  return staging, lock
+
+
+def _is_output_name(name: str) -> bool:
+  """Whether ``name`` is one this tool gives a file: a photo's (``<stem><suffix>``) or the run's."""
+  run = (rf"{re.escape(stem)}(-[0-9]+)?{re.escape(suffix)}" for stem, suffix in RUN_FILES.values())
+  return name.endswith(PHOTO_SUFFIXES) or any(re.fullmatch(p, name) for p in run)
+
+
+def _stale_staging(folder: Path, name: str) -> bool:
+  """Whether ``folder / name`` is provably a staging folder this tool made and no living process holds: named as
+  :func:`_staging_folder` names them, a folder (not a link) of this user's with ``mkdtemp``'s permissions, older
+  than :data:`STAGING_GRACE_SECONDS`, holding nothing but regular files named as outputs, and its lock free."""
+  path = folder / name
+  try:
+    info = os.lstat(path)
+    if not (_STAGING.fullmatch(name) and stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+            and stat.S_IMODE(info.st_mode) == 0o700 and time.time() - info.st_mtime > STAGING_GRACE_SECONDS):
+      return False
+    with os.scandir(path) as entries:
+      if not all(e.is_file(follow_symlinks=False) and _is_output_name(e.name) for e in entries):
+        return False
+    lock = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0))
+  except OSError:
+    return False
+  try:
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return os.path.samestat(os.fstat(lock), info)
+  except OSError:  # held: a run is writing through it
+    return False
+  finally:
+    os.close(lock)
+
+
+def _remove_stale_staging(folder: Path) -> int:
+  """Removes the staging folders of runs that were killed while writing (see :func:`_stale_staging`); returns
+  how many."""
+  try:
+    names = [e.name for e in os.scandir(folder) if e.name.startswith(STAGING_PREFIX)]
+  except OSError:
+    return 0
+  removed = 0
+  for name in filter(lambda n: _stale_staging(folder, n), names):
+    try:
+      shutil.rmtree(folder / name)
+      removed += 1
+    except OSError:
+      pass
+  return removed

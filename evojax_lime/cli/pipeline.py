@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Union
 
+import jax
 import numpy as np
 
-from evojax_lime import Search, explain_batch, genome_length, segment
-from evojax_lime.cli import batching, html_report, images, notes, record, render, report
+from evojax_lime import Search, explain_batch, genome_length, render, segment
+from evojax_lime.cli import batching, html_report, images, notes, record, report
 from evojax_lime.cli.errors import CliError, shown
 from evojax_lime.cli.outputs import OutputFolder
 from evojax_lime.cli.progress import PhotosBar
@@ -53,7 +54,7 @@ class Photo:
 
 
 @dataclasses.dataclass(frozen=True)
-class Prepared:
+class PhotoInput:
   """A photo read, resized to the model's input and cut into superpixels (on a worker thread).
 
   Attributes:
@@ -61,7 +62,8 @@ class Prepared:
     size: ``(height, width)`` of the original.
     display: ``(h, w, 3)`` uint8 the overlay is drawn on: the photo bounded to the overlay size, or itself.
     image: ``(S, S, 3)`` float32 model input.
-    labels: ``(S, S)`` int32 superpixels; ``None`` when the compiled program cuts them (``slic_jax``).
+    labels: ``(S, S)`` int32 superpixels; ``None`` when the compiled program cuts them (an in-program
+      segmentation: the default ``quickshift_jax``, or ``slic_jax``).
     segmentation_time: seconds cutting.
     seconds: seconds reading, resizing and cutting.
   """
@@ -75,19 +77,20 @@ class Prepared:
   seconds: float
 
 
-def prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side: Optional[int]) -> Prepared:
+def photo_input(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side: Optional[int]) -> PhotoInput:
   """Reads, resizes and cuts one photo; a photo that cannot be explained raises :class:`CliError` here, before
   it could sink the batch it would have joined. Warnings on the way are notes about this photo."""
   with notes.about(photo.label):
     try:
-      return _prepare(photo, input_size=input_size, config=config, overlay_side=overlay_side)
+      return _photo_input(photo, input_size=input_size, config=config, overlay_side=overlay_side)
     except CliError:
       raise
     except Exception as err:  # whatever else a library raises on a strange photo costs that photo alone
       raise CliError(f"{shown(photo.path)}: cannot be read: {type(err).__name__}: {err}") from None
 
 
-def _prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side: Optional[int]) -> Prepared:
+def _photo_input(photo: Photo, *, input_size: int, config: ELimeConfig,
+                 overlay_side: Optional[int]) -> PhotoInput:
   start = time.perf_counter()
   original = images.load_photo(photo.path)
   image = images.model_input(original, input_size)
@@ -95,8 +98,8 @@ def _prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side
   size = original.shape[:2]
   del original  # a phone photo is 36 MB; only the bounded copy lives on
   t0 = time.perf_counter()
-  if config.segments_in_program:  # slic_jax: cut inside the compiled program, with the evolution
-    return Prepared(photo, size, display, image, None, 0.0, time.perf_counter() - start)
+  if config.segments_in_program:  # quickshift_jax or slic_jax: cut inside the compiled program, with the evolution
+    return PhotoInput(photo, size, display, image, None, 0.0, time.perf_counter() - start)
   try:
     labels = segment(image, config.segmentation, dict(config.segmentation_params))
   except ValueError as err:
@@ -104,10 +107,10 @@ def _prepare(photo: Photo, *, input_size: int, config: ELimeConfig, overlay_side
   segmentation_time = time.perf_counter() - t0
   if int(labels.max()) + 1 < 2:  # e.g. a blank photo: nothing to select between
     raise CliError(f"{shown(photo.path)}: the photo has fewer than 2 superpixels; there is nothing to select between")
-  return Prepared(photo, size, display, image, labels, segmentation_time, time.perf_counter() - start)
+  return PhotoInput(photo, size, display, image, labels, segmentation_time, time.perf_counter() - start)
 
 
-Result = tuple[Prepared, Union[Explanation, CliError], Optional[record.Run]]
+Result = tuple[PhotoInput, Union[Explanation, CliError], Optional[record.Run]]
 
 
 def headline_size(front: ParetoFront) -> int:
@@ -116,6 +119,16 @@ def headline_size(front: ParetoFront) -> int:
   sizes = front.non_dominated()
   reach = [k for k in sizes if front.probabilities[k] >= front.original_probability]
   return int(reach[0]) if reach else int(sizes[np.argmax(front.probabilities[sizes])])
+
+
+def photo_failure(err: BaseException) -> bool:
+  """Whether ``err`` is one a photo of a batch can cause, so that explaining each photo alone is worth a try: the
+  engine's refusal of an input (``ValueError``: a classifier that returns NaN for one photo's masked images, ...)
+  or memory exhausted (on the host, or XLA's ``RESOURCE_EXHAUSTED`` on the device). Anything else is a fault of
+  the tool, which a retry would hide."""
+  if isinstance(err, (ValueError, MemoryError)):
+    return True
+  return isinstance(err, jax.errors.JaxRuntimeError) and "RESOURCE_EXHAUSTED" in str(err)
 
 
 @dataclasses.dataclass
@@ -156,7 +169,7 @@ class BatchExplainer:
   def _class(self, index: int, probs: np.ndarray) -> record.ClassInfo:
     return record.ClassInfo(int(index), self.model.class_names[index], float(probs[index]))
 
-  def _evolve(self, batch: Sequence[Prepared], targets: Sequence[int], progress: Optional[PhotosBar]) -> list[Any]:
+  def _evolve(self, batch: Sequence[PhotoInput], targets: Sequence[int], progress: Optional[PhotosBar]) -> list[Any]:
     labels, config = None, self.config  # in-program superpixels: the engine bounds the genome itself
     if not self.config.segments_in_program:
       labels = [p.labels for p in batch]
@@ -173,11 +186,12 @@ class BatchExplainer:
                          cascade=None if self.randomised is None else [m.classifier() for m in self.randomised],
                          robustness=self.robustness)
 
-  def explain(self, batch: Sequence[Prepared], *, size: int, index: int,
+  def explain(self, batch: Sequence[PhotoInput], *, size: int, index: int,
               progress: Optional[PhotosBar] = None) -> list[Result]:
     """Explains ``batch`` in one ``explain_batch`` call compiled for ``size`` photos (topped up with copies when a
-    few short, see :func:`~evojax_lime.cli.batching.padding`). If the engine rejects the batch, each photo is
-    explained alone, so one bad photo costs only itself."""
+    few short, see :func:`~evojax_lime.cli.batching.padding`). If the batch fails with an error a photo can cause
+    (see :func:`photo_failure`), each photo is explained alone, so one bad photo costs only itself; any other
+    error is a fault of the tool and ends the run."""
     start = time.perf_counter()
     n = len(batch)
     # Copies top a batch up to the compiled size; fronts are evolved one photo at a time and need none.
@@ -189,35 +203,34 @@ class BatchExplainer:
       probs = self.model.predict(np.stack([p.image for p in padded]))[:n]
       targets = [int(np.argmax(p)) if self.target is None else self.target for p in probs]
       outcomes: list[Any] = self._evolve(padded, [targets[j % n] for j in range(len(padded))], progress)[:n]
-    except Exception:  # any failure of the batch: each photo alone, so a bad one costs only itself
-      probs, targets, outcomes = [], [], []
-      for prep in batch:
-        prob, target, outcome = self._alone(prep)
-        probs.append(prob)
-        targets.append(target)
-        outcomes.append(outcome)
+    except Exception as err:  # pylint: disable=broad-except
+      if not photo_failure(err):
+        raise
+      probs, targets, outcomes = map(list, zip(*map(self._alone, batch)))
     share = (time.perf_counter() - start) / n
     batch_info = {"index": index, "photos": n, "size": len(padded)}
-    results: list[Result] = []
-    for prep, prob, target, exp in zip(batch, probs, targets, outcomes):
-      if isinstance(exp, CliError):
-        results.append((prep, exp, None))
-        continue
-      front = None
-      if isinstance(exp, ParetoFront):
-        front, exp = exp, exp.point(headline_size(exp))
-      order = np.argsort(prob)[::-1]
-      run = record.Run(source=prep.photo.source, photo_size=prep.size, model=self.model.name, weights=self.weights,
-                       predicted=self._class(order[0], prob), target=self._class(target, prob),
-                       top5=[self._class(i, prob) for i in order[:5]],
-                       timings={"segmentation": prep.segmentation_time, "compile": exp.compile_time,
-                                "evolve": exp.evolve_time, "wall": prep.seconds + share},
-                       sha256=prep.photo.sha256, options=self.options, batch=batch_info, front=front)
-      results.append((prep, exp, run))
-    return results
+    return [(prep, exp, None) if isinstance(exp, CliError) else
+            self._result(prep, prob, target, exp, timings_share=share, batch_info=batch_info)
+            for prep, prob, target, exp in zip(batch, probs, targets, outcomes)]
 
-  def _alone(self, prep: Prepared) -> tuple[Optional[np.ndarray], int, Union[Explanation, CliError]]:
-    """``(probabilities, target, explanation or the error)`` of one photo explained on its own."""
+  def _result(self, prep: PhotoInput, prob: np.ndarray, target: int, exp: Union[Explanation, ParetoFront], *,
+              timings_share: float, batch_info: dict[str, int]) -> Result:
+    """One photo's explanation (a front's headline point) with the record of its run."""
+    front = None
+    if isinstance(exp, ParetoFront):
+      front, exp = exp, exp.point(headline_size(exp))
+    order = np.argsort(prob)[::-1]
+    run = record.Run(source=prep.photo.source, photo_size=prep.size, model=self.model.name, weights=self.weights,
+                     predicted=self._class(order[0], prob), target=self._class(target, prob),
+                     top5=[self._class(i, prob) for i in order[:5]],
+                     timings={"segmentation": prep.segmentation_time, "compile": exp.compile_time,
+                              "evolve": exp.evolve_time, "wall": prep.seconds + timings_share},
+                     sha256=prep.photo.sha256, options=self.options, batch=batch_info, front=front)
+    return prep, exp, run
+
+  def _alone(self, prep: PhotoInput) -> tuple[Optional[np.ndarray], int, Union[Explanation, CliError]]:
+    """``(probabilities, target, explanation or the error)`` of one photo explained on its own; an error that
+    is not :func:`photo_failure` is raised."""
     prob, target = None, -1
     try:
       prob = self.model.predict(prep.image[None])[0]
@@ -225,16 +238,18 @@ class BatchExplainer:
       return prob, target, self._evolve([prep], [target], None)[0]
     except ValueError as err:  # e.g. a classifier that returns NaN for this photo's masked images
       return prob, target, CliError(f"{shown(prep.photo.path)}: {err}")
-    except Exception as err:
+    except Exception as err:  # pylint: disable=broad-except
+      if not photo_failure(err):
+        raise
       return prob, target, CliError(f"{shown(prep.photo.path)}: cannot be explained: {type(err).__name__}: {err}")
 
-  def write(self, out: OutputFolder, prep: Prepared, exp: Explanation, run: record.Run) -> report.Outcome:
+  def write(self, out: OutputFolder, prep: PhotoInput, exp: Explanation, run: record.Run) -> report.Outcome:
     """Renders and writes one photo's files (all or none); returns its summary row. Runs on the writer thread;
     warnings on the way (a glyph missing from the font) are notes about this photo."""
     with notes.about(prep.photo.label):
       return self._write(out, prep, exp, run)
 
-  def _write(self, out: OutputFolder, prep: Prepared, exp: Explanation, run: record.Run) -> report.Outcome:
+  def _write(self, out: OutputFolder, prep: PhotoInput, exp: Explanation, run: record.Run) -> report.Outcome:
     stem = prep.photo.stem
     files = {kind: f"{stem}{suffix}" for kind, suffix in
              (("overlay", "_overlay.png"), ("explanation", "_explanation.png"), ("fitness", "_fitness.png"),
@@ -274,7 +289,7 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
                 overlay_side: Optional[int], on_done: Callable[[report.Outcome], None],
                 progress: Optional[PhotosBar] = None) -> list[report.Outcome]:
   """Explains ``photos`` in batches of at most ``batch_size`` (sizes from :func:`~evojax_lime.cli.batching.plan`),
-  with the next batch prepared and the previous one written on other threads.
+  with the next batch read and cut and the previous one written on other threads.
 
   Args:
     explainer: classifier and options.
@@ -289,61 +304,75 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
     One outcome per photo, in order (a failed photo's with its error).
   """
   sizes = batching.plan(len(photos), batch_size)
-  starts = np.cumsum([0] + sizes)
-  groups = [photos[a:b] for a, b in zip(starts[:-1], starts[1:])]
-  prep = lambda p: prepare(p, input_size=explainer.model.input_size, config=explainer.config,
-                           overlay_side=overlay_side)
-  outcomes: list[Any] = [None] * len(photos)  # an Outcome, or the future that will give it
-  reported = 0
-
-  def report_ready(wait: bool) -> None:
-    nonlocal reported
-    while reported < len(photos) and outcomes[reported] is not None:
-      item = outcomes[reported]
-      if isinstance(item, cf.Future):
-        if not (wait or item.done()):
-          return
-        item = outcomes[reported] = _written(item, photos[reported])
-      on_done(item)
-      reported += 1
-
-  workers = cf.ThreadPoolExecutor(PREPARE_WORKERS, thread_name_prefix="prepare")
+  starts = [int(s) for s in np.cumsum([0] + sizes)]
+  read = lambda p: photo_input(p, input_size=explainer.model.input_size, config=explainer.config,
+                               overlay_side=overlay_side)
+  workers = cf.ThreadPoolExecutor(PREPARE_WORKERS, thread_name_prefix="read")
   writer = cf.ThreadPoolExecutor(1, thread_name_prefix="write")
+  outcomes = _InOrder(photos, on_done)
   try:
-    pending = [workers.submit(prep, p) for p in groups[0]] if groups else []
-    for index, group in enumerate(groups):
+    pending = [workers.submit(read, p) for p in photos[:starts[1]]] if sizes else []
+    for index, (first, last) in enumerate(zip(starts[:-1], starts[1:])):
       current = pending
-      if index + 1 < len(groups):
-        pending = [workers.submit(prep, p) for p in groups[index + 1]]
-      first = int(starts[index])
-      ready, slots = [], []
-      for offset, future in enumerate(current):
-        try:
-          ready.append(future.result())
-          slots.append(first + offset)
-        except CliError as err:  # prepare() turns every failure of a photo into one
-          outcomes[first + offset] = report.Outcome(name=group[offset].label, error=str(err))
-      # Back-pressure: files of at most two batches wait in memory for the writer.
-      if index >= 2:
-        for item in outcomes[int(starts[index - 2]):int(starts[index - 1])]:
-          if isinstance(item, cf.Future):
-            item.exception()
+      pending = [workers.submit(read, p) for p in photos[last:starts[min(index + 2, len(sizes))]]]
+      ready = outcomes.inputs(current, first)
+      if index >= 2:  # back-pressure: files of at most two batches wait in memory for the writer
+        outcomes.wait(starts[index - 2], starts[index - 1])
       if ready:
-        for slot, (prepared, exp, run) in zip(slots, explainer.explain(ready, size=sizes[0], index=index,
-                                                                       progress=progress)):
-          if isinstance(exp, CliError):
-            outcomes[slot] = report.Outcome(name=prepared.photo.label, error=str(exp))
-          else:
-            outcomes[slot] = writer.submit(explainer.write, out, prepared, exp, run)
+        inputs = [inp for _, inp in ready]
+        for (slot, _), (inp, exp, run) in zip(ready, explainer.explain(inputs, size=sizes[0], index=index,
+                                                                      progress=progress)):
+          outcomes[slot] = (report.Outcome(name=inp.photo.label, error=str(exp)) if isinstance(exp, CliError)
+                            else writer.submit(explainer.write, out, inp, exp, run))
         if progress is not None:
           progress.photos_done(len(ready))
-      report_ready(wait=False)
-    report_ready(wait=True)
+      outcomes.report(wait=False)
+    outcomes.report(wait=True)
   finally:
     # Stopped early (Ctrl-C, a failure): photos not yet read are dropped; files being written are finished.
     workers.shutdown(wait=False, cancel_futures=True)
     writer.shutdown(wait=True)
-  return outcomes
+  return outcomes.items
+
+
+class _InOrder:
+  """Each photo's outcome, or the future of writing its files, passed to ``on_done`` in the photos' order."""
+
+  def __init__(self, photos: Sequence[Photo], on_done: Callable[[report.Outcome], None]):
+    self.photos, self.on_done = photos, on_done
+    self.items: list[Any] = [None] * len(photos)  # an Outcome, or the future that will give it
+    self.reported = 0
+
+  def __setitem__(self, slot: int, item: Any) -> None:
+    self.items[slot] = item
+
+  def inputs(self, futures: Sequence[cf.Future], first: int) -> list[tuple[int, PhotoInput]]:
+    """``(slot, input)`` of each photo read from ``futures`` (photos ``first``, ...); a photo that could not be
+    read gets its outcome here."""
+    ready = []
+    for slot, future in enumerate(futures, start=first):
+      try:
+        ready.append((slot, future.result()))
+      except CliError as err:  # photo_input() turns every failure of a photo into one
+        self.items[slot] = report.Outcome(name=self.photos[slot].label, error=str(err))
+    return ready
+
+  def wait(self, start: int, stop: int) -> None:
+    """Waits until the files of photos ``start`` to ``stop`` are written (or failed)."""
+    for item in self.items[start:stop]:
+      if isinstance(item, cf.Future):
+        item.exception()
+
+  def report(self, *, wait: bool) -> None:
+    """Passes on every outcome known, in order, up to the first not yet known (waiting for writes if ``wait``)."""
+    while self.reported < len(self.photos) and self.items[self.reported] is not None:
+      item = self.items[self.reported]
+      if isinstance(item, cf.Future):
+        if not (wait or item.done()):
+          return
+        item = self.items[self.reported] = _written(item, self.photos[self.reported])
+      self.on_done(item)
+      self.reported += 1
 
 
 def _written(future: cf.Future, photo: Photo) -> report.Outcome:

@@ -1,10 +1,11 @@
 """``--resume``: which photos an earlier run in the same output folder already explained with the same options.
 
 A photo counts as done when ``<stem>.json`` in the folder holds a record whose photo has the same SHA-256 of
-its file's bytes (so a renamed, copied or touched file is still recognised, an edited one is not) and whose
-``options`` equal this run's: model, weights (a weights file by its SHA-256), every GA option, seed, requested
-target and overlay size. Anything else (no record, another photo, other options, an unreadable record) is
-explained again and its files replaced.
+its file's bytes (so a renamed, copied or touched file is still recognised, an edited one is not), whose
+``options`` equal this run's (model, weights (a weights file by its SHA-256), every GA option, seed, requested
+target and overlay size), and whose files, the record and the overlay among them, are all still there as the
+tool wrote them (see :func:`files_kept`). Anything else (no record, another photo, other options, an unreadable
+record, a picture deleted or changed) is explained again.
 
 A record is read back as untrusted input: only a regular file of at most :data:`RECORD_LIMIT` bytes is read (a
 FIFO would block, a huge file would be read whole), and it counts only if every value the run reuses has the
@@ -17,7 +18,7 @@ import dataclasses
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from evojax_lime import files
 from evojax_lime.cli.images import file_sha256
@@ -95,6 +96,16 @@ def done_record(path: Path, *, sha256: str, run_options: dict[str, Any]) -> Opti
   if not isinstance(image, dict) or image.get("sha256") != sha256 or data.get("options") != run_options:
     return None
   return data if valid(data) else None
+
+
+def files_kept(data: dict[str, Any], stem: str, *, own: Callable[[str], bool]) -> bool:
+  """Whether the files a record lists (``data["files"]``, checked by :func:`valid`) include its own
+  ``<stem>.json`` and the overlay ``<stem>_overlay.png``, and every one of them is still ``own`` (a file name in
+  the output folder the tool wrote, unchanged since): a photo whose picture was deleted has no overlay and no
+  thumbnail to show, so it is explained again."""
+  names = data["files"]
+  return (names.get("record") == f"{stem}.json" and names.get("overlay") == f"{stem}_overlay.png"
+          and all(map(own, names.values())))
 
 
 def latest_run(root: Path) -> Optional[Path]:

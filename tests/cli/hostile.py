@@ -73,6 +73,17 @@ def run_options(*argv: str) -> dict:
                         restarts=args.restarts, scores=score_options(args))
 
 
+def list_as_written(folder: Path, *names: str) -> None:
+  """Adds ``names`` to the folder's list of the files the tool wrote, with their present size and digest, as the
+  tool lists what it writes (a stand-in for an earlier run that wrote them as they are)."""
+  lines = []
+  for name in names:
+    data = (folder / name).read_bytes()
+    lines.append(json.dumps({"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}) + "\n")
+  with open(folder / MANIFEST, "a", encoding="ascii") as f:
+    f.write("".join(lines))
+
+
 def build(folder: Path, options: dict) -> dict[str, Path]:
   """Fills ``folder`` (also the output folder of the run under test) with every hostile case.
 
@@ -87,14 +98,14 @@ def build(folder: Path, options: dict) -> dict[str, Path]:
   owned = []
   for name, edit in RECORDS.items():
     record = folder / (Path(name).stem + ".json")
-    owned.append(record.name)
     if edit is None:
-      os.mkfifo(record)
+      os.mkfifo(record)  # not listed: a list entry is of a regular file's bytes
     else:
+      owned.append(record.name)
       sha = hashlib.sha256(paths[name].read_bytes()).hexdigest()
       record.write_text(edit(record_text(sha, options)))
   # As an earlier run would have listed them: these records are the tool's own, to be read and replaced.
-  (folder / MANIFEST).write_text("".join(json.dumps(n) + "\n" for n in owned))
+  list_as_written(folder, *owned)
 
   os.mkfifo(folder / "fifo.png")
   (folder / "folder.png").mkdir()

@@ -7,6 +7,7 @@ import pickle
 import numpy as np
 import pytest
 
+from evojax_lime.cli.outputs import MANIFEST
 from tests.cli.conftest import FAST, cli, cli_many, error_lines
 
 USAGE, FAILURE = 2, 1
@@ -68,11 +69,14 @@ def refused(tmp_path_factory, photos):
   cases["misfit"] = [cat, "--weights", "tiny.msgpack"]
   cases["hostile"] = [cat, "--weights", "evil.pth"]
   cases.update({f"crafted{i}": [cat, "--weights", name] for i, (name, _, _) in enumerate(CRAFTED)})
+  cases["bracket_list"] = [cat]
   base = tmp_path_factory.mktemp("refused")
   folder = {name: base / name for name in cases}
   for path in folder.values():
     path.mkdir()
   _weights_files(folder)
+  (folder["bracket_list"] / "out").mkdir()
+  (folder["bracket_list"] / "out" / MANIFEST).write_text("[" * 100_000 + "\n")
   results = cli_many([(folder[name], ("explain", *FAST, "--out", "out", *args)) for name, args in cases.items()])
   return {name: (result, folder[name]) for name, result in zip(cases, results)}
 
@@ -117,6 +121,17 @@ def test_hostile_checkpoint_is_refused_without_running_it(refused):
 def test_crafted_weights_file_is_one_escaped_line(refused, i):
   line = _fails(refused, f"crafted{i}", code=FAILURE, expect=CRAFTED[i][2])
   assert line.isprintable()
+
+
+def test_a_damaged_list_of_written_files_is_one_error(refused):
+  # Issue 31 item 10: one line of 100,000 "[" ended the run with "unexpected RecursionError".
+  result, folder = refused["bracket_list"]
+  (line,) = error_lines(result)
+  assert result.returncode == FAILURE
+  assert line == (f"evojax-lime: error: out/{MANIFEST}: line 1 is not an entry of the list of the files evojax-lime "
+                  f"wrote there (edited or damaged); nothing was written: move it away (every file beside it is then "
+                  f"treated as yours) or choose another --out")
+  assert [p.name for p in (folder / "out").iterdir()] == [MANIFEST]
 
 
 def test_unwritable_output_folder(tmp_path, photos):

@@ -1,8 +1,10 @@
 """Hostile inputs, one item at a time and in-process (cheap): nothing the person owns is overwritten, nothing wrong
 is returned silently, no single bad file stops a run. The whole run over all of them is in test_hostile_run."""
+import hashlib
 import json
 import os
 import signal
+import time
 import types
 import warnings
 
@@ -10,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evojax_lime.cli import images, notes, report, resume, summary
+from evojax_lime.cli import images, notes, outputs, report, resume, summary
 from evojax_lime.cli.errors import CliError, print_error, shown
-from evojax_lime.cli.outputs import MANIFEST, PHOTO_SUFFIXES, OutputFolder
+from evojax_lime.cli.outputs import MANIFEST, PHOTO_SUFFIXES, OutputFolder, read_manifest
 from tests.cli import hostile
 
 
@@ -39,7 +41,7 @@ def test_outputs_never_replace_a_file_the_run_did_not_write(tmp_path):
   cat, mine = _picture(tmp_path / "cat.png"), _picture(tmp_path / "cat_overlay.png")
   linked = tmp_path / "dog_overlay.png"
   os.link(cat, linked)  # an input under an output's name: never written over either
-  (tmp_path / MANIFEST).write_text('"dog_overlay.png"\n')
+  hostile.list_as_written(tmp_path, "dog_overlay.png")
   with OutputFolder(str(tmp_path)) as out:
     out.protect([cat, mine, tmp_path / "dog.png"])
     assert out.stem(cat) == ("cat-2", f"{mine} is a photo of this run")
@@ -58,6 +60,112 @@ def test_outputs_never_replace_a_file_the_run_did_not_write(tmp_path):
     assert out.is_own_output(tmp_path / "cat-2.json") and not out.is_own_output(mine)
     out.write({"cat-2.json": lambda p: p.write_text('{"again": 1}')})
   assert json.loads((tmp_path / "cat-2.json").read_text()) == {"again": 1}
+
+
+def _entry(name, data):
+  return json.dumps({"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}) + "\n"
+
+
+def test_a_listed_file_is_the_tools_only_while_unchanged(tmp_path):
+  # Issue 31 item 4: after `rm out/*` (the hidden list stays), the person's own index.html, summary.csv or
+  # cat_overlay.png placed there were replaced without a note; an edited list did the same.
+  folder = tmp_path / "out"
+  with OutputFolder(str(folder)) as out:
+    assert out.stem(tmp_path / "cat.png") == ("cat", None)
+    out.write({f"cat{s}": lambda p: p.write_bytes(b"tool's " + p.name.encode()) for s in PHOTO_SUFFIXES[:4]})
+    names = out.run_files()
+    out.write({name: lambda p: p.write_text("tool's summary") for name in names.values()})
+  for path in folder.iterdir():  # rm out/*
+    if path.name != MANIFEST:
+      path.unlink()
+  mine = {"index.html": b"my page", "summary.csv": b"my table", "cat_overlay.png": b"my picture",
+          "notes.txt": b"mine", "dog_overlay.png": b"also mine"}
+  for name, data in mine.items():
+    (folder / name).write_bytes(data)
+  (folder / "cat_fitness.png").write_bytes(b"tool's cat_fitness.png")  # as the tool wrote it: still its own
+  with open(folder / MANIFEST, "a", encoding="ascii") as f:  # edited: claims the person's files, bytes unknown
+    f.write(_entry("notes.txt", b"not what it holds") + _entry("dog_overlay.png", b"also ours"))
+  with OutputFolder(str(folder)) as out:
+    assert out.run_files() == {"csv": "summary-2.csv", "json": "summary-2.json", "html": "index-2.html"}
+    changed = f"{folder / 'cat_overlay.png'} was changed or replaced since evojax-lime wrote it"
+    assert out.stem(tmp_path / "cat.png") == ("cat-2", changed)
+    assert out.stem(tmp_path / "dog.png")[0] == "dog-2"
+    assert [out.is_own_output(folder / n) for n in ("cat_fitness.png", "cat_overlay.png", "notes.txt")] == [
+        True, False, False]
+    for name in ("index.html", "notes.txt", "cat_overlay.png"):  # and at the last moment, if a name was taken
+      with pytest.raises(CliError, match=f"{name} was changed or replaced since evojax-lime wrote it; not"):
+        out.write({name: lambda p: p.write_text("replaced")})
+    out.write({"cat_fitness.png": lambda p: p.write_bytes(b"new")})  # its own, unchanged: replaced
+  assert {n: (folder / n).read_bytes() for n in mine} == mine
+  assert (folder / "cat_fitness.png").read_bytes() == b"new"
+  assert read_manifest(folder / MANIFEST)["cat_fitness.png"] == (3, hashlib.sha256(b"new").hexdigest())
+
+
+DAMAGED = {"brackets": "[" * 100_000, "names only": '"cat.png"', "parent": _entry("..", b""),
+           "path": _entry("a/b.png", b""), "nul": _entry("a\x00.png", b""), "itself": _entry(MANIFEST, b""),
+           "cut short": _entry("cat.png", b"")[:40], "two on a line": _entry("a.png", b"")[:-1] * 2,
+           "extra field": _entry("a.png", b"")[:-2] + ', "x": 1}', "short digest": '{"name": "a", "size": 1, '
+           '"sha256": "abc"}', "negative size": _entry("a.png", b"").replace('"size": 0', '"size": -1'),
+           "raw bytes": _entry("a.png", b"").replace("a.png", "\u732b.png"), "long": _entry("L" * 3000, b""),
+           "blank line": "\n"}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGED))
+def test_a_damaged_list_is_one_error_and_nothing_is_written(tmp_path, damage):
+  # Issue 31 item 10: 100,000 "[" on one line ended the run with "unexpected RecursionError".
+  good = _entry("cat.png", b"x")
+  (tmp_path / MANIFEST).write_text(good + DAMAGED[damage] + "\n" + good, encoding="utf-8")
+  with pytest.raises(CliError, match=f"{MANIFEST}: line 2 is not an entry of the list of the files evojax-lime "
+                                     f"wrote there \\(edited or damaged\\); nothing was written: move it away"):
+    with OutputFolder(str(tmp_path)):
+      pass
+  assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST]
+
+
+def test_a_list_that_is_no_file_is_one_error(tmp_path, no_hang):
+  (tmp_path / "real").write_text(_entry("cat.png", b"x"))
+  (tmp_path / "link" ).mkdir()
+  (tmp_path / "link" / MANIFEST).symlink_to(tmp_path / "real")
+  (tmp_path / "fifo").mkdir()
+  os.mkfifo(tmp_path / "fifo" / MANIFEST)
+  for case, why in (("link", "symbolic link"), ("fifo", "named pipe")):
+    with pytest.raises(CliError, match=f"the list of the files evojax-lime wrote there, cannot be read .*{why}"):
+      with OutputFolder(str(tmp_path / case)):
+        pass
+  assert read_manifest(tmp_path / "real") == {"cat.png": (1, hashlib.sha256(b"x").hexdigest())}
+  (tmp_path / "real").write_text(_entry("cat.png", b"x") + _entry("cat.png", b"yy") + _entry(hostile.ESCAPES, b""))
+  assert read_manifest(tmp_path / "real") == {"cat.png": (2, hashlib.sha256(b"yy").hexdigest()),  # the last
+                                              hostile.ESCAPES: (0, hashlib.sha256(b"").hexdigest())}
+  (tmp_path / "real").write_text("")
+  assert read_manifest(tmp_path / "real") == {} and read_manifest(tmp_path / "missing") == {}
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_a_later_run(tmp_path, capsys):
+  # Issue 31 item 12: after kill -9 the .evojax-lime-XXXXXXXX staging folder stayed.
+  staging, lock = outputs._staging_folder(tmp_path)
+  (staging / "cat_overlay.png").write_bytes(b"half written")
+  lookalikes = {".evojax-lime-abcdefgh": "notes.txt", ".evojax-lime-ijklmnop": "sub_overlay.png/",
+                ".evojax-lime-photos": "cat_overlay.png", ".evojax-lime-qrstuvwx": "link_overlay.png@"}
+  for name, inside in lookalikes.items():  # the person's, named like staging folders: never removed
+    (tmp_path / name).mkdir(mode=0o700)
+    path = tmp_path / name / inside.rstrip("/@")
+    path.mkdir() if inside.endswith("/") else path.symlink_to(tmp_path) if inside.endswith("@") else path.touch()
+  (tmp_path / ".evojax-lime-rstuvwxy").mkdir(mode=0o755)  # not mkdtemp's permissions
+  fresh, fresh_lock = outputs._staging_folder(tmp_path)
+  os.close(fresh_lock)  # released, but just made: maybe another run's, not yet locked
+  old = time.time() - 2 * outputs.STAGING_GRACE_SECONDS
+  for path in [staging, *(p for p in tmp_path.iterdir() if p.name.startswith(".evojax-lime-") and p != fresh)]:
+    os.utime(path, (old, old))
+  with OutputFolder(str(tmp_path)):  # its run still holds it: left alone
+    pass
+  assert staging.is_dir()
+  os.close(lock)  # what the kernel does when that run is killed
+  with OutputFolder(str(tmp_path)):
+    pass
+  assert not staging.exists() and fresh.is_dir()
+  assert all((tmp_path / name).is_dir() for name in [*lookalikes, ".evojax-lime-rstuvwxy"])
+  assert capsys.readouterr().err == (f"evojax-lime: note: removed 1 staging folder (.evojax-lime-*) left in {tmp_path} "
+                                     f"by a run that was killed\n")
 
 
 def test_photo_and_run_outputs_never_share_a_path(tmp_path):
@@ -119,6 +227,45 @@ def test_resume_treats_a_record_that_does_not_validate_as_absent(tmp_path, no_ha
   else:
     path.write_text(edit(good))
   assert resume.done_record(path, sha256="ab", run_options=options) is None
+
+
+def test_resume_redoes_a_photo_whose_files_are_not_as_written(tmp_path, capsys):
+  # Issue 31 item 12: --resume trusted a record whose overlay PNG was deleted (no picture, no thumbnail).
+  from evojax_lime.cli.explain_command import _resumed
+  from evojax_lime.cli.pipeline import Photo
+
+  options = hostile.run_options()
+  photo = Photo(tmp_path / "cat.png", "cat.png", "cat", "cat.png", "ab")
+  record = json.loads(hostile.record_text("ab", options))
+  names = {"overlay": "cat_overlay.png", "fitness": "cat_fitness.png", "record": "cat.json"}
+  writers = {"cat_overlay.png": lambda p: hostile.picture(0).save(p, format="PNG"),
+             "cat_fitness.png": lambda p: p.write_bytes(b"curve"),
+             "cat.json": lambda p: p.write_text(json.dumps({**record, "files": names}))}
+
+  def resumed(**files):
+    folder = tmp_path / f"out{len(list(tmp_path.iterdir()))}"  # a folder of its own for each case
+    with OutputFolder(str(folder)) as out:
+      out.write({name: writers[name] for name in files.get("write", writers)})
+      for name in files.get("delete", ()):
+        (folder / name).unlink()
+      for name in files.get("change", ()):
+        (folder / name).write_bytes(b"the person's")
+      if files.get("rewrite"):
+        (folder / "cat.json").write_text(json.dumps({**record, "files": names}, indent=1))
+      outcomes, todo = _resumed([photo], out, options)
+    return outcomes[0] if not todo else None
+
+  done = resumed()
+  assert done.resumed and done.thumbnail.startswith(b"\xff\xd8")  # with the overlay's thumbnail
+  assert resumed(delete=["cat_overlay.png"]) is None
+  assert resumed(change=["cat_fitness.png"]) is None
+  assert resumed(rewrite=True) is None  # the record still valid, but no longer as the tool wrote it
+  names.pop("overlay")
+  assert resumed() is None  # a record that lists no overlay
+  names.update(overlay="../out0/cat_overlay.png")
+  assert resumed() is None
+  names.update(overlay="cat_overlay.png")
+  assert resumed() is not None
 
 
 @pytest.mark.parametrize("text", ["[" * 100000 + "]" * 100000, '{"a": "cut', b"\xff\xfe{}"])

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from evojax_lime.cli.errors import shown
-from evojax_lime.cli.outputs import short_stem
+from evojax_lime.cli.outputs import MANIFEST, short_stem
 from tests.cli import hostile
 from tests.cli.conftest import FAST, cli, error_lines
 
@@ -91,12 +91,17 @@ def test_every_hostile_case_in_one_run(tmp_path):
   assert len(json.loads((folder / "summary-2.json").read_text())["photos"]) == len(good) + len(hostile.BAD)
   assert "<p>the person's own page</p>" in (folder / "index.html").read_text()
 
-  # The same run resumed: nothing explained again, nothing written over but the run's own summary.
-  outputs = {p: h for p, h in _snapshot(folder).items() if not p.endswith(RUN_FILES)}
+  # The same run resumed: nothing explained again, nothing written over but the run's own summary (and the list
+  # of the files written, which only grows by the summary's new entries).
+  outputs = {p: h for p, h in _snapshot(folder).items() if not p.endswith(RUN_FILES + (MANIFEST,))}
+  listed = (folder / MANIFEST).read_bytes()
   again = cli("explain", "p", hostile.FORMULA, *FAST, "--out", "p", "--resume", cwd=tmp_path, timeout=600)
   assert again.returncode == 1 and "Traceback" not in again.stderr
   for name in good:
     (line,) = [l for l in again.stdout.splitlines() if l.startswith(shown(name) + ": ")]
     assert "already explained" in line, line
   assert len([l for l in again.stderr.splitlines() if l.startswith("evojax-lime: error: ")]) == len(hostile.BAD)
-  assert {p: h for p, h in _snapshot(folder).items() if not p.endswith(RUN_FILES)} == outputs
+  assert {p: h for p, h in _snapshot(folder).items() if not p.endswith(RUN_FILES + (MANIFEST,))} == outputs
+  grown = (folder / MANIFEST).read_bytes()
+  added = [json.loads(line)["name"] for line in grown[len(listed):].decode().splitlines()]
+  assert grown.startswith(listed) and sorted(added) == sorted(RUN_FILES)

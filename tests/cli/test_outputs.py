@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evojax_lime.cli import render
+from evojax_lime import render
 from evojax_lime.cli.outputs import MANIFEST
 
 from tests.cli.conftest import FAST, cli, error_lines

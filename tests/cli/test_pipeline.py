@@ -10,7 +10,7 @@ from PIL import Image
 import evojax_lime as el
 from evojax_lime.cli import batching
 from evojax_lime.cli.errors import CliError
-from evojax_lime.cli.pipeline import BatchExplainer, Photo, Prepared, prepare
+from evojax_lime.cli.pipeline import BatchExplainer, Photo, PhotoInput, photo_input
 
 
 @pytest.mark.parametrize("n, b, sizes", [(0, 4, []), (1, 4, [1]), (4, 4, [4]), (5, 2, [2, 2, 1]),
@@ -59,7 +59,7 @@ def _prepared(name, value, tmp_path):
   image = np.clip(value + 0.05 * rng.standard_normal((SIZE, SIZE, 3)), 0, 1).astype(np.float32)
   image[0, 0] = value
   photo = Photo(tmp_path / name, name, name.split(".")[0], name, "0" * 64)
-  return Prepared(photo, (SIZE, SIZE), (image * 255).astype(np.uint8), image, el.segment(image, "grid"), 0.0, 0.0)
+  return PhotoInput(photo, (SIZE, SIZE), (image * 255).astype(np.uint8), image, el.segment(image, "grid"), 0.0, 0.0)
 
 
 def test_a_photo_the_classifier_breaks_on_is_isolated_from_its_batch(tmp_path):
@@ -78,13 +78,37 @@ def test_a_photo_the_classifier_breaks_on_is_isolated_from_its_batch(tmp_path):
   np.testing.assert_array_equal(good.genome, alone.genome)
 
 
+def test_only_errors_a_photo_can_cause_are_retried_photo_by_photo(tmp_path, monkeypatch):
+  config = el.ELimeConfig(population_size=6, generations=2, segmentation="grid", fill="black", chunk_size=6)
+  explainer = BatchExplainer(model=_Model(), weights="pretrained", config=config, target=None, seed=0, options={})
+  batch = [_prepared("dim.png", 0.3, tmp_path), _prepared("dark.png", 0.1, tmp_path)]
+  evolve, sizes = explainer._evolve, []
+
+  def out_of_memory_in_batches(inputs, targets, progress):
+    sizes.append(len(inputs))
+    if len(inputs) > 1:
+      raise MemoryError()
+    return evolve(inputs, targets, progress)
+
+  monkeypatch.setattr(explainer, "_evolve", out_of_memory_in_batches)
+  results = explainer.explain(batch, size=2, index=0)
+  assert sizes == [2, 1, 1] and all(isinstance(exp, el.Explanation) for _, exp, _ in results)
+
+  def bug(inputs, targets, progress):
+    raise KeyError("a fault of the tool, not of a photo")
+
+  monkeypatch.setattr(explainer, "_evolve", bug)  # raised, never reported as each photo's failure
+  with pytest.raises(KeyError, match="a fault of the tool"):
+    explainer.explain(batch, size=2, index=0)
+
+
 def test_a_photo_with_one_superpixel_fails_before_its_batch(tmp_path):
   Image.new("RGB", (120, 80), (90, 120, 200)).save(tmp_path / "blank.png")
   photo = Photo(tmp_path / "blank.png", "blank.png", "blank", "blank.png", "0" * 64)
   config = el.ELimeConfig(segmentation="felzenszwalb")
   with pytest.raises(CliError, match="blank.png: the photo has fewer than 2 superpixels"):
-    prepare(photo, input_size=32, config=config, overlay_side=1024)
-  ok = prepare(photo, input_size=32, config=el.ELimeConfig(segmentation="grid"), overlay_side=50)
+    photo_input(photo, input_size=32, config=config, overlay_side=1024)
+  ok = photo_input(photo, input_size=32, config=el.ELimeConfig(segmentation="grid"), overlay_side=50)
   assert ok.size == (80, 120) and ok.display.shape == (33, 50, 3) and ok.image.shape == (32, 32, 3)
 
 

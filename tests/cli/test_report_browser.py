@@ -19,7 +19,7 @@ from PIL import Image
 import evojax_lime as el
 from evojax_lime.cli import html_report, report
 from evojax_lime.cli.outputs import OutputFolder
-from evojax_lime.cli.pipeline import BatchExplainer, Photo, Prepared
+from evojax_lime.cli.pipeline import BatchExplainer, Photo, PhotoInput
 
 pytestmark = pytest.mark.slow  # one compile of a small search (seconds to tens of seconds on 2 cores)
 
@@ -55,7 +55,7 @@ def _prepared(stem, value, seed):
   image = np.clip(value + 0.2 * rng.standard_normal((SIDE, SIDE, 3)), 0, 1).astype(np.float32)
   photo = Photo(Path(f"{stem}.png"), f"{stem}.png", stem, f"{stem}.png", "0" * 64)
   display = np.asarray(Image.fromarray((image * 255).astype(np.uint8)).resize((160, 160), Image.NEAREST))
-  return Prepared(photo, (SIDE, SIDE), display, image, el.segment(image, "grid"), 0.0, 0.0)
+  return PhotoInput(photo, (SIDE, SIDE), display, image, el.segment(image, "grid"), 0.0, 0.0)
 
 
 def _record(p_before, *, files, name="tabby"):

@@ -176,6 +176,18 @@ def test_a_hostile_record_makes_a_valid_escaped_page(tmp_path):
   assert "".join(page.text).count(SCRIPT) >= 4  # shown as text: title, subtitle, class, top-5, error
 
 
+def test_control_characters_in_names_never_reach_the_page_raw(tmp_path):
+  # ESC and BEL from a file name (and an error naming it) are shown as their escapes, as on the terminal.
+  name = "\x1b[31mRED\x1b[0m\x1b]0;pwned\x07\u202e.png"
+  record = good_record(files={"overlay": f"{name[:-4]}_overlay.png"})
+  outcomes = [report.from_record(name, record), report.Outcome(name=name, error=f"{name}: not an image")]
+  text = html_report.page(outcomes, title=name, subtitle=name)
+  check_page(text)
+  assert not any(c in text for c in "\x1b\x07\u202e")
+  assert "\\x1b[31mRED\\x1b[0m\\x1b]0;pwned\\x07\\u202e.png" in text
+  assert "%1B%5B31mRED%1B%5B0m%1B%5D0%3Bpwned%07%E2%80%AE_overlay.png" in text  # the file, linked by its name
+
+
 # The page: score columns, legend, detail sections
 
 
