@@ -108,7 +108,7 @@ def test_huge_restarts_refused_before_any_work_and_agreement_without_r_by_r(prob
                restarts=200000)
   rng = np.random.default_rng(0)
   sel = rng.random((700, 12)) < 0.4  # more runs than one block of the agreement
-  assert pairwise_jaccard(sel) == pytest.approx(stability(list(sel)), rel=1e-5)
+  assert pairwise_jaccard(sel) == pytest.approx(float(stability(list(sel))), rel=1e-5)
 
 
 @pytest.mark.parametrize("seed", [2 ** 64, 1.5, "0", None])
