@@ -12,6 +12,7 @@ from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine.preparation import per_image
 from evojax_lime.engine.search import Progress, Search
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
+from evojax_lime.evaluation.classifier import check_same_structure
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
@@ -158,6 +159,8 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
   if not isinstance(robustness, bool):
     raise ValueError(f"robustness must be True or False, got {robustness!r}")
   models = _randomised_models(randomised, cascade)
+  for copy in models or []:
+    check_same_structure(classifier, copy, name="randomised")  # before the main search, not after it
   rows = dict(images=images, targets=targets, segments=segments, baselines=baselines, seeds=seeds, params=params)
   if robustness:
     rows = _with_variants(config=config, **rows)

@@ -19,7 +19,6 @@ import numpy as np
 from evojax_lime import metrics
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.evaluation.fitness import Classifier
-from evojax_lime.engine.checks import as_image
 from evojax_lime.engine.preparation import per_image
 from evojax_lime.engine.search import Progress, Search
 from evojax_lime.engine.seeds import prng_key, recorded
@@ -229,12 +228,11 @@ def study(images: Sequence[Any], classifier: Classifier, *, seeds: Sequence[Any]
   names = [str(i) for i in range(n)] if names is None else [str(x) for x in names]
   if len(names) != n or len(set(names)) != n:
     raise ValueError(f"names must be {n} distinct names, one per image")
-  images = [as_image(img) for img in images]
   targets, segments, baselines = (per_image(v, n, name) for v, name in
                                   ((targets, "targets"), (segments, "segments"), (baselines, "baselines")))
   groups: dict[tuple, list[int]] = {}
-  for i, img in enumerate(images):
-    groups.setdefault(img.shape[:2], []).append(i)
+  for i, img in enumerate(images):  # checked and converted once, by the search of its size
+    groups.setdefault(np.shape(img)[:2], []).append(i)
   rows: dict[tuple, dict] = {}
   searches = []
   for shape, members in groups.items():

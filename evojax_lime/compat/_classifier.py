@@ -17,7 +17,7 @@ import numpy as np
 from evojax_lime.compat._value_range import ValueRange
 from evojax_lime.engine.cache import cached, weakly
 from evojax_lime.evaluation.fitness import Classifier, Evaluator, evaluate_scores
-from evojax_lime.evaluation.host import faults_of, host_classifier
+from evojax_lime.evaluation.host import host_classifier
 
 
 def traces_as_jax(fn: Callable, shape: tuple[int, ...], dtype: np.dtype) -> bool:
@@ -65,18 +65,3 @@ def scores_program(classifier: Classifier, chunk_size: int, num_classes: int):
   evaluator = lambda: Evaluator(classifier=held(), logits=False, chunk_size=chunk_size)
   return cached(classifier, ("scores", chunk_size, num_classes),
                 lambda: jax.jit(lambda g, p: evaluate_scores(g, p, evaluator(), num_classes=num_classes)))
-
-
-def check_host(classifier: Classifier) -> None:
-  """Raises what went wrong in a host ``classifier_fn``'s calls since the last check (see
-  :class:`~evojax_lime.evaluation.host.HostFaults`); nothing for a JAX one."""
-  faults = faults_of(classifier)
-  if faults is not None:
-    faults.check()
-
-
-def clear_host(classifier: Classifier) -> None:
-  """Forgets what went wrong in a host ``classifier_fn``'s earlier calls; nothing for a JAX one."""
-  faults = faults_of(classifier)
-  if faults is not None:
-    faults.clear()

@@ -32,12 +32,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from evojax_lime.compat._classifier import check_host, clear_host, engine_classifier, scores_program, traces_as_jax
+from evojax_lime.compat._classifier import engine_classifier, scores_program, traces_as_jax
 from evojax_lime.compat._value_range import value_range
 from evojax_lime.config import ELimeConfig
+from evojax_lime.engine.checks import check_superpixel_count
 from evojax_lime.explain_api import explain
 from evojax_lime.baselines.lime import fit_program
 from evojax_lime.evaluation.fitness import Problem
+from evojax_lime.evaluation.host import run_checked
 from evojax_lime.metrics import chunk_size_for
 
 METHODS = ("lime", "elime")
@@ -300,8 +302,7 @@ class LimeImageExplainer:
     if segments.shape != image.shape[:2]:
       raise ValueError(f"segmentation_fn returned shape {segments.shape}, expected the image's {image.shape[:2]}")
     labels, k, extra = _engine_labels(segments)
-    if k < 2:
-      raise ValueError("the image has fewer than 2 superpixels; there is nothing to explain")
+    check_superpixel_count(k)
     try:
       fudged = _fudged_image(image, segments, hide_color)
     except (TypeError, ValueError, OverflowError) as e:
@@ -317,7 +318,6 @@ class LimeImageExplainer:
                          f"shape {first.shape}")
       num_classes = int(first.shape[1])
     classifier = engine_classifier(classifier_fn, convention, is_jax, num_classes)
-    clear_host(classifier)  # the wrapper is cached: an earlier run's unreported problem is not this run's
     return _Problem(image01=convention.to_unit(image), fill01=convention.to_unit(fudged), labels=labels, num_segments=k, extra_gene=extra,
                     classifier=classifier, is_jax=is_jax)
 
@@ -346,9 +346,8 @@ class LimeImageExplainer:
                                                                          jnp.float32)).shape[-1]
     images = Problem(image=jnp.asarray(problem.image01), labels=jnp.asarray(problem.labels),
                      fill=jnp.asarray(problem.fill01), target=jnp.int32(0), num_genes=jnp.int32(genomes.shape[1]))
-    scores = np.asarray(scores_program(problem.classifier, min(chunk, num_samples), num_classes)(
-        jnp.asarray(genomes), images))
-    check_host(problem.classifier)
+    scores = np.asarray(run_checked(problem.classifier, scores_program(problem.classifier, min(chunk, num_samples),
+                                                                      num_classes), jnp.asarray(genomes), images))
     if scores.ndim != 2 or scores.shape[0] != num_samples:
       raise ValueError(f"classifier_fn must return (N, C) scores, got shape {scores.shape[1:]} per batch")
     if not np.isfinite(scores).all():
@@ -401,8 +400,7 @@ class LimeImageExplainer:
     # The engine wants ids 0..K-1: renumber, and report lime's own ids.
     ids, dense = np.unique(explanation.segments, return_inverse=True)
     dense = dense.reshape(explanation.segments.shape).astype(np.int32)
-    full = np.asarray(problem.classifier(jnp.asarray(problem.image01)[None]))[0]
-    check_host(problem.classifier)
+    full = np.asarray(run_checked(problem.classifier, problem.classifier, jnp.asarray(problem.image01)[None]))[0]
     if not np.isfinite(full).all():
       raise ValueError("classifier_fn returned NaN or infinite values for the image")
     seed = int(self.random_state.randint(0, 2 ** 31 - 1))

@@ -23,8 +23,10 @@ from evojax_lime.evaluation.fitness import Problem, fitness_penalty
 from evojax_lime.engine.state import RunState
 from evojax_lime.strategies.base import Strategy
 
-# (candidates (B, P, L), problems (B), parsimony (B,), live (B, P)) -> ((B, P) fitness, (B, P) p, (B,) targets)
-EvaluateBatch = Callable[[jax.Array, Problem, jax.Array, jax.Array], tuple[jax.Array, jax.Array, jax.Array]]
+# (candidates (B, P, L), problems (B), parsimony (B,), live (B, P)) -> ((B, P) fitness, (B, P) p, (B,) targets,
+# (B, 3) sum, min and max of each row's candidate 0's raw outputs)
+EvaluateBatch = Callable[[jax.Array, Problem, jax.Array, jax.Array],
+                         tuple[jax.Array, jax.Array, jax.Array, jax.Array]]
 # problems (B) -> problems (B) with superpixels, K and fill filled in (run once, in the first step)
 Complete = Callable[[Problem], Problem]
 
@@ -59,7 +61,8 @@ def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *,
   points = (rows, curves.max_steps(strategy.population_size) + 1)
   return RunState(
       strategy=jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *states),
-      problem=problems, params=params, original_probability=nan, best_history=history,
+      problem=problems, params=params, original_probability=nan,
+      original_verdict=np.full((rows, 3), np.nan, np.float32), best_history=history,
       mean_history=history.copy(), archive_probability=np.full((rows, length + 1), -np.inf, np.float32),
       archive_genome=np.zeros((rows, length + 1, length), bool),
       archive_history=np.full((rows, schedule.generations + 1, length + 1), -np.inf, np.float32),
@@ -201,7 +204,7 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     phase = jnp.where(evolving | ~(run.consensus_done | (schedule.restarts == 1)), phase, len(branches) - 1)
   states, candidates, live, ranking, shown = jax.lax.switch(phase, branches)
 
-  fitness, prob, targets = evaluate_batch(candidates, problem, run.params.parsimony, live)
+  fitness, prob, targets, verdicts = evaluate_batch(candidates, problem, run.params.parsimony, live)
   nonfinite = run.nonfinite | (live & ~jnp.isfinite(fitness)).any(axis=1)
   problem = problem.replace(target=targets, top1=jnp.zeros_like(problem.top1))  # resolved: never again
 
@@ -243,7 +246,8 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
 
   stores = [tell] + [store_consensus] * (schedule.restarts > 1) + [store_curves] * schedule.faithfulness
   run = jax.lax.switch(phase, stores)
-  return run.replace(problem=problem, nonfinite=nonfinite, steps=run.steps + 1)
+  verdict = jnp.where(initial, verdicts, run.original_verdict)  # the full image's: candidate 0 of step 0
+  return run.replace(problem=problem, nonfinite=nonfinite, original_verdict=verdict, steps=run.steps + 1)
 
 
 def advance(run: RunState, stop_at: jax.Array, *, strategy: Strategy, schedule: Schedule,

@@ -15,9 +15,9 @@ import jax
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.engine.checks import as_image, check_segments, check_target
+from evojax_lime.engine.checks import as_image, check_segments, class_index
 from evojax_lime.evaluation.fitness import Problem
-from evojax_lime.segmentation.superpixels import genome_length, in_program_max_segments, relabel, segment
+from evojax_lime.segmentation.superpixels import MIN_GENOME_LENGTH, genome_length, in_program_max_segments, relabel, segment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,11 +75,11 @@ def _baseline(baseline: Any, shape: tuple[int, ...]) -> Optional[np.ndarray]:
   return fill
 
 
-def _one(image: Any, *, target: Any, segments: Any, baseline: Any, config: ELimeConfig, num_classes: Optional[int],
+def _one(image: Any, *, target: Any, segments: Any, baseline: Any, config: ELimeConfig,
          in_program: bool) -> Prepared:
   img = as_image(image)
   if target is not None:
-    target = check_target(target, num_classes) if num_classes is not None else _class_index(target)
+    target = class_index(target)  # its upper bound is checked once the program knows the class count
   fill = _baseline(baseline, img.shape)
   if segments is None and in_program:
     bound = in_program_max_segments(config.segmentation, img.shape[0], img.shape[1], dict(config.segmentation_params))
@@ -92,13 +92,8 @@ def _one(image: Any, *, target: Any, segments: Any, baseline: Any, config: ELime
                   max_segments=int(labels.max()) + 1)
 
 
-def _class_index(target: Any) -> int:
-  # The class count is known once the program is traced; the range is checked then.
-  return check_target(target, np.iinfo(np.int32).max)
-
-
 def prepare(images: Sequence[Any], *, targets: Any = None, segments: Any = None, baselines: Any = None,
-            config: ELimeConfig, num_classes: Optional[int] = None, in_program: bool = True) -> list[Prepared]:
+            config: ELimeConfig, in_program: bool = True) -> list[Prepared]:
   """Checks and prepares ``B`` images of one size with their per-image options.
 
   Args:
@@ -107,7 +102,6 @@ def prepare(images: Sequence[Any], *, targets: Any = None, segments: Any = None,
     segments: ``None`` or one ``(H, W)`` label map (or ``None``) per image.
     baselines: ``None`` or one baseline image (or ``None``) per image.
     config: the options.
-    num_classes: the classifier's class count, where known (targets are range-checked against it).
     in_program: a JAX segmentation may run inside the program (else it runs here, on the host).
 
   Returns:
@@ -130,7 +124,7 @@ def prepare(images: Sequence[Any], *, targets: Any = None, segments: Any = None,
     key = (id(image), repr(target), id(labels), id(baseline))
     if key not in done:
       done[key] = _one(image, target=target, segments=labels, baseline=baseline, config=config,
-                       num_classes=num_classes, in_program=in_program)
+                       in_program=in_program)
     out.append(done[key])
   sizes = {p.image.shape[:2] for p in out}
   if len(sizes) > 1:
@@ -139,7 +133,9 @@ def prepare(images: Sequence[Any], *, targets: Any = None, segments: Any = None,
 
 
 def length_for(prepared: Sequence[Prepared], config: ELimeConfig) -> int:
-  """The static genome length of a search over ``prepared``."""
+  """The static genome length of a search over ``prepared`` (none: the least any search of ``config`` has)."""
+  if not prepared:
+    return MIN_GENOME_LENGTH if config.genome_length is None else config.genome_length
   return genome_length(max(p.max_segments for p in prepared), config.genome_length)
 
 

@@ -1,7 +1,8 @@
 """A search's state on disk: what it belongs to, then the state; both checked before a search resumes it.
 
-The file is a header line, the length and JSON of the search's identity (engine version, strategy, options,
-seeds, hashes of the images and their options, rates), then the state as msgpack. A file is read only if it
+The file is a header line, the length and JSON of the search's identity (engine version, the classifier's
+function and a digest of its weights, strategy, options, seeds, hashes of the images and their options, rates),
+then the state as msgpack. A file is read only if it
 is a regular file of plausible size, and the header and identity are read and checked before the state.
 """
 from __future__ import annotations
@@ -34,11 +35,12 @@ def _jsonable(value: Any) -> Any:
   return json.loads(json.dumps(value, default=str))
 
 
-def identity(search: Any) -> dict:
-  """What ``search``'s state belongs to (JSON-ready)."""
+def identity(search: Any, *, classifier: dict) -> dict:
+  """What ``search``'s state belongs to (JSON-ready), ``classifier`` the identity of its classifier (see
+  :func:`evojax_lime.evaluation.classifier.classifier_identity`)."""
   rates = jax.device_get(search.params)
   return _jsonable({
-      "engine": __version__, "strategy": repr(search.strategy), "config": dataclasses.asdict(search.config),
+      "engine": __version__, "classifier": classifier, "strategy": repr(search.strategy), "config": dataclasses.asdict(search.config),
       "restarts": search.restarts, "logits": search.logits, "length": search.length,
       "chunk_size": search.chunk_size, "seeds": [recorded(s) for s in search.seeds],
       "images": [_digest(p.image) for p in search.prepared], "targets": [p.target for p in search.prepared],
@@ -95,6 +97,11 @@ def load(path: Any, ident: dict, template: Any, *, schedule: Any, num_classes: i
     except (ValueError, UnicodeDecodeError):
       raise ValueError(f"{name} is a damaged search state: unreadable identity") from None
     differs = _differences(saved, ident)
+    if "classifier" in differs and isinstance(saved, dict) and isinstance(saved.get("classifier"), dict):
+      theirs, ours = saved["classifier"], ident["classifier"]
+      what = "weights" if theirs.get("function") == ours.get("function") else "function"
+      raise ValueError(f"{name} was saved by a search of another classifier (its {what} differ: "
+                       f"{theirs.get('function')!s:.80} vs {ours.get('function')!s:.80})")
     if differs:
       raise ValueError(f"{name} holds the state of another search (differs in {', '.join(differs[:4])})")
     data = f.read()

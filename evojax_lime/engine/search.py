@@ -19,14 +19,15 @@ import numpy as np
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine import saved_state
 from evojax_lime.engine.cache import cached
+from evojax_lime.engine.checks import check_sizes, check_superpixel_count, check_targets, check_verdict
 from evojax_lime.engine.loop import Schedule, majority, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
 from evojax_lime.engine.program import ProgramKey, program, shape_key
 from evojax_lime.engine.program_store import classifier_name, load, store_folder, store_key
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
 from evojax_lime.evaluation.chunk_size import chunk_size, total_memory_bytes
-from evojax_lime.evaluation.classifier import split_classifier
-from evojax_lime.evaluation.host import faults_of
+from evojax_lime.evaluation.classifier import check_same_structure, classifier_identity, split_classifier, traced
+from evojax_lime.evaluation.host import is_host_classifier, run_checked
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
@@ -39,9 +40,6 @@ Progress = Callable[[int, float], None]
 # About this many progress reports per run at most: each ends a segment, which costs a device -> host
 # round trip, so one per generation would slow short generations down noticeably.
 MAX_REPORTS = 20
-# A search whose state would take more than this share of the device's memory is refused before any work.
-_STATE_MEMORY_SHARE = 0.25
-
 
 def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strategy:
   """The strategy named (built from ``config``) or given, refusing config options it would ignore."""
@@ -138,12 +136,20 @@ class Search:
     images = list(images)
     if not images:
       raise ValueError("at least one image is needed")
-    # Seeds are checked before any image is cut, so a bad seed costs no work.
+    # Seeds and sizes are checked before any image is cut, so a bad seed or an impossible size costs no work;
+    # the sizes again once the genome length is known, before anything of that size is built.
     self.seeds = per_image_seeds(seeds, len(images))
-    keys = self._keys = row_keys(self.seeds, self.restarts)
+    for seed in self.seeds:
+      prng_key(seed)
+    memory = total_memory_bytes(jax.local_devices()[0])
+    sizes = dict(rows=len(images) * self.restarts, population=self.strategy.population_size,
+                 generations=config.generations, memory_bytes=memory)
+    check_sizes(length=length_for([], config), **sizes)
     self.prepared = prepare(images, targets=targets, segments=segments, baselines=baselines, config=config)
     rows = [p for p in self.prepared for _ in range(self.restarts)]
     self.length = length_for(self.prepared, config)
+    check_sizes(length=self.length, **sizes)
+    keys = self._keys = row_keys(self.seeds, self.restarts)
     # Curves score one answer: the GA's. A front has many, and LIME's answer is fitted on the host afterwards.
     curves = config.faithfulness and self.strategy.name == "ga"
     # The answer rule and the stop on a settled answer are the GA's: a front has no single answer, and LIME fits
@@ -153,15 +159,10 @@ class Search:
     self.schedule = Schedule(config.generations, patience, self.restarts, curves, answer)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
+    self._classifier = classifier
     self._weights, _ = split_classifier(classifier)
-    self._faults = faults_of(classifier)  # a host classifier's errors, raised when the program returns
-    if self._faults is not None:
-      self._faults.clear()
     per_image_rates = batched_params(params, config, len(images))
     rates = jax.tree_util.tree_map(lambda x: np.repeat(x, self.restarts, axis=0), per_image_rates)
-    one_row = jax.tree_util.tree_map(lambda x: x[:1], rates)
-    _check_state_memory(start(self.strategy, keys[:1], stacked(rows[:1]), one_row, schedule=self.schedule,
-                              length=self.length), rows=len(rows))  # before the whole state is built
     self.state = start(self.strategy, keys, stacked(rows), rates, schedule=self.schedule, length=self.length)
     self._initial = self.state
     t0 = time.perf_counter()
@@ -174,17 +175,14 @@ class Search:
                      logits=logits, dtype=config.dtype, shard=config.shard)
     evaluated = len(rows) * self.strategy.population_size  # rows a step evaluates
     store, stored = self._stored_program(classifier, key, evaluated)
-    chunk = stored.chunk_size if stored is not None else chunk_size(
+    chunk = stored.chunk_size if stored is not None else traced(lambda: chunk_size(
         classifier, limit=config.chunk_size, rows=evaluated, height=height, width=width, dtype=config.dtype,
-        num_devices=num_devices)
+        num_devices=num_devices))
     self._program = program(classifier, dataclasses.replace(key, chunk_size=chunk))
-    self._run, fresh = self._program.compiled(self._weights, self.state, store=store, stored=stored)
+    self._run, fresh = traced(lambda: self._program.compiled(self._weights, self.state, store=store, stored=stored))
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
     self.compile_time = time.perf_counter() - t0 if fresh else 0.0
-    for p in self.prepared:
-      if p.target is not None and p.target >= self._program.num_classes:
-        raise ValueError(f"target {p.target} is out of range: the classifier has {self._program.num_classes} "
-                         f"classes (0..{self._program.num_classes - 1})")
+    check_targets([p.target for p in self.prepared], self._program.num_classes)
     self.evolve_time = 0.0
 
   def _stored_program(self, classifier: Classifier, requested: ProgramKey, evaluated: int
@@ -193,7 +191,7 @@ class Search:
     program when a process before this one stored it. ``requested`` holds the chunk size as asked for;
     ``evaluated`` is the rows a step evaluates."""
     name = classifier_name(classifier)
-    if name is None or requested.shard or self._faults is not None or store_folder() is None:
+    if name is None or requested.shard or is_host_classifier(classifier) or store_folder() is None:
       return None, None
     # The chunk a program was built for is stored with it: an automatic one follows from the device's memory.
     chunk = requested.chunk_size if requested.chunk_size is not None else total_memory_bytes(jax.local_devices()[0])
@@ -257,23 +255,14 @@ class Search:
     while self.steps < stop and not self.done:
       # The initial population on its own first: a report as soon as it is evaluated.
       segment_end = stop if progress is None else 1 if self.steps == 0 else (self.steps // every + 1) * every
-      try:
-        self.state = self._run(self._weights, self.state, np.int32(min(stop, segment_end)))
-      except jax.errors.JaxRuntimeError:
-        self._check_host()  # the host classifier's own message, rather than XLA's
-        raise
-      self._check_host()
+      self.state = run_checked(self._classifier, self._run, self._weights, self.state,
+                               np.int32(min(stop, segment_end)))
       if progress is not None:
         generation, best = jax.device_get((self.state.strategy.generation, self.state.best_history))
         progress(int(generation.max()) - 1, float(np.nanmax(best)))
     jax.block_until_ready(self.state)
     self.evolve_time += time.perf_counter() - t0
     return self
-
-  def _check_host(self) -> None:
-    if self._faults is not None:
-      jax.block_until_ready(self.state)
-      self._faults.check()
 
   def _host_state(self) -> Any:
     if self.steps == 0:
@@ -289,13 +278,10 @@ class Search:
       ValueError: ``classifier``'s weights differ in number, shape or dtype from the search's classifier, or the
         search has not run yet.
     """
-    weights, _ = split_classifier(classifier)
-    if not self._weights or [(x.shape, x.dtype) for x in weights] != [(x.shape, x.dtype) for x in self._weights]:
-      raise ValueError("the classifier to rerun with must be the search's classifier with other weights of the "
-                       "same shapes (a Flax port or a jax.tree_util.Partial over arrays)")
+    weights = check_same_structure(self._classifier, classifier, name="the classifier to rerun with")
     resolved = self._host_state().problem  # targets found: the rerun explains the same classes
-    state = self._run(weights, self._initial.replace(problem=resolved), np.int32(self.schedule.steps))
-    self._check_host()
+    state = run_checked(classifier, self._run, weights, self._initial.replace(problem=resolved),
+                        np.int32(self.schedule.steps))
     return self._explanations(jax.device_get(state))
 
   def explanations(self) -> list[Explanation]:
@@ -318,17 +304,12 @@ class Search:
     return [self._front(i, state, wall) for i in range(len(self.prepared))]
 
   def _checked_row(self, i: int, state: Any) -> tuple[float, int]:
-    original = float(state.original_probability[i])
-    if not np.isfinite(original):
-      raise ValueError("classifier returned NaN or infinite values for the unmasked image")
+    check_verdict(state.original_verdict[i], logits=self.logits)
     if bool(state.nonfinite[i]):
       raise ValueError("classifier returned NaN or infinite values for a masked image")
-    if not self.logits and not -1e-3 <= original <= 1 + 1e-3:
-      raise ValueError("classifier outputs are not probabilities in [0, 1]; pass logits=True if it returns logits")
     k = int(state.problem.num_genes[i])
-    if k < 2:
-      raise ValueError("the image has fewer than 2 superpixels; there is nothing to select between")
-    return original, k
+    check_superpixel_count(k)
+    return float(state.original_probability[i]), k
 
   def _archive(self, i: int, state: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
     probs = np.asarray(state.archive_probability[i, :k + 1], np.float64)
@@ -354,8 +335,6 @@ class Search:
     original, k = self._checked_row(i, state)
     genome, fitness, probability = (np.asarray(x[i]) for x in (state.answer, state.answer_fitness,
                                                                state.answer_probability))
-    if not self.logits and not -1e-3 <= float(probability) <= 1 + 1e-3:
-      raise ValueError("classifier outputs are not probabilities in [0, 1]; pass logits=True if it returns logits")
     gens = int(state.strategy.generation[i]) - 1
     sizes, size_genomes = self._archive(i, state, k)
     curves = self._faithfulness(i, state, k) if self.restarts == 1 else None
@@ -414,7 +393,7 @@ class Search:
 
   def identity(self) -> dict:
     """What a saved state belongs to: the engine, the strategy, the options, the seeds and the inputs."""
-    return saved_state.identity(self)
+    return saved_state.identity(self, classifier=classifier_identity(self._classifier))
 
   def save(self, path: Any) -> None:
     """Writes the run's state to ``path`` atomically (never half-written); :meth:`restore` resumes it."""
@@ -431,10 +410,3 @@ class Search:
     return self
 
 
-def _check_state_memory(one_row: Any, *, rows: int) -> None:
-  """Refuses a search whose state of ``rows`` rows like ``one_row`` would not fit, before it is built."""
-  need = rows * sum(np.asarray(x).nbytes for x in jax.tree_util.tree_leaves(one_row))
-  have = total_memory_bytes(jax.local_devices()[0])  # memory of a device this process can address
-  if need > _STATE_MEMORY_SHARE * have:
-    raise ValueError(f"the search's state needs {need / 2**30:.1f} GiB, more than a quarter of the device's "
-                     f"{have / 2**30:.1f} GiB: use fewer images, restarts or a smaller population")

@@ -17,15 +17,22 @@ def _is_raw_key(x: Any) -> bool:
 
 
 def prng_key(seed: Any) -> jax.Array:
-  """An integer seed or an existing PRNG key (typed, or raw ``uint32 (2,)``) -> PRNG key."""
+  """An integer seed in ``[0, 2**64)`` or an existing PRNG key (typed, or raw ``uint32 (2,)``) -> PRNG key.
+
+  An integer seed is kept whole: its high and low 32 bits are the key's two words, as ``jax.random.PRNGKey``
+  makes them with 64-bit integers enabled (below 2**32 it is ``jax.random.PRNGKey(seed)`` either way), so no two
+  seeds share a key. Negative seeds are refused: as 64-bit words they would collide with large ones.
+  """
   if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-    try:
-      return jax.random.PRNGKey(int(seed))
-    except OverflowError:
-      raise ValueError(f"an integer seed must fit in 64 bits, got {seed!r}") from None
+    seed = int(seed)
+    if not 0 <= seed < 2 ** 64:
+      raise ValueError(f"an integer seed must lie in [0, 2**64), got {seed}")
+    if seed < 2 ** 32:
+      return jax.random.PRNGKey(seed)
+    return jnp.asarray(np.array([seed >> 32, seed & 0xFFFFFFFF], np.uint32))
   if (_is_typed_key(seed) and seed.shape == ()) or _is_raw_key(seed):
     return jnp.asarray(seed)
-  raise ValueError(f"seed must be an integer or a jax.random key, got {seed!r}")
+  raise ValueError(f"seed must be an integer in [0, 2**64) or a jax.random key, got {seed!r}")
 
 
 def per_image_seeds(seeds: Any, n: int) -> list:

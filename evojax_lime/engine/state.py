@@ -20,6 +20,8 @@ class RunState:
       program's first step when it computes them itself).
     params: :class:`GAParams` with a leading row axis (each row may run its own rates).
     original_probability: ``(B,)`` p(target | full image), NaN before the first step.
+    original_verdict: ``(B, 3)`` the sum, min and max of the classifier's raw output row on the full image
+      (checked on the host: probabilities, or logits with ``logits=True``), NaN before the first step.
     best_history: ``(B, G + 1)`` the best fitness after each population, NaN where not run.
     mean_history: ``(B, G + 1)`` the population's mean fitness, likewise.
     archive_probability: ``(B, L + 1)`` the best target probability evaluated with exactly k kept (-inf: none).
@@ -45,6 +47,7 @@ class RunState:
   problem: Problem
   params: GAParams
   original_probability: jax.Array
+  original_verdict: jax.Array
   best_history: jax.Array
   mean_history: jax.Array
   archive_probability: jax.Array

@@ -95,8 +95,9 @@ class Evaluator:
       live: ``(N,)`` bool, the rows to evaluate (their order is kept).
       problems: :class:`Problem` with a leading image axis.
       rows_per_image: static rows of each image.
-      reduce: ``(carry, probs (c, C), genomes (c, L), image_of_row (c,), start) -> (carry, values)``, ``values``
-        one ``(c, ...)`` array per output; ``start`` is the chunk's first place in the packed order.
+      reduce: ``(carry, probs (c, C), genomes (c, L), image_of_row (c,), start, scores (c, C)) -> (carry,
+        values)``, ``values`` one ``(c, ...)`` array per output; ``start`` is the chunk's first place in the packed
+        order; ``scores`` the classifier's raw outputs as float32.
       carry: initial carry of ``reduce``.
       outputs: one ``(trailing shape, dtype, value of rows not evaluated)`` per output of ``reduce``.
 
@@ -123,7 +124,8 @@ class Evaluator:
       g = jnp.where(real[:, None], genomes[rows], False)
       image_of_row = jnp.where(real, rows // rows_per_image, num_images - 1)
       scores = self.classifier(self.constrain(_masked_rows(g, image_of_row, problems, self.dtype)))
-      carry, values = reduce(carry, probabilities(scores, logits=self.logits), g, image_of_row, start)
+      scores = scores.astype(jnp.float32)
+      carry, values = reduce(carry, probabilities(scores, logits=self.logits), g, image_of_row, start, scores)
       buffers = tuple(jax.lax.dynamic_update_slice_in_dim(b, v.astype(b.dtype), start, 0)
                       for b, v in zip(buffers, values))
       return index + 1, carry, buffers
@@ -139,7 +141,7 @@ def fitness_penalty(kept: Any, parsimony: jax.Array, num_genes: jax.Array) -> ja
 
 
 def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, evaluator: Evaluator, *,
-                  live: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array, jax.Array]:
+                  live: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
   """Fitness of the candidates of ``B`` rows, evaluated as one flat list of ``B * P`` masked images in chunks.
 
   fitness = p(target | image with only the kept superpixels) - kept * (parsimony / K).
@@ -156,7 +158,9 @@ def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, e
     live: ``(B, P)`` bool, the candidates to evaluate (default: all); the others cost nothing and get NaN.
 
   Returns:
-    ``((B, P) fitness, (B, P) target probability, (B,) targets)``, the targets resolved.
+    ``((B, P) fitness, (B, P) target probability, (B,) targets, (B, 3) verdicts)``, the targets resolved; a
+    row's verdict is the sum, min and max of the classifier's raw output for its candidate 0 (NaN where it was
+    not evaluated), so the host can check what the outputs are without another forward.
   """
   num_rows, pop, length = genomes.shape
   flat_live = jnp.ones((num_rows * pop,), bool) if live is None else live.reshape(-1)
@@ -165,22 +169,27 @@ def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, e
   scale = fitness_penalty(1, parsimony, problems.num_genes)  # per kept superpixel
   resolve = jnp.asarray(problems.top1, bool) & (first >= 0)
 
-  def reduce(targets, probs, g, image_of_row, start):
+  def reduce(carry, probs, g, image_of_row, start, scores):
+    targets, verdicts = carry
     size = g.shape[0]
     offset = first - start
-    here = resolve & (offset >= 0) & (offset < size)
+    in_chunk = (first >= 0) & (offset >= 0) & (offset < size)
+    here = resolve & in_chunk
     top1 = jnp.argmax(probs[jnp.clip(offset, 0, size - 1)], axis=-1).astype(jnp.int32)
     targets = jnp.where(here, top1, targets)
+    raw = scores[jnp.clip(offset, 0, size - 1)]  # (B, C) each row's candidate 0, where it is in this chunk
+    verdicts = jnp.where(in_chunk[:, None], jnp.stack([raw.sum(-1), raw.min(-1), raw.max(-1)], -1), verdicts)
     prob = jnp.take_along_axis(probs, targets[image_of_row][:, None], axis=1)[:, 0]
     # One rounding (an exact count times a per-row scale), and a barrier that keeps XLA from fusing it into a
     # multiply-add: the penalty, and so the fitness, is the same whatever the shapes of the program.
     penalty = jax.lax.optimization_barrier(g.sum(axis=1).astype(jnp.float32) * scale[image_of_row])
-    return targets, (prob - penalty, prob)
+    return (targets, verdicts), (prob - penalty, prob)
 
   nan = ((), jnp.float32, jnp.nan)
-  targets, (fitness, prob) = evaluator.chunks(genomes.reshape(-1, length), flat_live, problems, pop, reduce,
-                                              jnp.asarray(problems.target, jnp.int32), (nan, nan))
-  return fitness.reshape(num_rows, pop), prob.reshape(num_rows, pop), targets
+  carry = (jnp.asarray(problems.target, jnp.int32), jnp.full((num_rows, 3), jnp.nan, jnp.float32))
+  (targets, verdicts), (fitness, prob) = evaluator.chunks(genomes.reshape(-1, length), flat_live, problems, pop,
+                                                          reduce, carry, (nan, nan))
+  return fitness.reshape(num_rows, pop), prob.reshape(num_rows, pop), targets, verdicts
 
 
 def evaluate_scores(genomes: jax.Array, problem: Problem, evaluator: Evaluator, *, num_classes: int) -> jax.Array:
@@ -214,5 +223,5 @@ def evaluate(genomes: jax.Array, problem: Problem, params: Any, *, classifier: C
   one = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], problem)
   evaluator = Evaluator(classifier=classifier, logits=logits, chunk_size=chunk_size or genomes.shape[0],
                         dtype=jnp.dtype(dtype))
-  fitness, prob, _ = evaluate_rows(genomes[None], one, jnp.reshape(params.parsimony, (1,)), evaluator)
+  fitness, prob, _, _ = evaluate_rows(genomes[None], one, jnp.reshape(params.parsimony, (1,)), evaluator)
   return fitness[0], prob[0]

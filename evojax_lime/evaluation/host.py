@@ -1,21 +1,24 @@
 """Explain a classifier that is not written in JAX (numpy, torch, ...) through a host callback."""
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+T = TypeVar("T")
+
 
 class HostFaults:
-  """The first thing that went wrong in a host classifier's calls since it was last checked.
+  """The first thing that went wrong in a host classifier's calls during one run of a program.
 
   An exception raised inside a callback would reach the caller as a ``JaxRuntimeError`` (``INTERNAL:
   CpuCallback error``) with the callback's traceback in its message, or on some paths not at all. So the
-  callback raises nothing: it notes the problem here and answers NaN, and whoever runs the program calls
-  :meth:`check` when it returns.
+  callback raises nothing: it notes the problem in the faults of the run in progress and answers NaN, and the run
+  (:func:`run_checked`) raises it when the program returns.
   """
 
   def __init__(self):
@@ -27,25 +30,77 @@ class HostFaults:
       if self._first is None:
         self._first = " ".join(message.split())  # one line, whatever the caller's exception said
 
-  def clear(self) -> None:
-    with self._lock:
-      self._first = None
-
   def check(self) -> None:
-    """Raises the noted problem (and forgets it).
+    """Raises the noted problem, if any.
 
     Raises:
-      ValueError: a call since the last check raised, or returned scores of the wrong shape or type.
+      ValueError: a call raised, or returned scores of the wrong shape or type.
     """
     with self._lock:
-      first, self._first = self._first, None
+      first = self._first
     if first is not None:
       raise ValueError(first)
 
 
-def faults_of(classifier: Any) -> Optional[HostFaults]:
-  """The :class:`HostFaults` of a :func:`host_classifier`; ``None`` for any other classifier."""
-  return getattr(classifier, "host_faults", None)
+class _HostCalls:
+  """Routes a host classifier's problems to the faults of the run in progress: each run has its own, so two
+  searches sharing one classifier never see each other's errors. Runs of one host classifier take turns."""
+
+  def __init__(self, name: str, fn: Callable):
+    self.name, self.fn = name, fn
+    self._turn = threading.Lock()
+    self._current: Optional[HostFaults] = None
+
+  def note(self, message: str) -> None:
+    current = self._current
+    if current is not None:
+      current.note(message)
+
+  @contextlib.contextmanager
+  def run(self) -> Iterator[HostFaults]:
+    with self._turn:
+      self._current = faults = HostFaults()
+      try:
+        yield faults
+      finally:
+        self._current = None
+
+
+def _calls_of(classifier: Any) -> Optional[_HostCalls]:
+  calls = getattr(classifier, "_host_calls", None)
+  return calls if isinstance(calls, _HostCalls) else None
+
+
+def is_host_classifier(classifier: Any) -> bool:
+  """Whether ``classifier`` came from :func:`host_classifier`."""
+  return _calls_of(classifier) is not None
+
+
+def host_function(classifier: Any) -> Optional[tuple[str, Callable]]:
+  """The name a :func:`host_classifier` was given and the function it wraps (``None`` for any other
+  classifier)."""
+  calls = _calls_of(classifier)
+  return None if calls is None else (calls.name, calls.fn)
+
+
+def run_checked(classifier: Any, fn: Callable[..., T], *args: Any) -> T:
+  """``fn(*args)`` finished, raising the first problem of ``classifier``'s host calls during it, if any
+  (nothing is checked for a JAX classifier, and nothing waited for).
+
+  Raises:
+    ValueError: the host classifier raised or returned something other than ``(N, C)`` numbers.
+  """
+  calls = _calls_of(classifier)
+  if calls is None:
+    return fn(*args)
+  with calls.run() as faults:
+    try:
+      out = jax.block_until_ready(fn(*args))
+    except jax.errors.JaxRuntimeError:
+      faults.check()  # the host classifier's own message, rather than XLA's
+      raise
+  faults.check()
+  return out
 
 
 def host_classifier(fn: Callable[[np.ndarray], np.ndarray], *, num_classes: int,
@@ -64,29 +119,29 @@ def host_classifier(fn: Callable[[np.ndarray], np.ndarray], *, num_classes: int,
     name: how messages name ``fn``.
 
   Returns:
-    A JAX function ``(N, H, W, 3) -> (N, C)`` float32, with a ``host_faults`` attribute (:class:`HostFaults`).
+    A JAX function ``(N, H, W, 3) -> (N, C)`` float32; run it through :func:`run_checked` to hear of its errors.
   """
-  faults = HostFaults()
+  calls = _HostCalls(name, fn)
 
   def host(images):
     expected = (images.shape[0], num_classes)
     try:
       scores = np.asarray(fn(np.asarray(images, np.float32)))
     except Exception as err:  # noted, raised by the explainer: see HostFaults
-      faults.note(f"{name} raised {type(err).__name__}: {err}")
+      calls.note(f"{name} raised {type(err).__name__}: {err}")
       return np.full(expected, np.nan, np.float32)
     if scores.shape != expected:
-      faults.note(f"{name} returned shape {scores.shape} for {expected[0]} images, expected {expected}")
+      calls.note(f"{name} returned shape {scores.shape} for {expected[0]} images, expected {expected}")
       return np.full(expected, np.nan, np.float32)
     try:
       return scores.astype(np.float32)
     except (TypeError, ValueError) as err:
-      faults.note(f"{name} returned {scores.dtype} scores, not numbers: {err}")
+      calls.note(f"{name} returned {scores.dtype} scores, not numbers: {err}")
       return np.full(expected, np.nan, np.float32)
 
   def classifier(images: jax.Array) -> jax.Array:
     out = jax.ShapeDtypeStruct((images.shape[0], num_classes), jnp.float32)
     return jax.pure_callback(host, out, images.astype(jnp.float32), vmap_method="legacy_vectorized")
 
-  classifier.host_faults = faults
+  classifier._host_calls = calls  # the route to the run in progress, not an error slot
   return classifier

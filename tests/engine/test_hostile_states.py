@@ -103,7 +103,7 @@ def test_per_image_options_apply_to_their_own_image_in_any_order(problem):
 
 def test_huge_restarts_refused_before_any_work_and_agreement_without_r_by_r(problem):
   image, labels, clf = problem
-  with pytest.raises(ValueError, match="GiB"):
+  with pytest.raises(ValueError, match="restarts"):
     el.explain(image, clf, segments=labels, config=el.ELimeConfig(population_size=4096, generations=1),
                restarts=200000)
   rng = np.random.default_rng(0)
@@ -119,3 +119,25 @@ def test_bad_seeds_are_value_errors(problem, seed):
   image, labels, clf = problem
   with pytest.raises(ValueError):
     el.explain(image, clf, segments=labels, config=BASE, seed=seed)
+
+
+def test_state_of_another_classifier_is_refused(problem, saved):
+  image, labels, _ = problem
+  _, _, other = planted_problem((1, 2), side=24, n_segments=12)  # same image and layout, other weights
+  with pytest.raises(ValueError, match="another classifier .*weights differ"):
+    el.Search([image], other, segments=[labels], config=BASE, seeds=[1]).restore(saved)
+
+
+def test_state_of_a_partial_with_other_weights_is_refused(problem, tmp_path):
+  import jax
+  import jax.numpy as jnp
+  image, labels, clf = problem
+  scaled = lambda w, x: clf(x * w)
+  path = tmp_path / "state"
+  el.Search([image], jax.tree_util.Partial(scaled, jnp.float32(1.0)), segments=[labels], config=BASE,
+            seeds=[1]).advance(1).save(path)
+  same = el.Search([image], jax.tree_util.Partial(scaled, jnp.float32(1.0)), segments=[labels], config=BASE, seeds=[1])
+  assert same.restore(path).steps == 1
+  with pytest.raises(ValueError, match="another classifier .*weights differ"):
+    el.Search([image], jax.tree_util.Partial(scaled, jnp.float32(0.5)), segments=[labels], config=BASE,
+              seeds=[1]).restore(path)
