@@ -1,8 +1,9 @@
 """Compiled search programs: one per (classifier, :class:`ProgramKey`) and argument shape, in the engine's cache.
 
 A program is the resumable loop of :mod:`evojax_lime.engine.loop`, compiled once: ``(weights, RunState,
-stop_at) -> RunState``. The classifier is traced into it exactly once (in
-:func:`evojax_lime.evaluation.fitness.evaluate_rows`); its first step also cuts the superpixels (when the program
+stop_at) -> RunState``. The classifier is traced into it only in
+:func:`evojax_lime.evaluation.fitness.evaluate_rows` (at the chunk size, and on a CPU at batch 1 for the rows
+past the last whole chunk); its first step also cuts the superpixels (when the program
 segments), computes the fill and resolves the top-1 targets, so nothing else about the classifier needs a
 program of its own.
 """

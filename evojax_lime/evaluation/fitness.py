@@ -2,8 +2,9 @@
 
 :func:`evaluate_rows` is the only place a program calls the classifier. It takes the candidates of every row
 of a search (images x restarts) as one flat list, packs the rows that need an evaluation to the front and runs
-the classifier on just enough chunks of ``(chunk, H, W, 3)`` images to cover them: memory is bounded by one
-chunk whatever the number of rows, and a row that has finished costs no forward pass.
+the classifier on the whole chunks of ``(chunk, H, W, 3)`` images they fill, and the rest either one row at a
+time (an exact evaluator: one forward per live row) or in one padded chunk: memory is bounded by one chunk
+whatever the number of rows, and a row that has finished costs no forward pass.
 """
 from __future__ import annotations
 
