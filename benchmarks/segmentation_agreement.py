@@ -4,7 +4,9 @@ recall, K, pieces that are not 4-connected, and seconds per image on this machin
 Photos are resized to 224 x 224 as the command line feeds the classifier (``evojax_lime.cli.images``); the
 reference is ``skimage.segmentation.quickshift(photo.astype(float64), kernel_size=4, max_dist=200, ratio=0.2)``.
 ``ari_connected`` compares with skimage's labels after the same one-region-per-label step
-(``quickshift_jax.one_region_per_label``): what is left there is float32 arithmetic. Times are the best of
+(``quickshift_jax.one_region_per_label``): what is left there is float32 arithmetic. ``same_as_auto`` and
+``auto_s``: the default ``segmentation="auto"`` on a CPU, which cuts on the host (skimage's quickshift, then the
+same steps in numpy, ``quickshift_host``): pixels with the very label the JAX quickshift gives. Times are the best of
 ``--repeats`` warm calls, one image at a time (JAX jitted, compile excluded).
 
   python -m benchmarks.segmentation_agreement
@@ -26,7 +28,7 @@ if __package__ in (None, ""):  # run as a file: make the repo importable
 
 from benchmarks import _report
 from benchmarks._agreement import AGREEMENT_PHOTOS, adjusted_rand_index, agreement_photo, boundary_recall, pieces
-from evojax_lime.segmentation import quickshift_jax
+from evojax_lime.segmentation import quickshift_host, quickshift_jax
 from evojax_lime.segmentation.superpixels import LIME_QUICKSHIFT
 
 
@@ -50,11 +52,13 @@ def run(args: argparse.Namespace) -> list[dict]:
     jax_s, (labels, k) = _best(lambda: jax.block_until_ready(fn(photo, **LIME_QUICKSHIFT)), args.repeats)
     labels = np.asarray(labels)
     ref_connected = np.asarray(connect(ref)[0])
+    auto_s, auto = _best(lambda: quickshift_host.quickshift(photo, **LIME_QUICKSHIFT), args.repeats)
     rows.append({"photo": name, "ari": adjusted_rand_index(ref, labels), "boundary_recall": boundary_recall(ref, labels),
                  "K_skimage": int(ref.max()) + 1, "K_jax": int(k), "pieces_skimage": pieces(ref),
                  "pieces_jax": pieces(labels), "same_label": float((labels == ref).mean()),
                  "ari_connected": adjusted_rand_index(ref_connected, labels),
-                 "skimage_s": sk_s, "jax_s": jax_s, "speedup": sk_s / jax_s})
+                 "same_as_auto": float((auto == labels).mean()), "skimage_s": sk_s, "jax_s": jax_s,
+                 "auto_s": auto_s, "speedup": sk_s / jax_s})
     print(rows[-1], flush=True)
   return rows
 

@@ -12,9 +12,9 @@ from typing import Any, Mapping, Optional
 import jax.numpy as jnp
 from flax import struct
 
-from evojax_lime.segmentation.superpixels import IN_PROGRAM
+from evojax_lime.segmentation.superpixels import IN_PROGRAM, runs_in_program
 
-SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid") + IN_PROGRAM
+SEGMENTATIONS = ("auto", "quickshift", "slic", "felzenszwalb", "grid") + IN_PROGRAM
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 SEEDINGS = ("random", "occlusion", "greedy")
@@ -69,9 +69,11 @@ class ELimeConfig:
       default), ``"image_mean"``, ``"blur"`` (a Gaussian-blurred copy); ``explain(baseline=...)`` overrides it
       with any image.
     blur_sigma: standard deviation in pixels of the ``"blur"`` fill.
-    segmentation: ``"quickshift_jax"`` (the default: LIME's quickshift in JAX) or ``"slic_jax"`` (SLIC in JAX),
-      run inside the compiled program with the evolution; or on the host with scikit-image: ``"quickshift"``
-      (LIME's own), ``"slic"``, ``"felzenszwalb"``, ``"grid"``.
+    segmentation: ``"auto"`` (the default): ``"quickshift_jax"``'s superpixels, cut inside the compiled program
+      on an accelerator and on the host on a CPU, where compiling them costs more than cutting them
+      (:func:`~evojax_lime.segmentation.superpixels.runs_in_program`). ``"quickshift_jax"`` (LIME's quickshift
+      in JAX) or ``"slic_jax"`` (SLIC in JAX) run inside the compiled program with the evolution on any device;
+      ``"quickshift"`` (LIME's own), ``"slic"``, ``"felzenszwalb"``, ``"grid"`` on the host with scikit-image.
     segmentation_params: keyword arguments for the segmentation function; for quickshift (both) the defaults
       are LIME's ``kernel_size=4, max_dist=200, ratio=0.2``; ``quickshift_jax`` also takes ``max_segments``.
     genome_length: static genome length; ``None`` pads K up to a power of two (at least 16) so images with
@@ -113,7 +115,7 @@ class ELimeConfig:
   parsimony: float = 0.5
   fill: str = "mean"
   blur_sigma: float = 8.0
-  segmentation: str = "quickshift_jax"
+  segmentation: str = "auto"
   segmentation_params: Any = ()
   genome_length: Optional[int] = None
   chunk_size: Optional[int] = None
@@ -179,7 +181,7 @@ class ELimeConfig:
   @property
   def segments_in_program(self) -> bool:
     """Superpixels, fill and target are computed inside the compiled program."""
-    return self.segmentation in IN_PROGRAM
+    return runs_in_program(self.segmentation)
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

@@ -11,6 +11,7 @@ with one compiled program and the same result.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable, Optional
 
 import jax
@@ -23,9 +24,10 @@ from evojax_lime.evaluation.fitness import Problem, fitness_penalty
 from evojax_lime.engine.state import RunState
 from evojax_lime.strategies.base import Strategy
 
-# (candidates (B, P, L), problems (B), parsimony (B,), live (B, P)) -> ((B, P) fitness, (B, P) p, (B,) targets,
-# (B, 3) sum, min and max of each row's candidate 0's raw outputs)
-EvaluateBatch = Callable[[jax.Array, Problem, jax.Array, jax.Array],
+# (candidates (B, P, L), problems (B), parsimony (B,), live (B, P), multiple) -> ((B, P) fitness, (B, P) p,
+# (B,) targets, (B, 3) sum, min and max of each row's candidate 0's raw outputs); the live count is always a
+# multiple of the static ``multiple``
+EvaluateBatch = Callable[[jax.Array, Problem, jax.Array, jax.Array, int],
                          tuple[jax.Array, jax.Array, jax.Array, jax.Array]]
 # problems (B) -> problems (B) with superpixels, K and fill filled in (run once, in the first step)
 Complete = Callable[[Problem], Problem]
@@ -204,7 +206,10 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     phase = jnp.where(evolving | ~(run.consensus_done | (schedule.restarts == 1)), phase, len(branches) - 1)
   states, candidates, live, ranking, shown = jax.lax.switch(phase, branches)
 
-  fitness, prob, targets, verdicts = evaluate_batch(candidates, problem, run.params.parsimony, live)
+  # Every phase's live count is a multiple of this (static): a population step's is P per unfinished row,
+  # the consensus step's the number of groups; the curves' varies with K.
+  multiple = 1 if schedule.faithfulness else math.gcd(pop, rows // schedule.restarts if schedule.restarts > 1 else 0)
+  fitness, prob, targets, verdicts = evaluate_batch(candidates, problem, run.params.parsimony, live, multiple)
   nonfinite = run.nonfinite | (live & ~jnp.isfinite(fitness)).any(axis=1)
   problem = problem.replace(target=targets, top1=jnp.zeros_like(problem.top1))  # resolved: never again
 

@@ -1,8 +1,9 @@
 """Compiled search programs: one per (classifier, :class:`ProgramKey`) and argument shape, in the engine's cache.
 
 A program is the resumable loop of :mod:`evojax_lime.engine.loop`, compiled once: ``(weights, RunState,
-stop_at) -> RunState``. The classifier is traced into it exactly once (in
-:func:`evojax_lime.evaluation.fitness.evaluate_rows`); its first step also cuts the superpixels (when the program
+stop_at) -> RunState``. The classifier is traced into it only in
+:func:`evojax_lime.evaluation.fitness.evaluate_rows` (at the chunk size, and on a CPU at batch 1 for the rows
+past the last whole chunk); its first step also cuts the superpixels (when the program
 segments), computes the fill and resolves the top-1 targets, so nothing else about the classifier needs a
 program of its own.
 """
@@ -101,10 +102,14 @@ class Program:
     record = lambda shape: setattr(self, "num_classes", int(shape[1]))
 
     def run(weights, state: RunState, stop_at):
+      # On a CPU a padded row costs a forward like any other, so a step evaluates exactly its live rows; on an
+      # accelerator the rows of a chunk run side by side and a padded last chunk costs about nothing.
       evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), record), logits=key.logits,
                             chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
-                            constrain=functools.partial(shard_rows, mesh=mesh))
-      evaluate_batch = lambda g, p, parsimony, live: evaluate_rows(g, p, parsimony, evaluator, live=live)
+                            constrain=functools.partial(shard_rows, mesh=mesh),
+                            exact=mesh is None and jax.default_backend() == "cpu")
+      evaluate_batch = lambda g, p, parsimony, live, multiple: evaluate_rows(g, p, parsimony, evaluator, live=live,
+                                                                            multiple=multiple)
       return advance(state, stop_at, strategy=key.strategy, schedule=key.schedule, evaluate_batch=evaluate_batch,
                      complete_problems=functools.partial(complete_problems, key=key))
 

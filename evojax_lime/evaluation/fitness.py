@@ -2,11 +2,13 @@
 
 :func:`evaluate_rows` is the only place a program calls the classifier. It takes the candidates of every row
 of a search (images x restarts) as one flat list, packs the rows that need an evaluation to the front and runs
-the classifier on just enough chunks of ``(chunk, H, W, 3)`` images to cover them: memory is bounded by one
-chunk whatever the number of rows, and a row that has finished costs no forward pass.
+the classifier on the whole chunks of ``(chunk, H, W, 3)`` images they fill, and the rest either one row at a
+time (an exact evaluator: one forward per live row) or in one padded chunk: memory is bounded by one chunk
+whatever the number of rows, and a row that has finished costs no forward pass.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional
 
 import jax
@@ -78,6 +80,9 @@ class Evaluator:
     chunk_size: rows evaluated at once; the classifier only ever sees ``(chunk_size, H, W, 3)``.
     dtype: dtype of the images given to the classifier.
     constrain: applied to each chunk of masked images before the classifier (sharding).
+    exact: the rows a last partial chunk would pad are not evaluated: the live rows past the last whole chunk
+      go through the classifier one at a time (a second trace, at batch 1), so it sees only the live rows.
+      Otherwise the last chunk is padded, which costs next to nothing where a chunk's rows run side by side.
   """
 
   classifier: Classifier = struct.field(pytree_node=False)
@@ -85,9 +90,10 @@ class Evaluator:
   chunk_size: int = struct.field(pytree_node=False)
   dtype: Any = struct.field(pytree_node=False, default=jnp.float32)
   constrain: Callable[[jax.Array], jax.Array] = struct.field(pytree_node=False, default=lambda x: x)
+  exact: bool = struct.field(pytree_node=False, default=False)
 
   def chunks(self, genomes: jax.Array, live: jax.Array, problems: Problem, rows_per_image: int,
-             reduce: Callable, carry: Any, outputs: tuple) -> tuple[Any, tuple]:
+             reduce: Callable, carry: Any, outputs: tuple, *, multiple: int = 1) -> tuple[Any, tuple]:
     """Runs the classifier on the live rows of ``genomes``, packed to the front, one chunk at a time.
 
     Args:
@@ -100,6 +106,8 @@ class Evaluator:
         order; ``scores`` the classifier's raw outputs as float32.
       carry: initial carry of ``reduce``.
       outputs: one ``(trailing shape, dtype, value of rows not evaluated)`` per output of ``reduce``.
+      multiple: the number of live rows is always a multiple of this (static): when the chunk divides it,
+        there is never a partial chunk, and an exact evaluator traces no single-row call.
 
     Returns:
       ``(carry, outputs)``, every output ``(N, ...)`` in the original row order.
@@ -114,9 +122,8 @@ class Evaluator:
     num_live = live.sum()
     buffers = tuple(jnp.full((total, *shape), value, dtype) for shape, dtype, value in outputs)
 
-    def body(state):
-      index, carry, buffers = state
-      start = index * size
+    def body(size, state):
+      index, start, carry, buffers = state
       rows = jax.lax.dynamic_slice_in_dim(order, start, size)
       real = start + jnp.arange(size) < num_live
       # Places past the live rows hold all-hidden images of the last image (their outputs are dropped), as a
@@ -128,10 +135,17 @@ class Evaluator:
       carry, values = reduce(carry, probabilities(scores, logits=self.logits), g, image_of_row, start, scores)
       buffers = tuple(jax.lax.dynamic_update_slice_in_dim(b, v.astype(b.dtype), start, 0)
                       for b, v in zip(buffers, values))
-      return index + 1, carry, buffers
+      return index + 1, start + size, carry, buffers
 
-    num_chunks = (num_live + size - 1) // size
-    _, carry, buffers = jax.lax.while_loop(lambda s: s[0] < num_chunks, body, (jnp.int32(0), carry, buffers))
+    def run(size, calls, state):
+      return jax.lax.while_loop(lambda s: s[0] < calls, functools.partial(body, size), state)
+
+    partial = self.exact and size > 1 and multiple % size != 0
+    whole = num_live // size if partial else (num_live + size - 1) // size
+    state = run(size, whole, (jnp.int32(0), jnp.int32(0), carry, buffers))
+    if partial:  # the rest of the live rows, one at a time
+      state = run(1, num_live - state[1], (jnp.int32(0),) + state[1:])
+    _, _, carry, buffers = state
     return carry, tuple(b[unpack] for b in buffers)
 
 
@@ -141,7 +155,8 @@ def fitness_penalty(kept: Any, parsimony: jax.Array, num_genes: jax.Array) -> ja
 
 
 def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, evaluator: Evaluator, *,
-                  live: Optional[jax.Array] = None) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+                  live: Optional[jax.Array] = None, multiple: int = 1
+                  ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
   """Fitness of the candidates of ``B`` rows, evaluated as one flat list of ``B * P`` masked images in chunks.
 
   fitness = p(target | image with only the kept superpixels) - kept * (parsimony / K).
@@ -156,6 +171,7 @@ def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, e
     parsimony: ``(B,)`` float32 penalty per row.
     evaluator: the classifier and how to call it.
     live: ``(B, P)`` bool, the candidates to evaluate (default: all); the others cost nothing and get NaN.
+    multiple: the number of live candidates is always a multiple of this (static; see :meth:`Evaluator.chunks`).
 
   Returns:
     ``((B, P) fitness, (B, P) target probability, (B,) targets, (B, 3) verdicts)``, the targets resolved; a
@@ -188,7 +204,8 @@ def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, e
   nan = ((), jnp.float32, jnp.nan)
   carry = (jnp.asarray(problems.target, jnp.int32), jnp.full((num_rows, 3), jnp.nan, jnp.float32))
   (targets, verdicts), (fitness, prob) = evaluator.chunks(genomes.reshape(-1, length), flat_live, problems, pop,
-                                                          reduce, carry, (nan, nan))
+                                                          reduce, carry, (nan, nan),
+                                                          multiple=num_rows * pop if live is None else multiple)
   return fitness.reshape(num_rows, pop), prob.reshape(num_rows, pop), targets, verdicts
 
 
@@ -200,7 +217,7 @@ def evaluate_scores(genomes: jax.Array, problem: Problem, evaluator: Evaluator, 
   one = jax.tree_util.tree_map(lambda x: jnp.asarray(x)[None], problem)
   _, (scores,) = evaluator.chunks(genomes, jnp.ones(genomes.shape[:1], bool), one, genomes.shape[0],
                                   lambda c, probs, *_: (c, (probs,)), jnp.int32(0),
-                                  (((num_classes,), jnp.float32, jnp.nan),))
+                                  (((num_classes,), jnp.float32, jnp.nan),), multiple=genomes.shape[0])
   return scores
 
 

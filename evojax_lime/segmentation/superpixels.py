@@ -16,9 +16,24 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "grid": {"n_segments": 64},
     "slic_jax": {"n_segments": 100, "compactness": 10.0},
     "quickshift_jax": LIME_QUICKSHIFT,
+    "auto": LIME_QUICKSHIFT,
 }
 # Segmentations written in JAX, which can run inside the compiled program.
 IN_PROGRAM = ("slic_jax", "quickshift_jax")
+
+
+def runs_in_program(method: str) -> bool:
+  """Whether ``method`` cuts the superpixels inside the compiled program.
+
+  ``"auto"`` is ``quickshift_jax``'s superpixels: inside the program on an accelerator, where they cost next to
+  nothing; on a CPU default backend on the host (:mod:`evojax_lime.segmentation.quickshift_host`), where the
+  JAX quickshift costs several seconds of compile and the host cut a fraction of a second per photo."""
+  if method == "auto":
+    import jax  # deferred: the choice is the backend's
+    return jax.default_backend() != "cpu"
+  return method in IN_PROGRAM
+
+
 MIN_GENOME_LENGTH = 16
 
 
@@ -45,7 +60,8 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
 
   Args:
     image: ``(H, W, 3)`` float32 RGB in [0, 1].
-    method: ``"quickshift"``, ``"slic"``, ``"felzenszwalb"``, ``"grid"``, ``"slic_jax"`` or ``"quickshift_jax"``.
+    method: ``"quickshift"``, ``"slic"``, ``"felzenszwalb"``, ``"grid"``, ``"slic_jax"``, ``"quickshift_jax"`` or
+      ``"auto"`` (``quickshift_jax``'s superpixels, cut with scikit-image's quickshift and numpy).
     params: keyword arguments overriding the method's defaults.
 
   Returns:
@@ -59,6 +75,9 @@ def segment(image: np.ndarray, method: str = "quickshift", params: Mapping[str, 
   try:
     if method == "grid":
       labels = grid_segments(image.shape[0], image.shape[1], **kwargs)
+    elif method == "auto":
+      from evojax_lime.segmentation import quickshift_host
+      labels = quickshift_host.quickshift(image, **kwargs)
     elif method in IN_PROGRAM:
       labels = np.asarray(in_program_labels(image, method, params or {}, jit=True)[0])
     elif method == "quickshift":
@@ -76,7 +95,7 @@ def _jax_module(method: str):
   if method == "slic_jax":
     from evojax_lime.segmentation import slic_jax
     return slic_jax, slic_jax.slic
-  if method == "quickshift_jax":
+  if method in ("quickshift_jax", "auto"):
     from evojax_lime.segmentation import quickshift_jax
     return quickshift_jax, quickshift_jax.quickshift
   raise ValueError(f"segmentation {method!r} cannot run inside the program; use one of {', '.join(IN_PROGRAM)}")

@@ -88,7 +88,7 @@ def cases() -> dict:
                                                 params=[BASE.ga_params(), rep(BASE, parsimony=0.3).ga_params()]),
       "planted_restarts": lambda: [el.explain(image, clf, segments=labels, config=BASE, seed=6, restarts=3)],
       "conv_quickshift_in_program": lambda: [el.explain(photo, conv, seed=0, config=el.ELimeConfig.paper(
-          population_size=12, generations=4, segmentation_params={"kernel_size": 2}))],
+          population_size=12, generations=4, segmentation="quickshift_jax", segmentation_params={"kernel_size": 2}))],
       "conv_slic_mean_fill": lambda: [el.explain(photo, conv, seed=1, config=el.ELimeConfig.paper(
           population_size=12, generations=4, segmentation="slic_jax", segmentation_params={"n_segments": 20},
           fill="mean"))],
@@ -100,16 +100,18 @@ def cases() -> dict:
       "planted_occlusion": lambda: [el.explain(image, clf, segments=labels, seed=8,
                                                config=rep(BASE, seeding="occlusion"))],
       "conv_occlusion_in_program": lambda: [el.explain(photo, conv, seed=9, config=el.ELimeConfig.paper(
-          population_size=12, generations=4, seeding="occlusion", segmentation_params={"kernel_size": 2}))],
+          population_size=12, generations=4, seeding="occlusion", segmentation="quickshift_jax",
+          segmentation_params={"kernel_size": 2}))],
       # The greedy start (recorded when it was added).
       "planted_greedy": lambda: [el.explain(image, clf, segments=labels, seed=10, config=rep(BASE, seeding="greedy"))],
       "conv_greedy_in_program": lambda: [el.explain(photo, conv, seed=11, config=el.ELimeConfig.paper(
-          population_size=12, generations=4, seeding="greedy", segmentation_params={"kernel_size": 2}))],
+          population_size=12, generations=4, seeding="greedy", segmentation="quickshift_jax",
+          segmentation_params={"kernel_size": 2}))],
       # The sufficient answer, the default rule (recorded when it was added).
       "planted_sufficient": lambda: [el.explain(image, clf, segments=labels, seed=12,
                                                 config=rep(BASE, seeding="greedy", answer="sufficient"))],
       "conv_default_in_program": lambda: [el.explain(photo, conv, seed=13, config=el.ELimeConfig(
-          population_size=12, generations=4, segmentation_params={"kernel_size": 2}))],
+          population_size=12, generations=4, segmentation="quickshift_jax", segmentation_params={"kernel_size": 2}))],
   }
 
 

@@ -1,4 +1,5 @@
-"""What a search compiles and what its classifier receives: one trace, bounded chunks, no wasted forwards."""
+"""What a search compiles and what its classifier receives: bounded chunks, and exactly one forward per evaluation
+or curve point."""
 import dataclasses
 
 import jax
@@ -60,6 +61,54 @@ def test_uneven_chunks_pad_only_the_last_chunk(problem):
                                                                                   chunk_size=48))
   assert exp.num_evaluations == 256
   assert sum(calls) == 4 * 64  # a given chunk size is an upper bound: 64 rows a step in two chunks of 32
+
+
+@pytest.mark.parametrize("chunk", [3, 16])
+def test_forwards_are_the_evaluations_and_curve_points_of_every_chunk_size(problem, chunk):
+  image, labels, clf = problem
+  classifier, traced, calls = _recording(clf)
+  cfg = dataclasses.replace(BASE, population_size=16, chunk_size=chunk, faithfulness=True)
+  exp = el.explain(image, classifier, segments=labels, config=cfg)
+  assert exp.scoring_evaluations == 2 * 8 - 1  # 8 curve steps for 16 candidates
+  assert sum(calls) == exp.num_evaluations + exp.scoring_evaluations
+  # Rows past the last whole chunk go one at a time: a chunk that divides P needs no second trace for them
+  # until the curves' odd count of rows.
+  assert [s[0] for s in traced] == [min(chunk, 16), 1]
+
+
+def test_forwards_of_a_batch_with_restarts_and_patience(problem):
+  image, labels, clf = problem
+  classifier, _, calls = _recording(clf)
+  cfg = dataclasses.replace(BASE, population_size=12, generations=4, chunk_size=8, patience=1, faithfulness=True)
+  exps = el.explain_batch([image, image[::-1]], classifier, segments=[labels, labels[::-1]], config=cfg,
+                          seeds=[0, 1], restarts=2)
+  # Each run's populations, each image's consensus row and its curves.
+  assert sum(calls) == sum(e.num_evaluations + e.scoring_evaluations for e in exps)
+  assert all(r.generations_run < 4 for e in exps for r in e.runs)  # stopped early
+
+
+def test_forwards_of_a_front_and_of_lime_sampling(problem):
+  image, labels, clf = problem
+  chunk = 7  # 12 candidates a population: 7 + 5; 50 samples: 7 * 7 + 1
+  classifier, _, calls = _recording(clf)
+  cfg = el.ELimeConfig(population_size=12, generations=2, fill="black", chunk_size=chunk)
+  front = el.explain_front(image, classifier, segments=labels, config=cfg)
+  assert sum(calls) == front.num_evaluations == 12 * 3
+  calls.clear()
+  lime = el.explain_lime(image, classifier, segments=labels, num_samples=50,
+                         config=el.ELimeConfig(fill="black", chunk_size=chunk))
+  assert sum(calls) == lime.num_evaluations == 50
+
+
+def test_the_issue_case_population_64_chunk_48(problem):
+  """64 candidates a population, 3 generations, chunks of at most 48: 256 evaluations and 23 curve points
+  (K = 12), and not one padded row."""
+  image, labels, clf = problem
+  classifier, _, calls = _recording(clf)
+  cfg = dataclasses.replace(BASE, population_size=64, chunk_size=48, faithfulness=True)
+  exp = el.explain(image, classifier, segments=labels, config=cfg)
+  assert (exp.num_evaluations, exp.scoring_evaluations) == (256, 23)
+  assert sum(calls) == 256 + 23
 
 
 def test_only_the_search_program_is_compiled(problem):

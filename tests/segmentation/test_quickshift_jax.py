@@ -12,7 +12,7 @@ import pytest
 from skimage import segmentation
 
 from benchmarks._agreement import AGREEMENT_PHOTOS, adjusted_rand_index, agreement_photo, boundary_recall
-from evojax_lime.segmentation import quickshift_jax
+from evojax_lime.segmentation import quickshift_host, quickshift_jax
 from benchmarks._agreement import pieces
 from evojax_lime.segmentation.superpixels import LIME_QUICKSHIFT, in_program_labels, segment
 from tests.segmentation.test_slic_jax import assert_valid
@@ -49,6 +49,28 @@ def test_agrees_with_skimage(name):
   assert boundary_recall(ref, labels) >= MIN_BOUNDARY_RECALL
   # skimage's numbering (by root pixel), so most pixels carry the very same label.
   assert (labels == ref).mean() > 0.99
+
+
+@pytest.mark.parametrize("name", AGREEMENT_PHOTOS)
+def test_the_host_cut_is_the_programs(name):
+  # segmentation="auto" on a CPU: scikit-image's quickshift, then the same one-region step and bound in numpy.
+  photo = agreement_photo(name)
+  np.testing.assert_array_equal(segment(photo, "auto"), np.asarray(_quickshift(photo)[0]))
+
+
+def test_the_host_steps_are_the_programs_on_pieces_and_caps():
+  image = _pieces_image()
+  want = np.asarray(_quickshift(image, **PIECES)[0])
+  np.testing.assert_array_equal(quickshift_host.quickshift(image, **PIECES), want)
+  coffee = agreement_photo("coffee", SMALL)
+  for bound in (SMALL_BOUND, 4):
+    want = np.asarray(_quickshift(coffee, max_segments=bound, max_dist=4.0)[0])
+    np.testing.assert_array_equal(quickshift_host.quickshift(coffee, max_segments=bound, max_dist=4.0), want)
+  # Any label map with stray pieces: the numpy step and the JAX one give the same labels.
+  rng = np.random.default_rng(1)
+  labels = rng.integers(0, 6, size=(20, 23))
+  want = np.asarray(jax.jit(quickshift_jax.one_region_per_label)(labels)[0])
+  np.testing.assert_array_equal(quickshift_host.one_region_per_label(labels), want)
 
 
 def test_tie_noise_is_skimages():
