@@ -39,6 +39,8 @@ Progress = Callable[[int, float], None]
 # About this many progress reports per run at most: each ends a segment, which costs a device -> host
 # round trip, so one per generation would slow short generations down noticeably.
 MAX_REPORTS = 20
+# Strategies whose search returns one answer, scored by its insertion and deletion curves.
+_ONE_ANSWER = ("ga", "kernelshap")
 # A search whose state would take more than this share of the device's memory is refused before any work.
 _STATE_MEMORY_SHARE = 0.25
 
@@ -115,7 +117,8 @@ class Search:
   Args:
     images: ``B`` images of one size (a ``(B, H, W, 3)`` array or a sequence).
     classifier: as for :func:`evojax_lime.explain`.
-    strategy: ``"ga"`` (E-LIME's genetic algorithm), ``"nsga2"`` (the probability-vs-size front), or a
+    strategy: ``"ga"`` (E-LIME's genetic algorithm), ``"nsga2"`` (the probability-vs-size front),
+      ``"kernelshap"`` (KernelSHAP: ``importance`` holds the Shapley values), or a
       strategy object (see :mod:`evojax_lime.strategies`).
     targets: ``None`` (each image's top-1), one class for all, or one per image.
     segments: ``None`` or one ``(H, W)`` label map (or ``None``) per image.
@@ -145,8 +148,9 @@ class Search:
     self.prepared = prepare(images, targets=targets, segments=segments, baselines=baselines, config=config)
     rows = [p for p in self.prepared for _ in range(self.restarts)]
     self.length = length_for(self.prepared, config)
-    # Curves score one answer: the GA's. A front has many, and LIME's answer is fitted on the host afterwards.
-    curves = config.faithfulness and self.strategy.name == "ga"
+    # Curves score one answer: the GA's, KernelSHAP's. A front has many, and LIME's answer is fitted on the host
+    # afterwards.
+    curves = config.faithfulness and self.strategy.name in _ONE_ANSWER
     # The answer rule and the stop on a settled answer are the GA's: a front has no single answer, and LIME fits
     # its own after sampling.
     answer = config.answer if "answer" in self.strategy.options else "fittest"
