@@ -22,6 +22,7 @@ from evojax_lime.engine.state import RunState
 from evojax_lime.evaluation.classifier import split_classifier
 from evojax_lime.evaluation.fill import make_fill
 from evojax_lime.evaluation.fitness import Classifier, Evaluator, Problem, evaluate_rows
+from evojax_lime.evaluation.gradient import probability_and_gradient
 from evojax_lime.evaluation.sharding import population_mesh, round_to_devices, shard_rows
 from evojax_lime.segmentation.superpixels import in_program_labels
 from evojax_lime.strategies.base import Strategy
@@ -104,8 +105,9 @@ class Program:
                             chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
                             constrain=functools.partial(shard_rows, mesh=mesh))
       evaluate_batch = lambda g, p, parsimony, live: evaluate_rows(g, p, parsimony, evaluator, live=live)
+      differentiate = lambda m, p, live: probability_and_gradient(m, p, evaluator, live)
       return advance(state, stop_at, strategy=key.strategy, schedule=key.schedule, evaluate_batch=evaluate_batch,
-                     complete_problems=functools.partial(complete_problems, key=key))
+                     complete_problems=functools.partial(complete_problems, key=key), differentiate=differentiate)
 
     self._jitted = jax.jit(run)
     self._compiled: dict[tuple, Any] = {}

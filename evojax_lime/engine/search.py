@@ -40,7 +40,7 @@ Progress = Callable[[int, float], None]
 # round trip, so one per generation would slow short generations down noticeably.
 MAX_REPORTS = 20
 # Strategies whose search returns one answer, scored by its insertion and deletion curves.
-_ONE_ANSWER = ("ga", "kernelshap")
+_ONE_ANSWER = ("ga", "kernelshap", "extremal")
 # A search whose state would take more than this share of the device's memory is refused before any work.
 _STATE_MEMORY_SHARE = 0.25
 
@@ -118,7 +118,8 @@ class Search:
     images: ``B`` images of one size (a ``(B, H, W, 3)`` array or a sequence).
     classifier: as for :func:`evojax_lime.explain`.
     strategy: ``"ga"`` (E-LIME's genetic algorithm), ``"nsga2"`` (the probability-vs-size front),
-      ``"kernelshap"`` (KernelSHAP: ``importance`` holds the Shapley values), or a
+      ``"kernelshap"`` (KernelSHAP: ``importance`` holds the Shapley values), ``"extremal"`` (masks of several
+      areas optimised by gradient through the classifier), or a
       strategy object (see :mod:`evojax_lime.strategies`).
     targets: ``None`` (each image's top-1), one class for all, or one per image.
     segments: ``None`` or one ``(H, W)`` label map (or ``None``) per image.
@@ -364,7 +365,7 @@ class Search:
         explanation_probability=float(probability), best_fitness=float(fitness),
         fitness_history=np.asarray(state.best_history[i, :gens + 1]),
         mean_fitness_history=np.asarray(state.mean_history[i, :gens + 1]), generations_run=gens,
-        num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
+        num_evaluations=_evaluations(self.strategy, gens), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
         seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes,
         size_history=self._archive_history(i, state, k, gens),
@@ -406,7 +407,7 @@ class Search:
         target=int(state.problem.target[i]), original_probability=original, probabilities=probs, genomes=genomes,
         history=self._archive_history(i, state, k, gens),
         mean_history=np.asarray(state.mean_history[i, :gens + 1], np.float64),
-        num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
+        num_evaluations=_evaluations(self.strategy, gens), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
         seed=self.seeds[b])
 
@@ -446,6 +447,13 @@ def pairwise_jaccard(selections: np.ndarray, *, block: int = 256) -> float:
     rows = np.arange(first, min(first + block, r))[:, None]
     total = np.float32(total + pairs[np.arange(r)[None, :] > rows].sum(dtype=np.float32))  # upper triangle
   return float(np.float32(total / np.float32(r * (r - 1) / 2)))
+
+
+def _evaluations(strategy: Strategy, generations_run: int) -> int:
+  """Forward-equivalents a row spent: a population a generation, and whatever else the strategy counts (a
+  gradient strategy's backward passes)."""
+  count = getattr(strategy, "num_evaluations", None)
+  return count(generations_run) if count is not None else strategy.population_size * (generations_run + 1)
 
 
 def _check_state_memory(one_row: Any, *, rows: int) -> None:
