@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
     randomised = None if args.sanity is None else randomised_models(model, layers=args.sanity, seed=args.seed)
     options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
                              overlay_side=overlay_side, objective=args.objective, restarts=args.restarts,
-                             scores=score_options(args))
+                             scores=score_options(args), strategy=args.strategy)
     photos, failed = _photos(paths, out, origin)
     outcomes: list[Optional[report.Outcome]] = [None] * len(photos)
     todo = []  # indices into photos
@@ -115,7 +115,8 @@ def _run(args: argparse.Namespace) -> int:
     bar = photos_bar(len(todo), batches=len(batching.plan(len(todo), batch_size)), generations=config.generations,
                      quiet=args.quiet)
     explainer = BatchExplainer(model=model, weights=args.weights, config=config, target=target, seed=args.seed,
-                               options=options, objective=args.objective, restarts=args.restarts,
+                               options=options, objective=args.objective, strategy=args.strategy,
+                               restarts=args.restarts,
                                randomised=randomised, robustness=args.robustness)
     try:
       done = run_batches(explainer, [photos[i] for i in todo], batch_size=batch_size, out=out,
