@@ -80,6 +80,20 @@ def _numpy_values(z: np.ndarray, y: np.ndarray, empty: float, full: float) -> np
   return np.append(rest, (full - empty) - rest.sum())
 
 
+def test_lime_drop_in_gives_the_values_and_the_empty_intercept(photo):
+  from evojax_lime.compat import lime_image
+  image, labels = photo
+  classifier, shares = additive(labels)
+  explanation = lime_image.LimeImageExplainer(random_state=0).explain_instance(
+      image, classifier, labels=(0,), top_labels=None, hide_color=0, segmentation_fn=lambda _: labels,
+      method="kernelshap", config=CONFIG)
+  weights = dict(explanation.local_exp[0])
+  np.testing.assert_allclose([weights[i] for i in range(len(shares))], shares, atol=2e-5)
+  np.testing.assert_allclose(explanation.intercept[0], 0.1, atol=2e-5)  # p(class 0 | nothing shown)
+  _, mask = explanation.get_image_and_mask(0, num_features=2)  # lime's reading: the two largest values
+  np.testing.assert_array_equal(np.unique(labels[mask == 1]), np.sort(np.argsort(-shares)[:2]))
+
+
 @pytest.mark.slow  # torch and captum's import, and a program of its own
 def test_equals_captum_kernelshap_on_the_same_coalitions(photo):
   torch = pytest.importorskip("torch")
