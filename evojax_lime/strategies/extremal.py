@@ -30,9 +30,9 @@ from flax import struct
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.strategies.operators import best_index
 
-# Seconds of a backward pass over those of a forward, EfficientNet-Lite0 at 224 px (benchmarks/results/
-# backward_cost_cpu.md).
-BACKWARD_COST = 2.0
+# Seconds of a backward pass over those of a forward: 4.4 for EfficientNet-Lite0 at 224 px on this project's
+# CPU (XLA's CPU backward of depthwise convolutions is slow; benchmarks/results/backward_cost_cpu.md).
+BACKWARD_COST = 4.4
 
 
 def area_sizes(num_genes: jax.Array, population_size: int) -> jax.Array:
