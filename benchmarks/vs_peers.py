@@ -13,6 +13,11 @@ that fill image as its ``baselines``), spending N = ``--evaluations`` classifier
   forwards, counted in ``scoring_evaluations``); every method is scored apart below, the same way. Timed after
   one untimed warm-up per image shape and genome length; the warm-up's compile time is reported apart
   (``compile_s``).
+* ``kernelshap`` and ``extremal``: the engine's other strategies (``explain_batch(strategy=...)``) on E-LIME's
+  superpixels, fill and compiled evaluation: KernelSHAP with E-LIME's population and generations; the extremal
+  masks with 4 areas and as many generations as N forward-equivalents allow, a backward pass counted as
+  ``strategies.extremal.BACKWARD_COST`` forwards. Ranking and scores: their importance (Shapley values; the mean
+  mask), descending. Timed like E-LIME (after an untimed warm-up), their answer's curve step included.
 * ``lime``: reference ``lime`` 0.2.0.1, ``LimeImageExplainer(kernel_width=0.25).explain_instance(num_samples=N,
   batch_size=100, segmentation_fn=<our labels>, hide_color=None, random_seed=seed)``. Ranking: its weights for the
   target, descending (positive first).
@@ -79,10 +84,13 @@ from benchmarks.time_to_quality import (TUNED_ON, _median, photo_args, probabili
 from benchmarks.vs_lime import HIDE_COLOR, reference_lime
 from evojax_lime import scores
 from evojax_lime.evaluation.fill import make_fill
+from evojax_lime.strategies import extremal
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # reference lime's per-sample progress bar
 
-METHODS = ("elime", "lime", "captum_lime", "captum_kernelshap")
+METHODS = ("elime", "kernelshap", "extremal", "lime", "captum_lime", "captum_kernelshap")
+ENGINE_STRATEGIES = ("kernelshap", "extremal")  # the engine's other strategies, on E-LIME's evaluation
+EXTREMAL_AREAS = 4  # the extremal strategy's rows: areas of about 1/5, 2/5, 3/5 and 4/5 of the superpixels
 BATCH = 100  # images per classifier call for lime and captum (captum's docs recommend batching perturbations)
 STABILITY_K = 5  # the top-k sets whose agreement across seeds is the stability
 SANITY_SEED = 0
@@ -227,6 +235,29 @@ def run_elime(subject: Subject, classifiers: Classifiers, *, seed: int, config: 
                        "archive_p": [float(b) if np.isfinite(b) else None for b in best]})
 
 
+def strategy_config(method: str, config: el.ELimeConfig, evaluations: int) -> el.ELimeConfig:
+  """The budget of an engine strategy at ``evaluations``: KernelSHAP's samples as E-LIME's populations; for the
+  extremal strategy :data:`EXTREMAL_AREAS` rows and as many generations as fit, a generation after the first
+  costing a binary population and a forward and backward per row (``Extremal.num_evaluations``)."""
+  if method == "kernelshap":
+    return config
+  cost = 2 + extremal.BACKWARD_COST
+  generations = max(1, int((evaluations / EXTREMAL_AREAS - 1) // cost))
+  return dataclasses.replace(config, population_size=EXTREMAL_AREAS, generations=generations)
+
+
+def run_strategy(method: str, subject: Subject, classifiers: Classifiers, *, seed: int, config: el.ELimeConfig,
+                 evaluations: int, sanity: bool) -> Answer:
+  """The engine's ``kernelshap`` or ``extremal`` strategy; ranking and scores: its importance (the Shapley values,
+  the mean mask), descending. Time and evaluations as E-LIME's, its answer's curve step included."""
+  twin = classifiers.randomised.classifier() if sanity else None
+  exp, = el.explain_batch([subject.image], classifiers.model.classifier(), targets=[subject.target],
+                          segments=[subject.labels], config=strategy_config(method, config, evaluations),
+                          strategy=method, seeds=seed, randomised=twin)
+  return Answer(np.asarray(exp.importance), descending(exp.importance), exp.evolve_time,
+                exp.num_evaluations + exp.scoring_evaluations, sanity=_finite(exp.sanity))
+
+
 def run_lime(subject: Subject, classify: Classify, *, seed: int, evaluations: int) -> Answer:
   weights, seconds, _ = reference_lime(subject.image, subject.labels, classify, target=subject.target,
                                        fill=subject.fill_kind, num_samples=evaluations, batch_size=BATCH, seed=seed)
@@ -272,6 +303,9 @@ def explain(method: str, subject: Subject, classifiers: Classifiers, *, seed: in
   """``method``'s answer for ``seed``; with ``sanity`` also its rank correlation with the randomised twin's."""
   if method == "elime":
     return run_elime(subject, classifiers, seed=seed, config=config, sanity=sanity)
+  if method in ENGINE_STRATEGIES:
+    return run_strategy(method, subject, classifiers, seed=seed, config=config, evaluations=evaluations,
+                        sanity=sanity)
   run = PEERS[method]
   answer = run(subject, classifiers.peer, seed=seed, evaluations=evaluations)
   if not sanity:
@@ -311,6 +345,12 @@ def warm_up(subject: Subject, classifiers: Classifiers, args: argparse.Namespace
     compile_s = el.explain(subject.image, classifiers.model.classifier(), segments=subject.labels, config=config,
                            seed=args.seeds, target=subject.target).compile_time
     warmed.add(key)
+  for method in set(args.methods) & set(ENGINE_STRATEGIES):  # their programs compiled, untimed
+    strategy_key = (method, shape, el.genome_length(subject.num_segments, config.genome_length))
+    if strategy_key not in warmed:
+      run_strategy(method, subject, classifiers, seed=args.seeds, config=config, evaluations=args.evaluations,
+                   sanity=False)
+      warmed.add(strategy_key)
   if set(args.methods) & set(PEERS) and ("peer", shape) not in warmed:
     warm_classifier(classifiers.peer, subject.image, args.evaluations, BATCH)
     warmed.add(("peer", shape))

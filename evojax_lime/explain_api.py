@@ -130,7 +130,8 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
                   config: ELimeConfig = ELimeConfig(), seeds: Any = 0, logits: bool = False,
                   baselines: Any = None, params: Any = None, progress: Optional[Progress] = None,
                   restarts: int = 1, randomised: Optional[Classifier] = None,
-                  cascade: Optional[Sequence[Classifier]] = None, robustness: bool = False) -> list[Explanation]:
+                  cascade: Optional[Sequence[Classifier]] = None, robustness: bool = False,
+                  strategy: str = "ga") -> list[Explanation]:
   """Explains ``B`` images of one size at once: one compiled program for all of them.
 
   Each step evaluates every image's population as one flat list of rows in chunks, so memory is bounded by
@@ -152,6 +153,8 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
     restarts: R > 1 evolves B x R runs in one program and returns each image's consensus, as
       :func:`evojax_lime.explain` does for one image (image b's runs split their keys from its seed).
     randomised, cascade, robustness: as for :func:`evojax_lime.explain`, for every image.
+    strategy: ``"ga"`` (E-LIME), ``"kernelshap"`` or ``"extremal"`` (see :class:`~evojax_lime.Search`), on the
+      same superpixels, fill and compiled evaluation.
 
   Returns:
     One :class:`Explanation` per image, in order; their timings are those of the whole batch.
@@ -164,7 +167,8 @@ def explain_batch(images: Any, classifier: Classifier, *, targets: Any = None, s
   rows = dict(images=images, targets=targets, segments=segments, baselines=baselines, seeds=seeds, params=params)
   if robustness:
     rows = _with_variants(config=config, **rows)
-  search = Search(rows.pop("images"), classifier, config=config, logits=logits, restarts=restarts, **rows)
+  search = Search(rows.pop("images"), classifier, strategy=strategy, config=config, logits=logits,
+                  restarts=restarts, **rows)
   return _explained(search, randomised=models, cascade=cascade is not None, robustness=robustness,
                     progress=progress)
 

@@ -164,6 +164,11 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--objective", default="single", choices=("single", "pareto"),
                  help="single: one explanation per photo (fitness with --parsimony); pareto: the whole "
                       "probability-vs-size front (NSGA-II), its plot and a strip of explanations at a few sizes")
+  g.add_argument("--strategy", default="ga", choices=("ga", "kernelshap", "extremal"),
+                 help="with --objective single, the search on the same superpixels, fill and compiled evaluation: "
+                      "ga (E-LIME), kernelshap (KernelSHAP: importance holds the Shapley values) or extremal "
+                      "(masks of --population areas optimised by gradient; a backward pass counts as its cost "
+                      "in forwards)")
   g.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; a run is a function of it")
 
   s = p.add_argument_group("scores (see docs/cli.md)")
@@ -234,16 +239,19 @@ def check_objective(args: argparse.Namespace, config: ELimeConfig) -> None:
   """Refuses options the chosen objective's search would ignore (``--objective pareto --elite 4``), naming the
   options as typed, before any work."""
   from evojax_lime.engine.search import check_restarts, strategy_for
+  if args.objective == "pareto" and args.strategy != "ga":
+    raise usage_error(f"--objective pareto: --strategy {args.strategy} has no front; the front is NSGA-II's")
   if args.objective == "pareto":
     scored = [name for name, given in (("--sanity", args.sanity is not None), ("--robustness", args.robustness)) if given]
     if scored:
       verb = "scores" if len(scored) == 1 else "score"
       raise usage_error(f"--objective pareto: {' and '.join(scored)} {verb} one answer; a front has none")
   try:
-    check_restarts(args.restarts, strategy_for("nsga2" if args.objective == "pareto" else "ga", config))
+    check_restarts(args.restarts, strategy_for("nsga2" if args.objective == "pareto" else args.strategy, config))
   except ValueError as err:
     typed = {field: f"--{dest.replace('_', '-')}" for dest, field in CONFIG_OPTIONS.items()}
     typed["restarts"] = "--restarts"
     message = re.sub(r"\b\w+\b", lambda m: typed.get(m.group(0), m.group(0)), str(err))
-    raise usage_error(f"--objective {args.objective}: {message}") from None
+    chosen = f"--objective {args.objective}" if args.objective == "pareto" else f"--strategy {args.strategy}"
+    raise usage_error(f"{chosen}: {message}") from None
 

@@ -120,10 +120,10 @@ def _explainer(args: argparse.Namespace, config: ELimeConfig, overlay_side: Opti
   randomised = None if args.sanity is None else randomised_models(model, layers=args.sanity, seed=args.seed)
   options = resume.options(model=args.model, weights=args.weights, config=config, seed=args.seed, target=target,
                            overlay_side=overlay_side, objective=args.objective, restarts=args.restarts,
-                           scores=score_options(args))
+                           scores=score_options(args), strategy=args.strategy)
   return BatchExplainer(model=model, weights=args.weights, config=config, target=target, seed=args.seed,
-                        options=options, objective=args.objective, restarts=args.restarts, randomised=randomised,
-                        robustness=args.robustness)
+                        options=options, objective=args.objective, strategy=args.strategy, restarts=args.restarts,
+                        randomised=randomised, robustness=args.robustness)
 
 
 def _resumed(photos: list[Photo], out: OutputFolder,

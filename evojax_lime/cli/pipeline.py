@@ -144,6 +144,7 @@ class BatchExplainer:
     options: what ``--resume`` compares (see :mod:`~evojax_lime.cli.resume`).
     objective: ``"single"`` (one explanation per photo, in batches) or ``"pareto"`` (each photo's whole
       probability-vs-size front, one photo at a time).
+    strategy: the search of a single objective: ``"ga"``, ``"kernelshap"`` or ``"extremal"``.
     restarts: independent runs per photo whose consensus is written (with its stability).
     randomised: the model with its last layers re-initialised, one copy per depth of ``--sanity``, for the
       sanity score (its cascade when there are several).
@@ -157,6 +158,7 @@ class BatchExplainer:
   seed: int
   options: dict[str, Any]
   objective: str = "single"
+  strategy: str = "ga"
   restarts: int = 1
   randomised: Any = None
   robustness: bool = False
@@ -184,7 +186,7 @@ class BatchExplainer:
     return explain_batch([p.image for p in batch], self._classifier, targets=list(targets), segments=labels,
                          config=config, seeds=self.seed, restarts=self.restarts, progress=on_generation,
                          cascade=None if self.randomised is None else [m.classifier() for m in self.randomised],
-                         robustness=self.robustness)
+                         robustness=self.robustness, strategy=self.strategy)
 
   def explain(self, batch: Sequence[PhotoInput], *, size: int, index: int,
               progress: Optional[PhotosBar] = None) -> list[Result]:

@@ -30,7 +30,7 @@ RECORD_LIMIT = 32 << 20
 
 def options(*, model: str, weights: str, config: ELimeConfig, seed: int, target: Optional[int],
             overlay_side: Optional[int], objective: str = "single", restarts: int = 1,
-            scores: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+            scores: Optional[dict[str, Any]] = None, strategy: str = "ga") -> dict[str, Any]:
   """What a photo's result depends on besides the photo, as a JSON-ready dict (compared by value)."""
   weights_id: Any = weights
   if weights != "pretrained":
@@ -38,6 +38,8 @@ def options(*, model: str, weights: str, config: ELimeConfig, seed: int, target:
   data = {"model": model, "weights": weights_id, "config": dataclasses.asdict(config), "seed": seed,
           "target": target, "overlay_longest_side": overlay_side, "objective": objective,
           "restarts": restarts, "scores": scores or {}}
+  if strategy != "ga":  # records of the GA, written before there was a choice, stay comparable
+    data["strategy"] = strategy
   return json.loads(json.dumps(data))  # tuples -> lists: equal to what a record read back holds
 
 

@@ -1,7 +1,7 @@
 """``lime.lime_image`` (lime 0.2.0.1) computed by this engine: change one import and keep the rest.
 
 ``explain_instance`` takes lime's arguments and returns an :class:`ImageExplanation` with lime's fields, types and
-``get_image_and_mask``. Two methods (keyword-only ``method=``):
+``get_image_and_mask``. Four methods (keyword-only ``method=``):
 
 - ``"lime"`` (default): LIME. The perturbations are drawn on the host with ``numpy`` exactly as lime draws them
   from ``random_state`` (so the same ``random_state`` gives the same samples and superpixels as reference lime),
@@ -14,6 +14,11 @@
   ``intercept[label]`` is 0 (there is no linear model), ``score`` and ``local_pred`` hold p(label | only the kept
   superpixels) of the last label, and ``explanations[label]`` the full :class:`evojax_lime.Explanation`. The
   budget is ``config``'s population x (generations + 1); ``num_samples`` is not used.
+- ``"kernelshap"``: KernelSHAP (``Search(strategy="kernelshap")``) of each label on the same superpixels and
+  hidden colour: ``local_exp[label]`` holds the Shapley values, ``intercept[label]`` p(label | nothing shown),
+  so weights and intercept sum to p(label | image) as lime's linear model would; ``get_image_and_mask`` treats
+  them as lime's weights. Budget and ``explanations`` as for ``"elime"``.
+- ``"extremal"``: gradient-optimised masks (``Search(strategy="extremal")``), weighted and shown as ``"elime"``.
 
 ``classifier_fn`` receives images in the dtype and value range of ``image``, as lime gives them (lime never
 rescales): uint8 0..255, float 0..1, 0..255, -1..1 or any other. The engine works on the same pixels mapped
@@ -36,13 +41,14 @@ from evojax_lime.compat._classifier import engine_classifier, scores_program, tr
 from evojax_lime.compat._value_range import value_range
 from evojax_lime.config import ELimeConfig
 from evojax_lime.engine.checks import check_superpixel_count
-from evojax_lime.explain_api import explain
+from evojax_lime.explain_api import explain, explain_batch
 from evojax_lime.baselines.lime import fit_program
 from evojax_lime.evaluation.fitness import Problem
 from evojax_lime.evaluation.host import run_checked
 from evojax_lime.metrics import chunk_size_for
 
-METHODS = ("lime", "elime")
+METHODS = ("lime", "elime", "kernelshap", "extremal")
+_STRATEGIES = {"elime": "ga", "kernelshap": "kernelshap", "extremal": "extremal"}  # the engine's, by method
 _FEATURE_SELECTIONS = ("auto", "none", "forward_selection", "highest_weights")
 _RIDGE_ALPHA = 1.0  # lime_base's Ridge(alpha=1)
 _MIN_WEIGHT = 1e-6  # E-LIME's smallest |weight|: keeps every superpixel's sign
@@ -78,8 +84,8 @@ class ImageExplanation:
     local_exp: ``{label: [(superpixel, weight), ...]}`` sorted by decreasing ``|weight|``.
     score: R^2 of the last label's local model (E-LIME: p(label | kept superpixels)).
     local_pred: ``(1,)`` the last label's local model prediction on the full image (E-LIME: as ``score``).
-    method: ``"lime"`` or ``"elime"``.
-    explanations: ``"elime"``: ``{label: Explanation}``; ``"lime"``: ``{label: LimeFit}`` (the JAX fit).
+    method: ``"lime"``, ``"elime"``, ``"kernelshap"`` or ``"extremal"``.
+    explanations: ``{label: Explanation}``, or for ``"lime"`` ``{label: LimeFit}`` (the JAX fit).
   """
 
   def __init__(self, image: np.ndarray, segments: np.ndarray, *, method: str = "lime"):
@@ -118,7 +124,7 @@ class ImageExplanation:
     mask = np.zeros(segments.shape, segments.dtype)
     temp = np.zeros(self.image.shape) if hide_rest else self.image.copy()
     if positive_only or negative_only:
-      if positive_only and self.method == "elime":
+      if positive_only and self.method in ("elime", "extremal"):
         fs = self._best_of_size(label, num_features, min_weight)
       elif positive_only:
         fs = [f for f, w in exp if w > 0 and w > min_weight][:num_features]
@@ -249,8 +255,9 @@ class LimeImageExplainer:
       model_regressor: optional scikit-learn regressor fitted instead of ``Ridge(alpha=1)`` (on the host).
       random_seed: the segmentation's seed; ``None`` draws it from ``random_state`` as lime does.
       progress_bar: accepted for lime's current signature; nothing is printed.
-      method: ``"lime"`` or ``"elime"`` (keyword only).
-      config: ``"elime"``'s :class:`evojax_lime.ELimeConfig` (default: ``ELimeConfig()``); with a host
+      method: ``"lime"``, ``"elime"``, ``"kernelshap"`` or ``"extremal"`` (keyword only).
+      config: the engine's :class:`evojax_lime.ELimeConfig` for the methods but ``"lime"`` (default:
+        ``ELimeConfig()``); with a host
         classifier and no ``chunk_size``, the population is evaluated ``batch_size`` images at a time.
       jax_classifier: ``True`` / ``False`` to say whether ``classifier_fn`` is a JAX function; ``None`` finds out
         by tracing it once.
@@ -293,7 +300,8 @@ class LimeImageExplainer:
                          model_regressor=model_regressor)
     else:
       self._explain_elime(explanation, problem, labels=labels, top_labels=top_labels,
-                          config=ELimeConfig() if config is None else config, batch_size=int(batch_size))
+                          config=ELimeConfig() if config is None else config, batch_size=int(batch_size),
+                          strategy=_STRATEGIES[method])
     return explanation
 
   def _problem(self, image, segments, classifier_fn, hide_color, jax_classifier) -> _Problem:
@@ -394,7 +402,7 @@ class LimeImageExplainer:
     return out
 
   def _explain_elime(self, explanation: ImageExplanation, problem: _Problem, *, labels, top_labels,
-                     config: ELimeConfig, batch_size: int) -> None:
+                     config: ELimeConfig, batch_size: int, strategy: str) -> None:
     if not problem.is_jax and config.chunk_size is None:
       config = dataclasses.replace(config, chunk_size=batch_size)
     # The engine wants ids 0..K-1: renumber, and report lime's own ids.
@@ -405,14 +413,23 @@ class LimeImageExplainer:
       raise ValueError("classifier_fn returned NaN or infinite values for the image")
     seed = int(self.random_state.randint(0, 2 ** 31 - 1))
     for label in self._labels(explanation, full, labels, top_labels):
-      exp = explain(problem.image01, problem.classifier, target=int(label), segments=dense, config=config, seed=seed,
-                    baseline=problem.fill01)
-      # Kept > 0 > hidden even at importance 0 or 1 (without elitism the best genome can leave the population).
-      signed = np.where(exp.genome, np.maximum(exp.importance, _MIN_WEIGHT),
-                        np.minimum(exp.importance - 1.0, -_MIN_WEIGHT)).astype(np.float64)
+      if strategy == "ga":
+        exp = explain(problem.image01, problem.classifier, target=int(label), segments=dense, config=config,
+                      seed=seed, baseline=problem.fill01)
+      else:
+        exp, = explain_batch([problem.image01], problem.classifier, targets=[int(label)], segments=[dense],
+                             config=config, seeds=seed, baselines=[problem.fill01], strategy=strategy)
+      intercept = 0.0
+      if strategy == "kernelshap":  # a linear model: the values and p(nothing shown), which sum to p(image)
+        signed = exp.importance.astype(np.float64)
+        intercept = exp.original_probability - signed.sum()
+      else:
+        # Kept > 0 > hidden even at importance 0 or 1 (without elitism the best genome can leave the population).
+        signed = np.where(exp.genome, np.maximum(exp.importance, _MIN_WEIGHT),
+                          np.minimum(exp.importance - 1.0, -_MIN_WEIGHT)).astype(np.float64)
       order = np.argsort(-np.abs(signed), kind="stable")
       explanation.local_exp[label] = [(ids[i], signed[i]) for i in order]
-      explanation.intercept[label] = np.float64(0.0)
+      explanation.intercept[label] = np.float64(intercept)
       explanation.score = exp.explanation_probability
       explanation.local_pred = np.array([exp.explanation_probability])
       explanation.explanations[label] = exp

@@ -31,6 +31,8 @@ EvaluateBatch = Callable[[jax.Array, Problem, jax.Array, jax.Array, int],
                          tuple[jax.Array, jax.Array, jax.Array, jax.Array]]
 # problems (B) -> problems (B) with superpixels, K and fill filled in (run once, in the first step)
 Complete = Callable[[Problem], Problem]
+# (masks (B, P, L) in [0, 1], problems (B), live (B, P)) -> ((B, P) p(target), (B, P, L) its gradient)
+Differentiate = Callable[[jax.Array, Problem, jax.Array], tuple[jax.Array, jax.Array]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,8 +165,22 @@ def _update_archive(run: RunState, candidates: jax.Array, probability: jax.Array
           jnp.where(better[..., None], genomes, run.archive_genome))
 
 
+def descended(run: RunState, problem: Problem, live: jax.Array, *, strategy: Strategy,
+              differentiate: Differentiate) -> Any:
+  """The strategies' states after one gradient step, for a strategy with ``soft_masks`` and ``descend`` (its
+  continuous masks, forward and backward through the classifier); the states as they are for any other, and
+  before the first population (the target is not resolved yet)."""
+  if not hasattr(strategy, "descend"):
+    return run.strategy
+
+  def descend(states):
+    probability, gradient = differentiate(jax.vmap(strategy.soft_masks)(states), problem, live)
+    return jax.vmap(strategy.descend)(states, probability, gradient)
+  return jax.lax.cond(run.steps == 0, lambda s: s, descend, run.strategy)
+
+
 def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batch: EvaluateBatch,
-         complete_problems: Complete) -> RunState:
+         complete_problems: Complete, differentiate: Optional[Differentiate] = None) -> RunState:
   """One population of every unfinished row (the initial one in the first step), the consensus step or the
   curve step."""
   initial = run.steps == 0
@@ -176,8 +192,10 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
   valid = jnp.arange(length) < problem.num_genes[:, None]  # (B, L) every real gene
 
   def ask():
+    states = descended(run, problem, jnp.broadcast_to(~done[:, None], (rows, pop)), strategy=strategy,
+                       differentiate=differentiate)
     states, candidates = jax.vmap(lambda s, k, a: strategy.ask(s, num_genes=k, params=a))(
-        run.strategy, problem.num_genes, run.params)
+        states, problem.num_genes, run.params)
     # The initial population's candidate 0 is the full image: its verdict is the reference probability and,
     # where asked, the top-1 target, from the same evaluation as the rest.
     candidates = jnp.where(initial, candidates.at[:, 0].set(valid), candidates)
@@ -256,13 +274,14 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
 
 
 def advance(run: RunState, stop_at: jax.Array, *, strategy: Strategy, schedule: Schedule,
-            evaluate_batch: EvaluateBatch, complete_problems: Complete) -> RunState:
+            evaluate_batch: EvaluateBatch, complete_problems: Complete,
+            differentiate: Optional[Differentiate] = None) -> RunState:
   """Steps until ``stop_at`` steps are done in all (a traced bound: one program serves every segment) or the
   search is complete."""
   def keep_going(r):
     return (r.steps < stop_at) & ~search_complete(r, schedule=schedule)
 
   body = lambda r: step(r, strategy=strategy, schedule=schedule, evaluate_batch=evaluate_batch,
-                        complete_problems=complete_problems)
+                        complete_problems=complete_problems, differentiate=differentiate)
   run = jax.lax.while_loop(keep_going, body, run)
   return run.replace(importance=jax.vmap(strategy.importance)(run.strategy))

@@ -23,6 +23,7 @@ from evojax_lime.engine.state import RunState
 from evojax_lime.evaluation.classifier import split_classifier
 from evojax_lime.evaluation.fill import make_fill
 from evojax_lime.evaluation.fitness import Classifier, Evaluator, Problem, evaluate_rows
+from evojax_lime.evaluation.gradient import probability_and_gradient
 from evojax_lime.evaluation.sharding import population_mesh, round_to_devices, shard_rows
 from evojax_lime.segmentation.superpixels import in_program_labels
 from evojax_lime.strategies.base import Strategy
@@ -110,8 +111,9 @@ class Program:
                             exact=mesh is None and jax.default_backend() == "cpu")
       evaluate_batch = lambda g, p, parsimony, live, multiple: evaluate_rows(g, p, parsimony, evaluator, live=live,
                                                                             multiple=multiple)
+      differentiate = lambda m, p, live: probability_and_gradient(m, p, evaluator, live)
       return advance(state, stop_at, strategy=key.strategy, schedule=key.schedule, evaluate_batch=evaluate_batch,
-                     complete_problems=functools.partial(complete_problems, key=key))
+                     complete_problems=functools.partial(complete_problems, key=key), differentiate=differentiate)
 
     self._jitted = jax.jit(run)
     self._compiled: dict[tuple, Any] = {}

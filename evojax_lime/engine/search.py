@@ -40,6 +40,9 @@ Progress = Callable[[int, float], None]
 # About this many progress reports per run at most: each ends a segment, which costs a device -> host
 # round trip, so one per generation would slow short generations down noticeably.
 MAX_REPORTS = 20
+# Strategies whose search returns one answer, scored by its insertion and deletion curves.
+_ONE_ANSWER = ("ga", "kernelshap", "extremal")
+
 
 def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strategy:
   """The strategy named (built from ``config``) or given, refusing config options it would ignore."""
@@ -112,7 +115,9 @@ class Search:
   Args:
     images: ``B`` images of one size (a ``(B, H, W, 3)`` array or a sequence).
     classifier: as for :func:`evojax_lime.explain`.
-    strategy: ``"ga"`` (E-LIME's genetic algorithm), ``"nsga2"`` (the probability-vs-size front), or a
+    strategy: ``"ga"`` (E-LIME's genetic algorithm), ``"nsga2"`` (the probability-vs-size front),
+      ``"kernelshap"`` (KernelSHAP: ``importance`` holds the Shapley values), ``"extremal"`` (masks of several
+      areas optimised by gradient through the classifier), or a
       strategy object (see :mod:`evojax_lime.strategies`).
     targets: ``None`` (each image's top-1), one class for all, or one per image.
     segments: ``None`` or one ``(H, W)`` label map (or ``None``) per image.
@@ -150,8 +155,9 @@ class Search:
     self.length = length_for(self.prepared, config)
     check_sizes(length=self.length, **sizes)
     keys = self._keys = row_keys(self.seeds, self.restarts)
-    # Curves score one answer: the GA's. A front has many, and LIME's answer is fitted on the host afterwards.
-    curves = config.faithfulness and self.strategy.name == "ga"
+    # Curves score one answer: the GA's, KernelSHAP's, the extremal masks'. A front has many, and LIME's answer is
+    # fitted on the host afterwards.
+    curves = config.faithfulness and self.strategy.name in _ONE_ANSWER
     # The answer rule and the stop on a settled answer are the GA's: a front has no single answer, and LIME fits
     # its own after sampling.
     answer = config.answer if "answer" in self.strategy.options else "fittest"
@@ -345,7 +351,7 @@ class Search:
         explanation_probability=float(probability), best_fitness=float(fitness),
         fitness_history=np.asarray(state.best_history[i, :gens + 1]),
         mean_fitness_history=np.asarray(state.mean_history[i, :gens + 1]), generations_run=gens,
-        num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
+        num_evaluations=_evaluations(self.strategy, gens), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
         seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes,
         size_history=self._archive_history(i, state, k, gens),
@@ -387,7 +393,7 @@ class Search:
         target=int(state.problem.target[i]), original_probability=original, probabilities=probs, genomes=genomes,
         history=self._archive_history(i, state, k, gens),
         mean_history=np.asarray(state.mean_history[i, :gens + 1], np.float64),
-        num_evaluations=self.strategy.population_size * (gens + 1), segmentation_time=prep.segmentation_time,
+        num_evaluations=_evaluations(self.strategy, gens), segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
         seed=self.seeds[b])
 
@@ -408,5 +414,12 @@ class Search:
     self.state = saved_state.load(path, self.identity(), self._initial, schedule=self.schedule,
                                   num_classes=self.num_classes)
     return self
+
+
+def _evaluations(strategy: Strategy, generations_run: int) -> int:
+  """Forward-equivalents a row spent: a population a generation, and whatever else the strategy counts (a
+  gradient strategy's backward passes)."""
+  count = getattr(strategy, "num_evaluations", None)
+  return count(generations_run) if count is not None else strategy.population_size * (generations_run + 1)
 
 

@@ -10,6 +10,12 @@ file with a class like :class:`~evojax_lime.strategies.ga.GA`, not a new loop.
 
 The first ``ask`` returns the initial population; the engine replaces its candidate 0 by the full image (every
 real gene kept), whose verdict gives the reference probability and the top-1 target in the same evaluation.
+
+A strategy that descends a gradient (:class:`~evojax_lime.strategies.extremal.Extremal`) also has
+``soft_masks(state) -> (P, L)`` masks in [0, 1] and ``descend(state, probability, gradient) -> state``: before
+each ``ask`` after the first, the engine evaluates those masks forward and backward through the classifier
+(:mod:`evojax_lime.evaluation.gradient`) and hands it the result. One with ``num_evaluations(generations_run)``
+counts its own cost in forwards (its backward passes).
 """
 from __future__ import annotations
 
