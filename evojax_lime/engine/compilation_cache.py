@@ -27,7 +27,12 @@ def enable_compilation_cache(directory: str | os.PathLike) -> None:
 
   Every program is cached, however fast it compiled: E-LIME programs are compiled once per image size and
   reused many times.
+
+  Raises:
+    TypeError: ``directory`` is not a path (JAX's settings are left as they were: there is no "turn it off" here).
   """
+  if not isinstance(directory, (str, os.PathLike)) or not os.fspath(directory):
+    raise TypeError(f"directory must be the path of a folder, got {directory!r}")
   os.makedirs(directory, exist_ok=True)
   _apply({"jax_compilation_cache_dir": os.fspath(directory), "jax_enable_compilation_cache": True,
           "jax_persistent_cache_min_compile_time_secs": 0.0, "jax_persistent_cache_min_entry_size_bytes": 0})

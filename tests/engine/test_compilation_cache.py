@@ -6,7 +6,8 @@ import pytest
 
 from evojax_lime.engine import program_store
 from evojax_lime.engine import compilation_cache
-from evojax_lime.engine.compilation_cache import default_cache_dir, run_cache, try_compilation_cache
+from evojax_lime.engine.compilation_cache import (default_cache_dir, enable_compilation_cache, run_cache,
+                                                  try_compilation_cache)
 
 _SETTINGS = ("jax_compilation_cache_dir", "jax_enable_compilation_cache", "jax_persistent_cache_min_compile_time_secs",
              "jax_persistent_cache_min_entry_size_bytes")
@@ -69,4 +70,12 @@ def test_a_run_without_caches_turns_off_a_callers_cache_and_gives_it_back(tmp_pa
   finally:
     for name, value in before.items():
       jax.config.update(name, value)
+  assert _settings() == before
+
+
+@pytest.mark.parametrize("directory", [None, "", 3])
+def test_enabling_without_a_folder_is_refused_and_changes_nothing(directory):
+  before = _settings()
+  with pytest.raises(TypeError, match="directory must be the path of a folder"):
+    enable_compilation_cache(directory)
   assert _settings() == before
