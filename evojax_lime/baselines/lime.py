@@ -20,7 +20,6 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import ELimeConfig
-from evojax_lime.engine.cache import cached
 from evojax_lime.engine.search import Search
 from evojax_lime.engine.seeds import prng_key, recorded
 from evojax_lime.evaluation.fitness import Classifier
@@ -281,11 +280,11 @@ class LimeExplanation:
             "seed": recorded(self.seed)}
 
 
+@functools.lru_cache(maxsize=16)  # no classifier's: kept here, not in the engine's cache of classifiers' programs
 def fit_program(kernel_width: float, alpha: float, num_features: Optional[int], feature_selection: str):
-  """The jitted :func:`lime_weights` for these options, from the engine's one cache of programs."""
-  return cached(lime_weights, ("fit", kernel_width, alpha, num_features, feature_selection),
-                lambda: jax.jit(functools.partial(lime_weights, kernel_width=kernel_width, alpha=alpha,
-                                                  num_features=num_features, feature_selection=feature_selection)))
+  """The jitted :func:`lime_weights` for these options (one per options, reused)."""
+  return jax.jit(functools.partial(lime_weights, kernel_width=kernel_width, alpha=alpha, num_features=num_features,
+                                   feature_selection=feature_selection))
 
 
 def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,

@@ -3,11 +3,14 @@ the run's summary (CSV, JSON) and its HTML report."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
-from evojax_lime.engine.compilation_cache import default_cache_dir, try_compilation_cache
+from evojax_lime.config import ELimeConfig
+from evojax_lime.engine.compilation_cache import default_cache_dir, run_cache
 from evojax_lime.cli import batching, html_report, images, notes, report, resume, summary
 from evojax_lime.cli.args import check_objective, config_from_args, score_options
 from evojax_lime.cli.errors import FAILURE, CliError, print_error, print_note, shown, usage_error
@@ -61,15 +64,51 @@ def run(args: argparse.Namespace) -> int:
     return _run(args)
 
 
+@contextlib.contextmanager
+def _caches(args: argparse.Namespace) -> Iterator[None]:
+  """The run's caches: compiled programs in ``--cache-dir`` (default :func:`default_cache_dir`); with
+  ``--no-cache`` none that outlives the run, JAX's (even where ``JAX_COMPILATION_CACHE_DIR`` is set) and
+  matplotlib's font cache included. Everything changed is as it was afterwards."""
+  if args.no_cache and args.cache_dir:
+    raise usage_error("--no-cache and --cache-dir contradict each other: give one of them")
+  with contextlib.ExitStack() as stack:
+    note = stack.enter_context(run_cache(None if args.no_cache else args.cache_dir or default_cache_dir()))
+    if note:
+      print_note(note)
+    if args.no_cache:
+      # matplotlib keeps its font cache in MPLCONFIGDIR (else under $XDG_CACHE_HOME): a folder the run removes.
+      # MPLCONFIGDIR is also where it reads the person's matplotlibrc, which MATPLOTLIBRC keeps in use.
+      home = os.path.expanduser("~")
+      config = os.environ.get("MPLCONFIGDIR") or os.path.join(
+          os.environ.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "matplotlib")
+      scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="evojax-lime-matplotlib-"))
+      stack.enter_context(_environment(MPLCONFIGDIR=scratch, MATPLOTLIBRC=os.environ.get("MATPLOTLIBRC", config)))
+    yield
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+  """Environment variables set for the block, as they were afterwards."""
+  before = {name: os.environ.get(name) for name in values}
+  os.environ.update(values)
+  try:
+    yield
+  finally:
+    for name, value in before.items():
+      if value is None:
+        os.environ.pop(name, None)
+      else:
+        os.environ[name] = value
+
+
 def _run(args: argparse.Namespace) -> int:
   config = config_from_args(args)
   check_objective(args, config)
-  if args.no_cache and args.cache_dir:
-    raise usage_error("--no-cache and --cache-dir contradict each other: give one of them")
-  if not args.no_cache:
-    note = try_compilation_cache(args.cache_dir or default_cache_dir())
-    if note:
-      print_note(note)
+  with _caches(args):
+    return _explain(args, config)
+
+
+def _explain(args: argparse.Namespace, config: ELimeConfig) -> int:
   inputs = images.collect(args.images)
   for arg, reason in inputs.errors:
     print_error(f"{shown(arg)}: {reason}")

@@ -1,7 +1,9 @@
 """The one cache of compiled programs: bounded, keyed on the classifier, which it holds only weakly.
 
-Everything the engine compiles for a classifier (search programs, LIME's evaluation, the lime drop-in's score
-program) is stored here. An entry goes when its classifier is garbage-collected, when the cache is full (the
+Everything the engine compiles or derives for a classifier (search programs, its memory profile, the digest and
+stored program of :mod:`~evojax_lime.engine.program_store`, the lime drop-in's score program) is stored here, and
+only that: every entry is keyed on the classifier it belongs to (a program of no classifier's, such as LIME's
+fit, is cached where it is made). An entry goes when its classifier is garbage-collected, when the cache is full (the
 least recently used first) or on :func:`clear_caches`: dropping a model frees its weights and its programs.
 A classifier that cannot be referenced weakly is cached until it is evicted.
 """

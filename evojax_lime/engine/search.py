@@ -23,7 +23,7 @@ from evojax_lime.engine.checks import check_sizes, check_superpixel_count, check
 from evojax_lime.engine.loop import Schedule, majority, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
 from evojax_lime.engine.program import ProgramKey, program, shape_key
-from evojax_lime.engine.program_store import classifier_name, load, store_folder, store_key
+from evojax_lime.engine import program_store
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
 from evojax_lime.evaluation.chunk_size import chunk_size, total_memory_bytes
 from evojax_lime.evaluation.classifier import check_same_structure, classifier_identity, split_classifier, traced
@@ -180,7 +180,7 @@ class Search:
                      length=self.length, chunk_size=config.chunk_size,
                      logits=logits, dtype=config.dtype, shard=config.shard)
     evaluated = len(rows) * self.strategy.population_size  # rows a step evaluates
-    store, stored = self._stored_program(classifier, key, evaluated)
+    store, stored = self._stored_program(classifier, key, evaluated, (height, width))
     chunk = stored.chunk_size if stored is not None else traced(lambda: chunk_size(
         classifier, limit=config.chunk_size, rows=evaluated, height=height, width=width, dtype=config.dtype,
         num_devices=num_devices))
@@ -191,22 +191,14 @@ class Search:
     check_targets([p.target for p in self.prepared], self._program.num_classes)
     self.evolve_time = 0.0
 
-  def _stored_program(self, classifier: Classifier, requested: ProgramKey, evaluated: int
-                      ) -> tuple[Optional[str], Any]:
+  def _stored_program(self, classifier: Classifier, requested: ProgramKey, evaluated: int,
+                      image_size: tuple[int, int]) -> tuple[Optional[str], Any]:
     """The key under which this search's program is kept across processes (``None``: not kept), and the
-    program when a process before this one stored it. ``requested`` holds the chunk size as asked for;
-    ``evaluated`` is the rows a step evaluates."""
-    name = classifier_name(classifier)
-    if name is None or requested.shard or is_host_classifier(classifier) or store_folder() is None:
+    program when a process before this one stored it (:func:`program_store.find`)."""
+    if requested.shard or is_host_classifier(classifier):
       return None, None
-    # The chunk a program was built for is stored with it: an automatic one follows from the device's memory.
-    chunk = requested.chunk_size if requested.chunk_size is not None else total_memory_bytes(jax.local_devices()[0])
-    key = store_key(classifier=name, program=repr(requested), shapes=shape_key(self._weights, self.state),
-                    chunk=chunk)
-    if key is None:
-      return None, None
-    arguments = [*jax.tree_util.tree_leaves((self._weights, self.state)), np.int32(0)]
-    return key, cached(classifier, ("stored program", key), lambda: load(key, arguments, rows=evaluated))
+    return program_store.find(classifier, requested, weights=self._weights, state=self.state,
+                              shapes=shape_key(self._weights, self.state), rows=evaluated, image_size=image_size)
 
   def restart(self) -> "Search":
     """Back to the state before the first step (same images, seeds and compiled program)."""

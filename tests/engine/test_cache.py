@@ -36,3 +36,10 @@ def test_dead_classifiers_are_dropped_at_the_next_lookup():
   assert cache.cached(keep[0], "program", lambda: "rebuilt") == 4
   assert cache.cache_size() == 4
   cache.clear_caches()
+
+
+def test_only_classifiers_programs_are_kept():
+  from evojax_lime.baselines.lime import fit_program
+  cache.clear_caches()
+  assert fit_program(0.25, 1.0, None, "auto") is fit_program(0.25, 1.0, None, "auto")  # reused
+  assert cache.cache_size() == 0  # LIME's fit is no classifier's: it takes no place among theirs
