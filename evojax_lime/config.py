@@ -16,7 +16,7 @@ SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quic
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
 SEEDINGS = ("random", "occlusion", "greedy")
-ANSWERS = ("sufficient", "fittest")
+ANSWERS = ("sufficient", "fittest", "knee")
 # The search settings of ELimeConfig.paper(), pinned.
 PAPER = dict(population_size=64, generations=40, init_prob=0.5, tournament_size=3, crossover="uniform",
              crossover_rate=0.9, mutation_rate=None, num_elite=2, parsimony=0.5, seeding="random", answer="fittest")
@@ -86,6 +86,8 @@ class ELimeConfig:
     answer: which evaluated mask the search returns. ``"sufficient"`` (the default): the smallest mask, of 1 to
       K - 1 superpixels, more probable than the full image (the most probable of its size; ties go to the first
       found); where the search found none, the fittest. ``"fittest"``: the genome of best fitness (the paper's).
+      ``"knee"``: the smallest mask within 0.05 of the most probable mask evaluated, where the
+      probability-vs-size curve stops rising.
       Either way every size's best mask stays available (``Explanation.best_of_size``).
     faithfulness: after the search, evaluate the answer's insertion and deletion curves in one more step of
       the same program (at most P - 1 more forwards; see :mod:`evojax_lime.evaluation.faithfulness`), for the
