@@ -1,4 +1,5 @@
-"""The answer is right on planted classifiers whose evidence is known (the cases of benchmarks/ground_truth.py)."""
+"""The answer is right on planted classifiers whose evidence is known (the cases of benchmarks/ground_truth.py):
+the default rule (the fittest) in the program, the knee rule on the same run's archive."""
 import chex
 import jax.numpy as jnp
 import numpy as np
@@ -46,24 +47,36 @@ def test_tolerance_is_below_one_planted_piece_of_evidence():
 def planted_answers():
   cases = planted_cases.cases()
   classifier = planted_cases.planted_classifier(cases)
-  config = el.ELimeConfig(fill="black", answer="knee")
+  config = el.ELimeConfig(fill="black")  # the default answer rule
   exps = el.explain_batch([c.image for c in cases], classifier, targets=list(range(len(cases))),
                           segments=[c.labels for c in cases], seeds=0, config=config)
   return dict(zip((c.name for c in cases), zip(cases, exps)))
 
 
+def knee_of(exp):
+  """The knee rule applied to the run's archive, as the program applies it with ``answer="knee"``."""
+  archive = np.nan_to_num(exp.size_probabilities, nan=-np.inf)[None].astype(np.float32)
+  found, mask, p = knee(archive, exp.size_genomes[None], np.int32([exp.num_segments]))
+  assert bool(found[0])
+  return np.flatnonzero(mask[0]), float(p[0])
+
+
 @pytest.mark.parametrize("name", ["additive", "conjunction", "many"])
 def test_the_answer_is_exactly_the_planted_evidence(planted_answers, name):
   case, exp = planted_answers[name]
+  assert exp.config.answer == "fittest"
   assert tuple(exp.selected) == case.truth
   assert not set(exp.selected) & set(case.negative)
   assert exp.explanation_probability == pytest.approx(0.95, abs=1e-5)
+  selected, p = knee_of(exp)
+  assert tuple(selected) == case.truth and p == pytest.approx(0.95, abs=1e-5)
 
 
 def test_a_disjunction_is_answered_by_one_whole_set(planted_answers):
   # Either set alone is a complete reason: the answer is one of them, not both, not a part of one.
   case, exp = planted_answers["disjunction"]
   assert tuple(exp.selected) in (case.truth, case.alternative)
+  assert tuple(knee_of(exp)[0]) in (case.truth, case.alternative)
 
 
 def test_saturation_keeps_only_evidence_and_stops_where_p_saturates(planted_answers):
@@ -71,6 +84,8 @@ def test_saturation_keeps_only_evidence_and_stops_where_p_saturates(planted_answ
   case, exp = planted_answers["saturation"]
   assert set(exp.selected) <= set(case.truth) and len(exp.selected) == 3
   assert exp.explanation_probability > 0.98
+  selected, p = knee_of(exp)
+  assert set(selected) <= set(case.truth) and len(selected) == 3 and p > 0.98
 
 
 def test_cases_are_what_the_benchmark_says():
