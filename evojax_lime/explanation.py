@@ -89,6 +89,18 @@ class Explanation:
     return int(self.genome.shape[0])
 
   @property
+  def margin(self) -> float:
+    """``explanation_probability - original_probability``: how far the answer raised p over the whole photo
+    (negative: it lowered it). Reported beside "raised", which is true for any margin above 0."""
+    return float(self.explanation_probability - self.original_probability)
+
+  @property
+  def compact(self) -> bool:
+    """Whether the answer keeps at most half of the superpixels. An answer that keeps more says little beyond
+    "most of the photo" and is reported as no compact explanation found."""
+    return 2 * len(self.selected) <= self.num_segments
+
+  @property
   def selected(self) -> np.ndarray:
     """``(k,)`` int ids of the kept superpixels, ascending."""
     return np.flatnonzero(self.genome)
@@ -146,6 +158,8 @@ class Explanation:
         "target": self.target,
         "original_probability": self.original_probability,
         "explanation_probability": self.explanation_probability,
+        "margin": self.margin,
+        "compact": self.compact,
         "best_fitness": self.best_fitness,
         "num_segments": self.num_segments,
         "selected": self.selected.tolist(),

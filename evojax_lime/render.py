@@ -101,7 +101,9 @@ def numbers(explanation: _Explanation) -> list[tuple[str, str]]:
   e = explanation
   return [("class", str(e.target)),
           ("p(class)", f"{e.original_probability:.3f} -> {e.explanation_probability:.3f}"),
-          ("kept / K", f"{len(e.selected)} / {e.num_segments}"),
+          ("margin", f"{e.margin:+.3f}"),
+          ("kept / K", f"{len(e.selected)} / {e.num_segments}"
+                       + ("" if e.compact else " (no compact explanation found)")),
           ("best fitness", f"{e.best_fitness:.3f}"),
           ("generations", str(e.generations_run)),
           ("evaluations", str(e.num_evaluations)),

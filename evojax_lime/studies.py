@@ -112,6 +112,9 @@ class StudyTable:
            "p_explanation": col("explanation_probability").mean(),
            "p_explanation_std": col("explanation_probability").std(),
            "raised": float((col("explanation_probability") > col("original_probability")).mean()),
+           # the margin beside "raised": a raise of 0.003 counts as raised, and the mean says how much
+           "margin": float((col("explanation_probability") - col("original_probability")).mean()),
+           "compact": float((2 * col("kept") <= col("K")).mean()),
            "kept": col("kept").mean(), "kept_std": col("kept").std(), "K": col("K").mean(),
            "seconds": col("seconds").mean()}
       if len(group) > 1 and len({r["K"] for r in group}) == 1:

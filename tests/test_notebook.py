@@ -72,7 +72,8 @@ def test_repr_html_shows_overlay_and_numbers(explanation):
   e = explanation
   assert table["class"] == str(e.target)
   assert table["p(class)"] == f"{e.original_probability:.3f} -> {e.explanation_probability:.3f}"
-  assert table["kept / K"] == f"{len(e.selected)} / 16"
+  assert table["kept / K"] == f"{len(e.selected)} / 16" + ("" if e.compact else " (no compact explanation found)")
+  assert table["margin"] == f"{e.explanation_probability - e.original_probability:+.3f}"
   assert table["evaluations"] == str(e.num_evaluations) == "32"
   assert table["generations"] == "3"
 

@@ -142,8 +142,9 @@ def _explain_parser(sub: Any) -> None:
                       "chain by insertion), occlusion (each superpixel removed in turn, then the prefixes of "
                       "that ranking) or random (the paper's)")
   g.add_argument("--answer", default=_DEFAULTS["answer"], choices=ANSWERS,
-                 help="the mask written: sufficient (the smallest mask the search found more probable than the "
-                      "whole photo; the fittest where there is none) or fittest (best fitness, the paper's)")
+                 help="the mask written: fittest (best fitness, the paper's), sufficient (the smallest mask the "
+                      "search found more probable than the whole photo; the fittest where there is none) or knee "
+                      "(the smallest mask within 0.05 of the most probable one)")
   g.add_argument("--crossover", default=_DEFAULTS["crossover"], choices=CROSSOVERS, help="recombination operator")
   g.add_argument("--crossover-rate", type=float, default=_DEFAULTS["crossover_rate"], metavar="X",
                  help="probability that two parents are recombined")

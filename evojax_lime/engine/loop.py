@@ -41,7 +41,8 @@ class Schedule:
   change;
   ``restarts`` consecutive rows form a group whose consensus is evaluated at the end (1: no consensus);
   ``faithfulness``: one more step evaluates each answer's insertion and deletion curves; ``answer``:
-  ``"fittest"`` (the strategy's best) or ``"sufficient"`` (see :func:`sufficient`)."""
+  ``"fittest"`` (the strategy's best), ``"sufficient"`` (see :func:`sufficient`) or ``"knee"`` (see
+  :func:`knee`)."""
 
   generations: int
   patience: Optional[int] = None
@@ -123,6 +124,37 @@ def sufficient(archive_probability: jax.Array, archive_genome: jax.Array, origin
   """
   sizes = jnp.arange(archive_probability.shape[-1])
   ok = (archive_probability > original[:, None]) & (sizes >= 1) & (sizes < num_genes[:, None])
+  size = jnp.argmax(ok, axis=-1)  # the first, i.e. smallest, qualifying size
+  mask = jnp.take_along_axis(archive_genome, size[:, None, None], axis=1)[:, 0]
+  return ok.any(axis=-1), mask, jnp.take_along_axis(archive_probability, size[:, None], axis=1)[:, 0]
+
+
+# How far below the most probable archived mask the knee may lie: less than one piece of evidence that moves p
+# by 0.15 (the planted cases of benchmarks/ground_truth.py), more than the noise of a real network's p.
+KNEE_TOLERANCE = 0.05
+
+
+def knee(archive_probability: jax.Array, archive_genome: jax.Array,
+         num_genes: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Each row's smallest archived mask within :data:`KNEE_TOLERANCE` of the most probable archived mask (of 1 to
+  K superpixels): where the probability-vs-size curve stops rising, so every piece of evidence that moves p is
+  in and what is kept beyond it adds nothing.
+
+  Args:
+    archive_probability: ``(B, L + 1)`` the best probability evaluated with exactly k kept (-inf: none).
+    archive_genome: ``(B, L + 1, L)`` bool, the mask that reached it.
+    num_genes: ``(B,)`` K, the real superpixels; sizes 1 to K qualify (the image itself where nothing smaller
+      comes near it).
+
+  Returns:
+    ``((B,) bool found, (B, L) bool mask, (B,) its probability)``; nothing is found before the first
+    evaluation.
+  """
+  sizes = jnp.arange(archive_probability.shape[-1])
+  valid = (sizes >= 1) & (sizes <= num_genes[:, None])
+  p = jnp.where(valid, archive_probability, -jnp.inf)
+  top = p.max(axis=-1, keepdims=True)
+  ok = valid & (p >= top - KNEE_TOLERANCE) & jnp.isfinite(top)
   size = jnp.argmax(ok, axis=-1)  # the first, i.e. smallest, qualifying size
   mask = jnp.take_along_axis(archive_genome, size[:, None, None], axis=1)[:, 0]
   return ok.any(axis=-1), mask, jnp.take_along_axis(archive_probability, size[:, None], axis=1)[:, 0]
@@ -239,8 +271,9 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     best_fitness = fittest[1]
     original = jnp.where(initial, prob[:, 0], run.original_probability)
     answer, answer_fitness, answer_p = fittest
-    if schedule.answer == "sufficient":
-      found, mask, mask_p = sufficient(archive_p, archive_g, original, problem.num_genes)
+    if schedule.answer != "fittest":
+      found, mask, mask_p = (sufficient(archive_p, archive_g, original, problem.num_genes)
+                             if schedule.answer == "sufficient" else knee(archive_p, archive_g, problem.num_genes))
       mask_fitness = mask_p - fitness_penalty(mask.sum(axis=-1), run.params.parsimony, problem.num_genes)
       answer, answer_fitness, answer_p = (_by_row(found, new, old)
                                           for new, old in zip((mask, mask_fitness, mask_p), fittest))

@@ -1,4 +1,5 @@
-"""The answer rule: the smallest archived mask more probable than the full image, or the fittest genome."""
+"""The answer rules: the fittest genome, the smallest archived mask more probable than the full image, and the
+knee of the per-size curve (the default; tests/engine/test_ground_truth.py)."""
 import chex
 import jax.numpy as jnp
 import numpy as np
@@ -44,8 +45,7 @@ def test_planted_answer_is_the_smallest_mask_above_the_image(seed):
   planted = (1, 6, 10, 12)
   image, labels, clf = planted_problem(planted, other_weight=0.5)
   base = dict(population_size=16, generations=4, parsimony=0.0, fill="black")
-  exp = el.explain(image, clf, segments=labels, config=el.ELimeConfig(**base), seed=seed)
-  assert exp.config.answer == "sufficient"
+  exp = el.explain(image, clf, segments=labels, config=el.ELimeConfig(**base, answer="sufficient"), seed=seed)
   assert len(exp.selected) == 3 and set(exp.selected) <= set(planted)
   assert exp.explanation_probability > exp.original_probability
   smaller = exp.size_probabilities[1:3]
@@ -65,7 +65,7 @@ def test_falls_back_to_the_fittest_when_nothing_beats_the_image():
   # image is more probable than it (the planted set alone ties with it).
   image, labels, clf = planted_problem(tuple(range(15)), other_weight=0.0)
   base = dict(population_size=16, generations=2, parsimony=0.0, fill="black")
-  exp = el.explain(image, clf, segments=labels, config=el.ELimeConfig(**base), seed=0)
+  exp = el.explain(image, clf, segments=labels, config=el.ELimeConfig(**base, answer="sufficient"), seed=0)
   fittest = el.explain(image, clf, segments=labels, config=el.ELimeConfig(**base, answer="fittest"), seed=0)
   np.testing.assert_array_equal(exp.genome, fittest.genome)
   assert exp.explanation_probability == fittest.explanation_probability
@@ -74,7 +74,7 @@ def test_falls_back_to_the_fittest_when_nothing_beats_the_image():
 def test_restarts_take_the_consensus_of_the_answers():
   planted = (1, 6, 10, 12)
   image, labels, clf = planted_problem(planted, other_weight=0.5)
-  config = el.ELimeConfig(population_size=16, generations=3, parsimony=0.0, fill="black")
+  config = el.ELimeConfig(population_size=16, generations=3, parsimony=0.0, fill="black", answer="sufficient")
   exp = el.explain(image, clf, segments=labels, config=config, seed=0, restarts=3)
   votes = np.stack([r.genome for r in exp.runs]).sum(0)
   np.testing.assert_array_equal(exp.genome, 2 * votes >= 3)
@@ -82,7 +82,7 @@ def test_restarts_take_the_consensus_of_the_answers():
 
 
 def test_the_option_is_checked_and_the_paper_keeps_the_fittest():
-  assert el.ELimeConfig.paper().answer == "fittest"
+  assert el.ELimeConfig.paper().answer == "fittest" and el.ELimeConfig().answer == "knee"
   with pytest.raises(ValueError, match="answer must be one of sufficient, fittest"):
     el.ELimeConfig(answer="smallest")
   image, labels, clf = planted_problem((1, 2))

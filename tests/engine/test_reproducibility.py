@@ -63,7 +63,7 @@ def test_rates_do_not_recompile(problem):
 def test_early_stop_runs_fewer_generations(problem):
   image, labels, clf = problem
   import dataclasses
-  cfg = dataclasses.replace(BASE, generations=200, patience=3)
+  cfg = dataclasses.replace(BASE, generations=200, patience=3, answer="sufficient")
   exp = el.explain(image, clf, segments=labels, config=cfg, seed=0)
   assert exp.generations_run < 200
   chex.assert_shape(exp.fitness_history, (exp.generations_run + 1,))

@@ -55,6 +55,9 @@ def test_summary(table):
   assert summary[3]["p_explanation"] == pytest.approx(np.mean(p))
   assert summary[3]["p_explanation_std"] == pytest.approx(np.std(p))
   assert summary[3]["p_original_std"] == 0.0  # the same image: one original probability
+  margins = [r["explanation_probability"] - r["original_probability"] for r in group]
+  assert summary[3]["margin"] == pytest.approx(np.mean(margins))
+  assert summary[3]["compact"] == np.mean([2 * r["kept"] <= r["K"] for r in group])
   assert 0.0 <= summary[0]["stability"] <= 1.0
   json.dumps(summary)
 
