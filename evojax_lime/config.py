@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any, Mapping, Optional
 
 import jax.numpy as jnp
@@ -15,7 +16,8 @@ from flax import struct
 SEGMENTATIONS = ("quickshift", "slic", "felzenszwalb", "grid", "slic_jax", "quickshift_jax")
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
-SEEDINGS = ("random", "occlusion", "greedy")
+SEEDINGS = ("random", "occlusion", "greedy", "sizes")
+DEFAULT_SIZES = (3, 5, 10)  # the mask sizes the command line's report shows
 ANSWERS = ("sufficient", "fittest")
 # The search settings of ELimeConfig.paper(), pinned.
 PAPER = dict(population_size=64, generations=40, init_prob=0.5, tournament_size=3, crossover="uniform",
@@ -82,7 +84,14 @@ class ELimeConfig:
       and the GA breeds the remaining rows. ``"occlusion"``: the initial population holds the image without
       each superpixel in turn (the first P - 1), the second the prefixes of the ranking by the probability
       each removal cost (see :mod:`evojax_lime.strategies.operators.seeding`). ``"random"``: the paper's, a
-      random initial population (``init_prob``); see :meth:`paper`.
+      random initial population (``init_prob``); see :meth:`paper`. ``"sizes"``: spends the forwards on the
+      mask sizes of ``sizes``: each superpixel kept alone (over as many populations as K needs, P - 1 a
+      population), then, for each size k, the k superpixels most probable alone and exchange moves at that
+      size (one kept superpixel swapped for one dropped) around the best mask of size k found so far; the GA
+      breeds the rows left over (see :mod:`evojax_lime.strategies.operators.exchange`). Small populations
+      (16) give the first masks of each size after tens of forwards.
+    sizes: the mask sizes ``seeding="sizes"`` searches (distinct integers >= 1; sizes of 1, or of K or more,
+      get no rows of their own); refused away from the default under another seeding, which ignores it.
     answer: which evaluated mask the search returns. ``"sufficient"`` (the default): the smallest mask, of 1 to
       K - 1 superpixels, more probable than the full image (the most probable of its size; ties go to the first
       found); where the search found none, the fittest. ``"fittest"``: the genome of best fitness (the paper's).
@@ -112,6 +121,7 @@ class ELimeConfig:
   dtype: str = "float32"
   shard: bool = False
   seeding: str = "greedy"
+  sizes: tuple[int, ...] = DEFAULT_SIZES
   answer: str = "sufficient"
   faithfulness: bool = True
 
@@ -120,6 +130,7 @@ class ELimeConfig:
     if isinstance(params, Mapping):
       params = tuple(sorted(params.items()))
     object.__setattr__(self, "segmentation_params", tuple(params))
+    object.__setattr__(self, "sizes", _sizes(self.sizes))
     _check_int("population_size", self.population_size, 2)
     _check_int("generations", self.generations, 0)
     _check_int("tournament_size", self.tournament_size, 1)
@@ -137,6 +148,11 @@ class ELimeConfig:
     _check_choice("crossover", self.crossover, CROSSOVERS)
     _check_choice("seeding", self.seeding, SEEDINGS)
     _check_choice("answer", self.answer, ANSWERS)
+    if self.seeding == "sizes" and self.population_size < len(self.sizes):
+      raise ValueError(f"population_size must be at least the number of sizes ({len(self.sizes)}) with "
+                       f"seeding='sizes', got {self.population_size}")
+    if self.sizes != DEFAULT_SIZES and self.seeding != "sizes":
+      raise ValueError(f"sizes is read by seeding='sizes' only; got sizes {self.sizes} with seeding {self.seeding!r}")
     _check_choice("fill", self.fill, FILLS)
     _check_choice("segmentation", self.segmentation, SEGMENTATIONS)
     _check_choice("dtype", self.dtype, DTYPES)
@@ -176,6 +192,18 @@ class ELimeConfig:
 def _check_int(name: str, value: Any, low: int) -> None:
   if isinstance(value, bool) or not isinstance(value, int) or value < low:
     raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _sizes(value: Any) -> tuple[int, ...]:
+  """``value`` as a sorted tuple of distinct integers >= 1 (a ValueError otherwise)."""
+  if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+    raise ValueError(f"sizes must be a sequence of integers >= 1, got {value!r}")
+  sizes = tuple(value)
+  if not sizes or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 for k in sizes):
+    raise ValueError(f"sizes must be a non-empty sequence of integers >= 1, got {value!r}")
+  if len(set(sizes)) != len(sizes):
+    raise ValueError(f"sizes must be distinct, got {value!r}")
+  return tuple(sorted(int(k) for k in sizes))
 
 
 def _check_prob(name: str, value: Any) -> None:
