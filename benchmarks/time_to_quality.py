@@ -45,8 +45,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import json
 import time
 import types
+from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import jax
@@ -174,6 +176,24 @@ def probabilities(exp, genomes: np.ndarray, classifier, config: el.ELimeConfig) 
 
 # --- E-LIME ----------------------------------------------------------------------------------------------------
 
+def recorded_lime(path: str) -> dict[str, dict]:
+  """Reference lime's runs by photo from an earlier result file of this benchmark (its ``lime`` list), checked."""
+  try:
+    records = json.loads(Path(path).read_text())["lime"]
+    out = {}
+    for r in records:
+      topk = [{"k": int(t["k"]), "kept": int(t["kept"]), "p": float(t["p"])} for t in r["topk"]]
+      out[str(r["photo"])] = {"photo": str(r["photo"]), "segmentation": str(r["segmentation"]),
+                              "fill": str(r["fill"]), "K": int(r["K"]), "target": int(r["target"]),
+                              "target_name": str(r["target_name"]), "lime_time_s": float(r["lime_time_s"]),
+                              "lime_classifier": str(r["lime_classifier"]), "lime_samples": int(r["lime_samples"]),
+                              "lime_classifier_p": float(r["lime_classifier_p"]), "jax_p": float(r["jax_p"]),
+                              "topk": topk}
+  except (OSError, ValueError, KeyError, TypeError) as err:
+    raise SystemExit(f"--lime-recorded {path}: not a time_to_quality result with lime's runs ({err})") from None
+  return out
+
+
 def on_segments(image: np.ndarray, labels: np.ndarray, fill: str, target: int) -> types.SimpleNamespace:
   """What :func:`probabilities` reads, for superpixels other than an explanation's (lime's own)."""
   count = int(labels.max()) + 1
@@ -233,7 +253,8 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
   seeds = list(range(args.seeds))
   result = {"lime": [], "runs": [], "photos": [], "warmups": [], "skipped": [], "torch_layouts": None}
   classify = jax_classify
-  if args.lime_classifier == "torch":
+  recorded = recorded_lime(args.lime_recorded) if args.lime_recorded else None
+  if args.lime_classifier == "torch" and recorded is None:
     net = torch_lite0_net(model.input_size, args.torch_threads)
     result["torch_layouts"] = {"images_per_s": layout_rates(net, model.input_size, args.batch_size),
                                "batch": args.batch_size, "used": args.torch_layout}
@@ -258,6 +279,16 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
         continue
 
       lime_key = (config.fill,) if own else (*seg_key, config.fill)
+      if lime_key not in limes and recorded is not None:
+        record = recorded.get(photo)
+        if record is None or (record["segmentation"], record["fill"], record["K"]) != (config.segmentation,
+                                                                                        config.fill, num_segments):
+          raise SystemExit(f"--lime-recorded {args.lime_recorded}: no lime run on {photo}'s {num_segments} "
+                           f"{config.segmentation} superpixels with the {config.fill} fill")
+        record = {**record, "tuned_on": tuned, "lime_superpixels": f"engine (recorded in {args.lime_recorded})",
+                  "lime_K": record["K"]}
+        limes[lime_key] = (record, {t["k"]: None for t in record["topk"]}, None, None)
+        result["lime"].append(record)
       if lime_key not in limes:
         full = warm_classifier(classify, image, args.lime_samples, args.batch_size)
         ref, seconds = reference_lime(image, None if own else labels, classify, fill=config.fill,
@@ -298,15 +329,18 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
               for s in seeds]
       # Lime's masks scored like E-LIME's: the JAX classifier and the fill, on the superpixels lime explained.
       scored_on = lime_problem if own else exps[0]
-      if record["topk"] is None:
+      if ref is None:  # recorded: lime's top-k at the answer's size is not known
+        at_answer = [np.nan] * len(exps)
+      elif record["topk"] is None:
         order = list(lime_genomes)
         ps = probabilities(scored_on, np.stack([lime_genomes[k] for k in order]), model.classifier, config)
         record["topk"] = [{"k": k, "kept": int(lime_genomes[k].sum()), "p": float(p)} for k, p in zip(order, ps)]
       lime_p = {t["k"]: t["p"] for t in record["topk"]}
       # Lime's top-k at each answer's own size k (an empty answer: its top-1), scored like the answer.
-      at_answer = probabilities(scored_on, np.stack([lime_genome(ref, target, np.asarray(ref.segments),
-                                                                 max(1, len(e.selected))) for e in exps]),
-                                model.classifier, config)
+      if ref is not None:
+        at_answer = probabilities(scored_on, np.stack([lime_genome(ref, target, np.asarray(ref.segments),
+                                                                   max(1, len(e.selected))) for e in exps]),
+                                  model.classifier, config)
 
       runs = []
       for seed, exp, lime_at in zip(seeds, exps, at_answer):
@@ -315,7 +349,8 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
                "original_probability": exp.original_probability,
                "explanation_probability": exp.explanation_probability,
                "raised": bool(exp.explanation_probability > exp.original_probability), "kept": len(exp.selected),
-               "lime_p_at_answer_size": float(lime_at), "answer_as_probable_as_lime":
+               "lime_p_at_answer_size": None if np.isnan(lime_at) else float(lime_at),
+               "answer_as_probable_as_lime": None if np.isnan(lime_at) else
                    bool(exp.explanation_probability >= lime_at),
                "selected": exp.selected.tolist(), "population_size": config.population_size,
                "generations_run": exp.generations_run, "num_evaluations": exp.num_evaluations,
@@ -343,7 +378,7 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
         median_time = float(np.median(times))
         result["photos"].append({
             "photo": photo, "tuned_on": tuned, "config": cname, "k": k, "K": num_segments,
-            "target_name": model.class_name(target), "lime_kept": int(lime_genomes[k].sum()), "lime_p": lime_p[k],
+            "target_name": model.class_name(target), "lime_kept": next(t["kept"] for t in record["topk"] if t["k"] == k), "lime_p": lime_p[k],
             "lime_time_s": record["lime_time_s"], "elime_time_s": median_time if np.isfinite(median_time) else None,
             "speedup": float(np.median(speedups)), "worst_seed_speedup": float(np.min(speedups)),
             "reached": f"{sum(t['speedup'] is not None for t in reach)}/{len(reach)}",
@@ -357,6 +392,11 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
 def _median(values) -> Optional[float]:
   values = [v for v in values if v is not None]
   return float(np.median(values)) if values else None
+
+
+def _mean(values) -> Optional[float]:
+  values = [v for v in values if v is not None]
+  return float(np.mean(values)) if values else None
 
 
 def _min(values) -> Optional[float]:
@@ -388,7 +428,7 @@ def summarise(result: dict) -> list[dict]:
                 "forwards_worst_untuned": finite(np.max(untuned_forwards)) if untuned_forwards else None,
                 "median_speedup_untuned": _median(untuned), "worst_speedup_untuned": _min(untuned),
                 "raised": float(np.mean([r["raised"] for r in runs])),
-                "as_lime_at_answer_size": float(np.mean([r["answer_as_probable_as_lime"] for r in runs])),
+                "as_lime_at_answer_size": _mean(r["answer_as_probable_as_lime"] for r in runs),
                 "answer_kept_median": _median(r["kept"] for r in runs),
                 "stability_k_median": _median(r["stability_k"] for r in rows),
                 "stability_k_min": _min(r["stability_k"] for r in rows),
@@ -429,6 +469,10 @@ def parser() -> argparse.ArgumentParser:
                       "CPU; both layouts' images/s are recorded)")
   p.add_argument("--lime-superpixels", choices=("own", "engine"), default="own",
                  help="lime explains its own quickshift superpixels (as lime users run it) or the engine's")
+  p.add_argument("--lime-recorded", default=None, metavar="JSON",
+                 help="take lime's runs (target, time, top-k probabilities on the engine's superpixels) from an "
+                      "earlier result of this script instead of running lime (lime's top-k at the answer's size "
+                      "is then not known)")
   g = p.add_argument_group("overrides of every config's options (default: each config's own)")
   g.add_argument("--population", type=int, default=None)
   g.add_argument("--generations", type=int, default=None)
@@ -447,6 +491,8 @@ def main(argv=None):
   if args.lime_classifier == "torch" and args.model != "efficientnet_lite0":
     raise SystemExit("--lime-classifier torch is the torch EfficientNet-Lite0: use it with --model "
                      "efficientnet_lite0, or --lime-classifier jax")
+  if args.lime_recorded and args.lime_superpixels != "engine":
+    raise SystemExit("--lime-recorded holds lime's runs on the engine's superpixels: add --lime-superpixels engine")
   if args.seeds < 1 or not args.ks or min(args.ks) < 0:
     raise SystemExit("--seeds must be >= 1 and --ks sizes >= 0")
   start = time.perf_counter()
@@ -457,6 +503,8 @@ def main(argv=None):
                                                   "median_forwards": GOAL_FORWARDS_MEDIAN}}
 
   def layouts(result: dict) -> str:
+    if args.lime_recorded:
+      return f" (lime's runs as recorded in {args.lime_recorded}, with the classifier and layout recorded there)"
     if args.lime_classifier != "torch":
       return ""
     rates = ", ".join(f"{k} {v:.1f}" for k, v in (result["torch_layouts"] or {}).get("images_per_s", {}).items())
