@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from typing import Any, Mapping, Optional
 
 import jax.numpy as jnp
@@ -17,7 +18,8 @@ from evojax_lime.segmentation.superpixels import IN_PROGRAM, runs_in_program
 SEGMENTATIONS = ("auto", "quickshift", "slic", "felzenszwalb", "grid") + IN_PROGRAM
 FILLS = ("black", "mean", "image_mean", "blur")
 CROSSOVERS = ("uniform", "one_point", "two_point")
-SEEDINGS = ("random", "occlusion", "greedy")
+SEEDINGS = ("random", "occlusion", "greedy", "sizes")
+DEFAULT_SIZES = (3, 5, 10)  # the mask sizes the command line's report shows
 ANSWERS = ("sufficient", "fittest", "knee")
 # The search settings of ELimeConfig.paper(), pinned.
 PAPER = dict(population_size=64, generations=40, init_prob=0.5, tournament_size=3, crossover="uniform",
@@ -93,7 +95,14 @@ class ELimeConfig:
       and the GA breeds the remaining rows. ``"occlusion"``: the initial population holds the image without
       each superpixel in turn (the first P - 1), the second the prefixes of the ranking by the probability
       each removal cost (see :mod:`evojax_lime.strategies.operators.seeding`). ``"random"``: the paper's, a
-      random initial population (``init_prob``); see :meth:`paper`.
+      random initial population (``init_prob``); see :meth:`paper`. ``"sizes"``: spends the forwards on the
+      mask sizes of ``sizes``: each superpixel kept alone (over as many populations as K needs, P - 1 a
+      population), then, for each size k, the k superpixels most probable alone and exchange moves at that
+      size (one kept superpixel swapped for one dropped) around the best mask of size k found so far; the GA
+      breeds the rows left over (see :mod:`evojax_lime.strategies.operators.exchange`). Small populations
+      (16) give the first masks of each size after tens of forwards.
+    sizes: the mask sizes ``seeding="sizes"`` searches (distinct integers >= 1; sizes of 1, or of K or more,
+      get no rows of their own); refused away from the default under another seeding, which ignores it.
     answer: which evaluated mask the search returns. ``"knee"`` (the default, chosen on
       ``benchmarks/ground_truth.py``; ``docs/design.md``): the smallest mask of 1 to K superpixels within 0.05
       of the most probable mask evaluated, where the probability-vs-size curve stops rising. ``"fittest"``: the
@@ -126,6 +135,7 @@ class ELimeConfig:
   dtype: str = "float32"
   shard: bool = False
   seeding: str = "greedy"
+  sizes: tuple[int, ...] = DEFAULT_SIZES
   answer: str = "knee"
   faithfulness: bool = True
 
@@ -134,6 +144,7 @@ class ELimeConfig:
     if isinstance(params, Mapping):
       params = tuple(sorted(params.items()))
     object.__setattr__(self, "segmentation_params", tuple(params))
+    object.__setattr__(self, "sizes", _sizes(self.sizes))
     _check_int("population_size", self.population_size, 2)
     _check_int("generations", self.generations, 0)
     _check_int("tournament_size", self.tournament_size, 1)
@@ -151,6 +162,11 @@ class ELimeConfig:
     _check_choice("crossover", self.crossover, CROSSOVERS)
     _check_choice("seeding", self.seeding, SEEDINGS)
     _check_choice("answer", self.answer, ANSWERS)
+    if self.seeding == "sizes" and self.population_size < len(self.sizes):
+      raise ValueError(f"population_size must be at least the number of sizes ({len(self.sizes)}) with "
+                       f"seeding='sizes', got {self.population_size}")
+    if self.sizes != DEFAULT_SIZES and self.seeding != "sizes":
+      raise ValueError(f"sizes is read by seeding='sizes' only; got sizes {self.sizes} with seeding {self.seeding!r}")
     _check_choice("fill", self.fill, FILLS)
     _check_choice("segmentation", self.segmentation, SEGMENTATIONS)
     _check_choice("dtype", self.dtype, DTYPES)
@@ -190,6 +206,18 @@ class ELimeConfig:
 def _check_int(name: str, value: Any, low: int) -> None:
   if isinstance(value, bool) or not isinstance(value, int) or value < low:
     raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _sizes(value: Any) -> tuple[int, ...]:
+  """``value`` as a sorted tuple of distinct integers >= 1 (a ValueError otherwise)."""
+  if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+    raise ValueError(f"sizes must be a sequence of integers >= 1, got {value!r}")
+  sizes = tuple(value)
+  if not sizes or any(isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1 for k in sizes):
+    raise ValueError(f"sizes must be a non-empty sequence of integers >= 1, got {value!r}")
+  if len(set(sizes)) != len(sizes):
+    raise ValueError(f"sizes must be distinct, got {value!r}")
+  return tuple(sorted(int(k) for k in sizes))
 
 
 def _check_prob(name: str, value: Any) -> None:

@@ -29,6 +29,7 @@ CONFIG_OPTIONS = {
     "chunk_size": "chunk_size",
     "dtype": "dtype",
     "seeding": "seeding",
+    "sizes": "sizes",
     "answer": "answer",
     "faithfulness": "faithfulness",
 }
@@ -82,6 +83,11 @@ def _layer_counts(text: str) -> list[int]:
   if any(b <= a for a, b in zip(counts, counts[1:])):
     raise argparse.ArgumentTypeError(f"layer counts must increase, got {text!r}")
   return counts
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+  """argparse type: comma-separated integers >= 1 (ELimeConfig checks that they are distinct)."""
+  return tuple(_positive(part) for part in text.split(","))
 
 
 def _positive(text: str) -> int:
@@ -140,7 +146,10 @@ def _explain_parser(sub: Any) -> None:
   g.add_argument("--seeding", default=_DEFAULTS["seeding"], choices=SEEDINGS,
                  help="the GA's start: greedy (each superpixel kept alone and removed alone, then a greedy "
                       "chain by insertion), occlusion (each superpixel removed in turn, then the prefixes of "
-                      "that ranking) or random (the paper's)")
+                      "that ranking), sizes (forwards spent on the --sizes: each superpixel kept alone, then "
+                      "exchange moves at each size) or random (the paper's)")
+  g.add_argument("--sizes", type=_sizes, default=_DEFAULTS["sizes"], metavar="K,K,...",
+                 help="mask sizes --seeding sizes searches (distinct, comma-separated)")
   g.add_argument("--answer", default=_DEFAULTS["answer"], choices=ANSWERS,
                  help="the mask written: fittest (best fitness, the paper's), sufficient (the smallest mask the "
                       "search found more probable than the whole photo; the fittest where there is none) or knee "

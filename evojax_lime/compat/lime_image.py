@@ -39,7 +39,7 @@ import numpy as np
 
 from evojax_lime.compat._classifier import engine_classifier, scores_program, traces_as_jax
 from evojax_lime.compat._value_range import value_range
-from evojax_lime.config import ELimeConfig
+from evojax_lime.config import DEFAULT_SIZES, ELimeConfig
 from evojax_lime.engine.checks import check_superpixel_count
 from evojax_lime.explain_api import explain, explain_batch
 from evojax_lime.baselines.lime import fit_program
@@ -52,6 +52,7 @@ _STRATEGIES = {"elime": "ga", "kernelshap": "kernelshap", "extremal": "extremal"
 _FEATURE_SELECTIONS = ("auto", "none", "forward_selection", "highest_weights")
 _RIDGE_ALPHA = 1.0  # lime_base's Ridge(alpha=1)
 _MIN_WEIGHT = 1e-6  # E-LIME's smallest |weight|: keeps every superpixel's sign
+_EVERY_FEATURE = 100000  # lime's default num_features: no feature selection
 
 
 def _check_random_state(seed: Any) -> Any:
@@ -210,6 +211,17 @@ class _Problem:
   is_jax: bool
 
 
+def _sized(config: ELimeConfig, num_features: int) -> ELimeConfig:
+  """``config`` searching masks of ``num_features`` superpixels, where its seeding reads sizes and lime's
+  ``num_features`` was given (below lime's default, every feature)."""
+  if config.seeding != "sizes" or num_features >= _EVERY_FEATURE:
+    return config
+  if config.sizes not in (DEFAULT_SIZES, (num_features,)):
+    raise ValueError(f"num_features ({num_features}) and config.sizes ({config.sizes}) both name the sizes to "
+                     f"search; give one")
+  return dataclasses.replace(config, sizes=(num_features,))
+
+
 class LimeImageExplainer:
   """lime's ``LimeImageExplainer`` with the same constructor.
 
@@ -247,7 +259,9 @@ class LimeImageExplainer:
       labels: labels to explain when ``top_labels`` is ``None``.
       hide_color: value of hidden superpixels, in the image's range; ``None`` shows each one's mean colour.
       top_labels: explain the labels with the highest scores on the full image, this many.
-      num_features: features the local model may use (lime's feature selection).
+      num_features: features the local model may use (lime's feature selection); for ``"elime"`` with
+        ``config.seeding="sizes"``, a value below lime's default (100000: every feature) is the mask size the
+        search spends its forwards on (``sizes=(num_features,)``).
       num_samples: perturbations (``"lime"``), each one classifier evaluation; row 0 is the full image.
       batch_size: images per call of a host ``classifier_fn``.
       segmentation_fn: ``image -> (H, W)`` integer ids; ``None`` is lime's quickshift.
@@ -300,8 +314,8 @@ class LimeImageExplainer:
                          model_regressor=model_regressor)
     else:
       self._explain_elime(explanation, problem, labels=labels, top_labels=top_labels,
-                          config=ELimeConfig() if config is None else config, batch_size=int(batch_size),
-                          strategy=_STRATEGIES[method])
+                          config=_sized(ELimeConfig() if config is None else config, int(num_features)),
+                          batch_size=int(batch_size), strategy=_STRATEGIES[method])
     return explanation
 
   def _problem(self, image, segments, classifier_fn, hide_color, jax_classifier) -> _Problem:

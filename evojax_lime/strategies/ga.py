@@ -10,12 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from evojax_lime.config import ELimeConfig, GAParams
+from evojax_lime.config import DEFAULT_SIZES, ELimeConfig, GAParams
 from evojax_lime.strategies.importance import gene_importance
 from evojax_lime.strategies.operators import (alone_probability, bernoulli_init, best_index, bit_flip_mutation,
                                               chain_step, crossover, elitist_replacement, greedy_rows, kept_alone,
                                               leave_one_out, occlusion_drop, ranked_prefixes, removal_score,
                                               tournament_selection)
+from evojax_lime.strategies.operators.exchange import alone_populations, incumbent_step, size_prefixes, size_rows
 
 
 @struct.dataclass
@@ -35,6 +36,11 @@ class GAState:
     removal: ``(L,)`` float32, greedy seeding: -p(image without gene g) (-inf: not measured).
     chain: ``(L,)`` bool, greedy seeding: the mask that grows by insertion.
     inserted: ``(P,)`` bool, greedy seeding: the candidates of the last ``ask`` that extend the chain.
+    num_genes: ``()`` int32, K (set by ``ask``).
+    incumbent: ``(S, L)`` bool, sizes seeding: the most probable mask of each size evaluated so far.
+    incumbent_p: ``(S,)`` float32, its probability (-inf: not evaluated).
+    cursor: ``(S,)`` int32, sizes seeding: each incumbent's next exchange move.
+    tabu: ``(S,)`` int32, sizes seeding: the gene each incumbent's last move dropped (-1: none).
   """
 
   population: jax.Array
@@ -49,6 +55,11 @@ class GAState:
   removal: jax.Array
   chain: jax.Array
   inserted: jax.Array
+  num_genes: jax.Array
+  incumbent: jax.Array
+  incumbent_p: jax.Array
+  cursor: jax.Array
+  tabu: jax.Array
 
 
 def _seeded(seeds: tuple[jax.Array, jax.Array], population: jax.Array) -> jax.Array:
@@ -64,17 +75,18 @@ class GA:
   name: ClassVar[str] = "ga"
   options: ClassVar[frozenset[str]] = frozenset(
       {"init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate", "num_elite", "parsimony",
-       "patience", "seeding", "answer"})
+       "patience", "seeding", "sizes", "answer"})
   population_size: int = 64
   tournament_size: int = 3
   crossover: str = "uniform"
   num_elite: int = 2
   seeding: str = "greedy"
+  sizes: tuple[int, ...] = DEFAULT_SIZES
 
   @classmethod
   def from_config(cls, config: ELimeConfig) -> "GA":
     return cls(population_size=config.population_size, tournament_size=config.tournament_size,
-               crossover=config.crossover, num_elite=config.num_elite, seeding=config.seeding)
+               crossover=config.crossover, num_elite=config.num_elite, seeding=config.seeding, sizes=config.sizes)
 
   def init(self, key: jax.Array, *, length: int) -> GAState:
     pop = self.population_size
@@ -84,7 +96,10 @@ class GA:
                    generation=np.int32(0), key=key,
                    alone=np.full((length,), -np.inf, np.float32), removal=np.full((length,), -np.inf, np.float32),
                    chain=np.zeros((length,), bool),
-                   inserted=np.zeros((pop,), bool))
+                   inserted=np.zeros((pop,), bool), num_genes=np.int32(0),
+                   incumbent=np.zeros((len(self.sizes), length), bool),
+                   incumbent_p=np.full((len(self.sizes),), -np.inf, np.float32),
+                   cursor=np.zeros((len(self.sizes),), np.int32), tabu=np.full((len(self.sizes),), -1, np.int32))
 
   def ask(self, state: GAState, *, num_genes: jax.Array, params: GAParams) -> tuple[GAState, jax.Array]:
     length = state.population.shape[1]
@@ -95,9 +110,9 @@ class GA:
       population = bernoulli_init(k_init, self.population_size, length, num_genes=num_genes, p=params.init_prob)
       if self.seeding == "occlusion":
         population = _seeded(leave_one_out(num_genes, self.population_size, length), population)
-      elif self.seeding == "greedy":
+      elif self.seeding in ("greedy", "sizes"):
         population = _seeded(kept_alone(num_genes, self.population_size, length), population)
-      return population, state.inserted
+      return population, state.inserted, state
 
     def offspring():
       parents = tournament_selection(k_sel, state.fitness, 2 * self.population_size, size=self.tournament_size)
@@ -115,10 +130,29 @@ class GA:
         seeds, seeded, inserted = greedy_rows(state.chain, state.alone, state.removal, num_genes,
                                               state.generation, self.population_size)
         children = _seeded((seeds, seeded), children)
-      return children, inserted
+      told = state
+      if self.seeding == "sizes":  # singles until every gene was kept alone, then each size's block of moves
+        children, told = self._sizes_rows(state, children, num_genes)
+      return children, inserted, told
 
-    population, inserted = jax.lax.cond(state.generation == 0, initial, offspring)
-    return state.replace(key=key, inserted=inserted), population
+    population, inserted, state = jax.lax.cond(state.generation == 0, initial, offspring)
+    return state.replace(key=key, inserted=inserted, num_genes=jnp.asarray(num_genes, jnp.int32)), population
+
+  def _sizes_rows(self, state: GAState, children: jax.Array, num_genes: jax.Array) -> tuple[jax.Array, GAState]:
+    """Seeding ``"sizes"``: the alone rows of the population, or the sizes' blocks (see
+    :mod:`~evojax_lime.strategies.operators.exchange`); the incumbents start when the alone phase ends."""
+    length = children.shape[1]
+    fresh = state.generation == alone_populations(num_genes, self.population_size)
+    incumbent = jnp.where(fresh, size_prefixes(state.alone, self.sizes, num_genes), state.incumbent)
+    state = state.replace(incumbent=incumbent, incumbent_p=jnp.where(fresh, -jnp.inf, state.incumbent_p),
+                          cursor=jnp.where(fresh, 0, state.cursor), tabu=jnp.where(fresh, -1, state.tabu))
+    alone = kept_alone(num_genes, self.population_size, length, state.generation)
+    sized = size_rows(state.incumbent, state.cursor, state.tabu, fresh, state.alone, self.sizes, num_genes,
+                      self.population_size)
+    rows = jax.tree_util.tree_map(
+        lambda a, b: jnp.where(state.generation < alone_populations(num_genes, self.population_size), a, b),
+        alone, sized)
+    return _seeded(rows, children), state
 
   def tell(self, state: GAState, candidates: jax.Array, fitness: jax.Array, probability: jax.Array) -> GAState:
     initial = state.generation == 0
@@ -134,8 +168,17 @@ class GA:
       alone = jnp.where(initial, measured, alone)
       removal = jnp.where(state.generation == 1, removal_score(candidates, probability), removal)
       chain = chain_step(chain, alone, state.inserted, candidates, probability, initial)
+    incumbent, incumbent_p, cursor, tabu = state.incumbent, state.incumbent_p, state.cursor, state.tabu
+    if self.seeding == "sizes":
+      alone = jnp.maximum(alone, alone_probability(probability, state.num_genes, candidates.shape[1],
+                                                   state.generation))
+      first = alone_populations(state.num_genes, self.population_size)
+      consumed = self.population_size // len(self.sizes) - (state.generation == first).astype(jnp.int32)
+      stepped = incumbent_step(incumbent, incumbent_p, cursor, tabu, consumed, candidates, probability, self.sizes)
+      incumbent, incumbent_p, cursor, tabu = (jnp.where(state.generation >= first, new, old) for new, old in
+                                              zip(stepped, (incumbent, incumbent_p, cursor, tabu)))
     return state.replace(population=population, fitness=fit, probability=prob, alone=alone, removal=removal,
-                         chain=chain,
+                         chain=chain, incumbent=incumbent, incumbent_p=incumbent_p, cursor=cursor, tabu=tabu,
                          best_genome=jnp.where(improved, population[best], state.best_genome),
                          best_fitness=jnp.where(improved, fit[best], state.best_fitness),
                          best_probability=jnp.where(improved, prob[best], state.best_probability),

@@ -266,3 +266,20 @@ def test_any_value_range_reaches_the_classifier_unchanged():
   np.testing.assert_allclose(ours_seen, seen[-1], atol=1e-6)
   assert ours_seen.dtype == np.float32 and (ours_seen == 3.0).any()
   _assert_same_explanation(ours, ref)
+
+
+def test_num_features_is_the_size_the_sizes_search_spends_on():
+  from evojax_lime import ELimeConfig
+  from evojax_lime.compat.lime_image import _sized
+  sizes = ELimeConfig(seeding="sizes")
+  assert _sized(sizes, 4).sizes == (4,) and _sized(sizes, 100000) is sizes
+  assert _sized(ELimeConfig(), 4) == ELimeConfig()  # another seeding reads no sizes
+  with pytest.raises(ValueError, match="both name the sizes"):
+    _sized(ELimeConfig(seeding="sizes", sizes=(2, 6)), 4)
+  image, labels, clf = _planted()
+  config = ELimeConfig(population_size=8, generations=3, fill="black", seeding="sizes", faithfulness=False)
+  exp = lime_image.LimeImageExplainer(random_state=0).explain_instance(
+      image, clf, top_labels=1, hide_color=0, segmentation_fn=lambda _: labels, num_features=2, method="elime",
+      config=config)
+  evolved = exp.explanations[exp.top_labels[0]]
+  assert evolved.config.sizes == (2,)

@@ -25,28 +25,34 @@ from evojax_lime.strategies.operators.seeding import leave_one_out, ranked_prefi
 Rows = tuple[jax.Array, jax.Array]  # ((R, L) bool candidates, (R,) bool: seeded)
 
 
-def kept_alone(num_genes: jax.Array, pop_size: int, length: int) -> Rows:
+def kept_alone(num_genes: jax.Array, pop_size: int, length: int, generation: jax.Array | int = 0) -> Rows:
   """Row 0 keeps every real gene, row ``j >= 1`` gene ``j - 1`` alone: ``((P, L) bool candidates, (P,) bool)``,
   the rows that are seeded (row 0 and rows ``1..K``); arguments as for
-  :func:`~evojax_lime.strategies.operators.seeding.leave_one_out`."""
+  :func:`~evojax_lime.strategies.operators.seeding.leave_one_out`. Population ``generation`` g > 0 continues
+  where the last stopped (row ``j >= 1`` keeps gene ``g (P - 1) + j - 1``; row 0 is not seeded), so a
+  population smaller than K + 1 measures every gene over several populations."""
   rows = jnp.arange(pop_size)
   genes = jnp.arange(length)
-  out = jnp.where(rows[:, None] == 0, valid_genes(num_genes, length)[None, :], genes[None, :] == rows[:, None] - 1)
-  return out, rows <= num_genes
+  gene = generation * (pop_size - 1) + rows - 1
+  out = jnp.where(rows[:, None] == 0, valid_genes(num_genes, length)[None, :], genes[None, :] == gene[:, None])
+  return out, jnp.where(rows == 0, generation == 0, gene < num_genes)
 
 
 def _measured(probability: jax.Array, at: int, real: jax.Array) -> tuple[jax.Array, jax.Array]:
   """``(L,)`` the probability of row ``at + g`` for each gene g, and where it was measured: a real gene with a
   row in the population and a finite value."""
   pop_size, genes = probability.shape[0], jnp.arange(real.shape[0])
-  measured = probability[jnp.minimum(at + genes, pop_size - 1)]
-  return measured, (at + genes < pop_size) & real & jnp.isfinite(measured)
+  measured = probability[jnp.clip(at + genes, 0, pop_size - 1)]
+  return measured, (at + genes >= 0) & (at + genes < pop_size) & real & jnp.isfinite(measured)
 
 
-def alone_probability(probability: jax.Array, num_genes: jax.Array, length: int) -> jax.Array:
-  """``(L,)`` p(only gene g kept) from a population built by :func:`kept_alone`, evaluated; genes without a row
-  of their own (K >= P), padding and non-finite values get -inf."""
-  measured, ok = _measured(probability, 1, valid_genes(num_genes, length))
+def alone_probability(probability: jax.Array, num_genes: jax.Array, length: int,
+                      generation: jax.Array | int = 0) -> jax.Array:
+  """``(L,)`` p(only gene g kept) from population ``generation`` built by :func:`kept_alone`, evaluated; genes
+  without a row in it, padding and non-finite values get -inf."""
+  offset = generation * (probability.shape[0] - 1)
+  real = valid_genes(num_genes, length) & (jnp.arange(length) >= offset)
+  measured, ok = _measured(probability, 1 - offset, real)
   return jnp.where(ok, measured, -jnp.inf)
 
 
