@@ -105,10 +105,11 @@ def _run(args: argparse.Namespace) -> int:
   config = config_from_args(args)
   check_objective(args, config)
   with _caches(args):
-    return _explain(args, config)
+    return _explain_all(args, config)
 
 
-def _explain(args: argparse.Namespace, config: ELimeConfig) -> int:
+def _explain_all(args: argparse.Namespace, config: ELimeConfig) -> int:
+  """Every photo named on the command line explained and written (the caches already set up)."""
   inputs = images.collect(args.images)
   for arg, reason in inputs.errors:
     print_error(f"{shown(arg)}: {reason}")
