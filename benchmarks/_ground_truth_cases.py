@@ -1,11 +1,11 @@
 """Planted classifiers whose evidence is known, over irregular regions: the ground truth an answer is judged on.
 
-Each case is one class of one classifier (:func:`planted_classifier`), so every case, seed and answer rule
-runs as rows of one compiled search. A case's image paints each SLIC region of a photo in a bright colour of
-its own; explained with ``fill="black"`` and the regions given as ``segments=``, the classifier sees which
-regions are kept (the fraction of each region's pixels that is not black) and maps that to p(case's class)
-by a planted formula. The classes are independent probabilities (not one softmax): each case reads only its
-own column, so the cases do not disturb each other.
+Each case has a classifier of its own (:func:`planted_classifier`) with two classes, the case's and the rest,
+so that its outputs are probabilities (rows sum to 1, as the engine checks); every seed and answer rule of a
+case runs as rows of one compiled search. A case's image paints each SLIC region of a photo in a bright colour
+of its own; explained with ``fill="black"`` and the regions given as ``segments=``, the classifier sees which
+regions are kept (the fraction of each region's pixels that is not black) and maps that to p(case's class) by
+a planted formula.
 
 What each case's right answer is, and why:
 
@@ -116,15 +116,16 @@ FORMULAS: dict[str, Callable[[Case, jax.Array], jax.Array]] = {
 }
 
 
-def planted_classifier(all_cases: list[Case]) -> Callable[[jax.Array], jax.Array]:
-  """``(N, SIDE, SIDE, 3)`` -> ``(N, len(all_cases))``: column c is case c's planted p, read through case c's
-  regions (explain case c's image with ``target=c``)."""
-  onehots = [jnp.asarray(np.eye(c.num_segments, dtype=np.float32)[c.labels.reshape(-1)]) for c in all_cases]
-  counts = [o.sum(0) for o in onehots]
+def planted_classifier(case: Case) -> Callable[[jax.Array], jax.Array]:
+  """``(N, SIDE, SIDE, 3)`` -> ``(N, 2)`` probabilities: column 0 is the case's planted p, read through its regions
+  (explain the case's image with ``target=0``), column 1 the rest, so that every row sums to 1."""
+  onehot = jnp.asarray(np.eye(case.num_segments, dtype=np.float32)[case.labels.reshape(-1)])
+  count = onehot.sum(0)
 
   def classifier(images: jax.Array) -> jax.Array:
     visible = (images.sum(-1) > 0.05).astype(jnp.float32).reshape(images.shape[0], -1)
-    return jnp.stack([FORMULAS[c.name](c, (visible @ o) / n) for c, o, n in zip(all_cases, onehots, counts)], -1)
+    p = FORMULAS[case.name](case, (visible @ onehot) / count)
+    return jnp.stack([p, 1.0 - p], -1)
 
   return classifier
 

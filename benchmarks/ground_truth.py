@@ -99,23 +99,28 @@ def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, s
 # --- planted ---------------------------------------------------------------------------------------------------
 
 def run_planted(args: argparse.Namespace) -> dict:
-  cases = planted_cases.cases()
-  classifier = planted_cases.planted_classifier(cases)
   seeds = list(range(args.seeds))
-  rows = [(c, i, s) for i, c in enumerate(cases) for s in seeds]
   config = el.ELimeConfig(fill="black", answer="fittest")
-  t0 = time.perf_counter()
-  exps = el.explain_batch([c.image for c, _, _ in rows], classifier, targets=[i for _, i, _ in rows],
-                          segments=[c.labels for c, _, _ in rows], seeds=[s for *_, s in rows], config=config)
-  elime_s = time.perf_counter() - t0
-  numpy_classifier = _common.numpy_classifier(classifier)
-  results = []
-  for (case, index, seed), exp in zip(rows, exps):
+  results, elime_s = [], 0.0
+  for case in planted_cases.cases():  # one classifier a case: each returns probabilities that sum to 1
+    classifier = planted_cases.planted_classifier(case)
+    t0 = time.perf_counter()
+    exps = el.explain_batch([case.image] * len(seeds), classifier, targets=0, segments=[case.labels] * len(seeds),
+                            seeds=seeds, config=config)
+    elime_s += time.perf_counter() - t0
+    results += _planted_rows(args, case, classifier, seeds, exps)
+  return {"rows": results, "elime_seconds": elime_s}
+
+
+def _planted_rows(args: argparse.Namespace, case, classifier, seeds: list, exps: list) -> list[dict]:
+  """One case's rows: every rule's answer and the peers' top-k, scored against the planted evidence."""
+  numpy_classifier, results = _common.numpy_classifier(classifier), []
+  for seed, exp in zip(seeds, exps):
     entry = {"case": case.name, "seed": seed, "num_segments": case.num_segments, "forwards": exp.num_evaluations,
              "original_probability": exp.original_probability}
     for rule, genome in rule_answers(exp).items():
       entry[rule] = planted_cases.case_scores(case, np.flatnonzero(genome))
-    subject = vs_peers.Subject(case.name, False, case.image, case.labels, "black", np.zeros_like(case.image), index,
+    subject = vs_peers.Subject(case.name, False, case.image, case.labels, "black", np.zeros_like(case.image), 0,
                                exp.original_probability)
     k = len(case.truth)
     for method in PEERS if args.peers else ():
@@ -125,7 +130,7 @@ def run_planted(args: argparse.Namespace) -> dict:
     _common.progress(f"planted {case.name} seed {seed}: " + ", ".join(
         f"{m} {entry[m]['precision']:.2f}/{entry[m]['recall'] if entry[m]['recall'] is None else round(entry[m]['recall'], 2)}"
         for m in RULES + (PEERS if args.peers else ())))
-  return {"rows": results, "elime_seconds": elime_s}
+  return results
 
 
 # --- pasted objects --------------------------------------------------------------------------------------------

@@ -45,12 +45,9 @@ def test_tolerance_is_below_one_planted_piece_of_evidence():
 
 @pytest.fixture(scope="module")
 def planted_answers():
-  cases = planted_cases.cases()
-  classifier = planted_cases.planted_classifier(cases)
   config = el.ELimeConfig(fill="black")  # the default answer rule
-  exps = el.explain_batch([c.image for c in cases], classifier, targets=list(range(len(cases))),
-                          segments=[c.labels for c in cases], seeds=0, config=config)
-  return dict(zip((c.name for c in cases), zip(cases, exps)))
+  return {c.name: (c, el.explain(c.image, planted_cases.planted_classifier(c), target=0, segments=c.labels, seed=0,
+                                 config=config)) for c in planted_cases.cases()}
 
 
 def knee_of(exp):
