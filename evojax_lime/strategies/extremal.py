@@ -28,7 +28,7 @@ import optax
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.strategies.operators import best_index
+from evojax_lime.strategies.operators import best_so_far
 
 # Seconds of a backward pass over those of a forward: 4.4 for EfficientNet-Lite0 at 224 px on this project's
 # CPU (XLA's CPU backward of depthwise convolutions is slow; benchmarks/results/backward_cost_cpu.md).
@@ -158,13 +158,8 @@ class Extremal:
 
   def tell(self, state: ExtremalState, candidates: jax.Array, fitness: jax.Array,
            probability: jax.Array) -> ExtremalState:
-    i = best_index(fitness)
-    improved = (state.generation == 0) | (fitness[i] > state.best_fitness)
     return state.replace(samples=candidates, fitness=fitness, probability=probability,
-                         best_genome=jnp.where(improved, candidates[i], state.best_genome),
-                         best_fitness=jnp.where(improved, fitness[i], state.best_fitness),
-                         best_probability=jnp.where(improved, probability[i], state.best_probability),
-                         generation=state.generation + 1)
+                         **best_so_far(state, candidates, fitness, probability), generation=state.generation + 1)
 
   def best(self, state: ExtremalState) -> tuple[jax.Array, jax.Array, jax.Array]:
     return state.best_genome, state.best_fitness, state.best_probability

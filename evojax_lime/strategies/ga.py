@@ -12,7 +12,7 @@ from flax import struct
 
 from evojax_lime.config import DEFAULT_SIZES, ELimeConfig, GAParams
 from evojax_lime.strategies.importance import gene_importance
-from evojax_lime.strategies.operators import (alone_probability, bernoulli_init, best_index, bit_flip_mutation,
+from evojax_lime.strategies.operators import (alone_probability, bernoulli_init, best_so_far, bit_flip_mutation,
                                               chain_step, crossover, elitist_replacement, greedy_rows, kept_alone,
                                               leave_one_out, occlusion_drop, ranked_prefixes, removal_score,
                                               tournament_selection)
@@ -160,8 +160,6 @@ class GA:
                                                   (candidates, probability), fitness, num_elite=self.num_elite)
     population, prob, fit = (jnp.where(initial, new, old) for new, old in
                              ((candidates, population), (probability, prob), (fitness, fit)))
-    best = best_index(fit)
-    improved = initial | (fit[best] > state.best_fitness)
     alone, removal, chain = state.alone, state.removal, state.chain
     if self.seeding == "greedy":
       measured = alone_probability(probability, candidates[0].sum(), candidates.shape[1])  # row 0: the full image
@@ -179,10 +177,7 @@ class GA:
                                               zip(stepped, (incumbent, incumbent_p, cursor, tabu)))
     return state.replace(population=population, fitness=fit, probability=prob, alone=alone, removal=removal,
                          chain=chain, incumbent=incumbent, incumbent_p=incumbent_p, cursor=cursor, tabu=tabu,
-                         best_genome=jnp.where(improved, population[best], state.best_genome),
-                         best_fitness=jnp.where(improved, fit[best], state.best_fitness),
-                         best_probability=jnp.where(improved, prob[best], state.best_probability),
-                         generation=state.generation + 1)
+                         **best_so_far(state, population, fit, prob), generation=state.generation + 1)
 
   def best(self, state: GAState) -> tuple[jax.Array, jax.Array, jax.Array]:
     return state.best_genome, state.best_fitness, state.best_probability

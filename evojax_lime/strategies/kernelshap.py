@@ -22,7 +22,7 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.strategies.operators import best_index
+from evojax_lime.strategies.operators import best_so_far
 
 _HI = jax.lax.Precision.HIGHEST  # the normal equations in full float32 on accelerators too
 _RIDGE = 1e-6
@@ -168,13 +168,9 @@ class KernelShap:
     empty = jnp.where(initial, probability[1], state.empty)
     real = jnp.where(initial, candidates[0], state.real)  # the first population's row 0 keeps every real gene
     values = constrained_values(gram, zy, kept, empty, full, real)
-    i = best_index(fitness)
-    improved = initial | (fitness[i] > state.best_fitness)
     return state.replace(
         samples=candidates, fitness=fitness, probability=probability, gram=gram, zy=zy, z=kept, empty=empty,
-        full=full, real=real, values=values, best_genome=jnp.where(improved, candidates[i], state.best_genome),
-        best_fitness=jnp.where(improved, fitness[i], state.best_fitness),
-        best_probability=jnp.where(improved, probability[i], state.best_probability),
+        full=full, real=real, values=values, **best_so_far(state, candidates, fitness, probability),
         generation=state.generation + 1)
 
   def best(self, state: KernelShapState) -> tuple[jax.Array, jax.Array, jax.Array]:

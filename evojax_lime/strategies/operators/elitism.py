@@ -40,3 +40,20 @@ def elitist_replacement(parents: Any, parent_fitness: jax.Array, offspring: Any,
 def best_index(fitness: jax.Array) -> jax.Array:
   """Index of the fittest individual (the first on ties; NaN counts as least fit)."""
   return jnp.argmax(_rank_key(fitness))
+
+
+def best_so_far(state: Any, genomes: jax.Array, fitness: jax.Array, probability: jax.Array) -> dict[str, jax.Array]:
+  """A strategy's ``best_genome``, ``best_fitness`` and ``best_probability`` after one more population.
+
+  Args:
+    state: the strategy's state before it, with those three fields and ``generation`` (0: nothing kept yet).
+    genomes: ``(P, L)`` the population's genomes; ``fitness``, ``probability``: ``(P,)`` each.
+
+  Returns:
+    The three fields, the fittest of ``genomes`` where it beats the kept one (``state.replace(**...)``).
+  """
+  i = best_index(fitness)
+  improved = (state.generation == 0) | (fitness[i] > state.best_fitness)
+  return dict(best_genome=jnp.where(improved, genomes[i], state.best_genome),
+              best_fitness=jnp.where(improved, fitness[i], state.best_fitness),
+              best_probability=jnp.where(improved, probability[i], state.best_probability))
