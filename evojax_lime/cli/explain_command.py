@@ -18,7 +18,6 @@ from evojax_lime.cli.model import load_model, randomised_models, resolve_target
 from evojax_lime.cli.outputs import DEFAULT_ROOT, OutputFolder
 from evojax_lime.cli.pipeline import OVERLAY_LONGEST_SIDE, BatchExplainer, Photo, run_batches
 from evojax_lime.cli.progress import photos_bar, status
-from evojax_lime.config import ELimeConfig
 
 
 def _out_dir(args: argparse.Namespace) -> Optional[str]:

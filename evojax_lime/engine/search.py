@@ -18,7 +18,6 @@ import numpy as np
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine import saved_state
-from evojax_lime.engine.cache import cached
 from evojax_lime.engine.checks import check_sizes, check_superpixel_count, check_targets, check_verdict
 from evojax_lime.engine.loop import Schedule, majority, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
