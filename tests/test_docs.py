@@ -1,5 +1,6 @@
 """The documentation says what the code does: every public name, option and command-line flag is documented,
-and every figure of the README's results table appears in the recorded file it cites."""
+every figure of the README's results table and of the docs' tables of measurements appears in the recorded file
+it cites, and every recorded file names its machine and date."""
 import dataclasses
 import re
 from pathlib import Path
@@ -15,6 +16,9 @@ API = (ROOT / "docs" / "api.md").read_text()
 CLI = (ROOT / "docs" / "cli.md").read_text()
 MACHINES = ("machine:", "epyc", "h100", "h200")  # how a record names the machine it ran on
 NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?")
+RECORDS = ROOT / "benchmarks" / "results"
+RECORD_LINK = re.compile(r"\]\((?:\.\./)?(benchmarks/results/[^)#]+\.md)")
+DATE = re.compile(r"\b20\d\d-\d\d-\d\d\b")
 
 
 def test_every_public_name_is_in_the_api_reference():
@@ -65,3 +69,76 @@ def test_each_results_figure_appears_in_the_file_it_cites(row):
   quoted = _numbers(result)
   assert quoted, f"row {measure!r} quotes no figure"
   assert quoted <= recorded, f"{sorted(quoted - recorded)} of row {measure!r} are not in {path.name}"
+
+
+def _tables(text: str):
+  """Yields (citing text, header cells, body rows) for each markdown table: the citing text is what lies between
+  the previous table or heading and the table."""
+  context, lines = [], text.splitlines()
+  i = 0
+  while i < len(lines):
+    line = lines[i].strip()
+    if line.startswith("|") and i + 1 < len(lines) and set(lines[i + 1].strip()) <= set("|-: "):
+      rows = []
+      j = i + 2
+      while j < len(lines) and lines[j].strip().startswith("|"):
+        rows.append(_cells(lines[j]))
+        j += 1
+      yield "\n".join(context), _cells(line), rows
+      context, i = [], j
+      continue
+    context = [] if line.startswith("#") else context + [line]
+    i += 1
+
+
+def _cells(line: str) -> list[str]:
+  return [c.strip() for c in line.strip().strip("|").split("|")]
+
+
+def _rounds_to(quoted: str, recorded: set[str]) -> bool:
+  """Whether a figure quoted with d decimals is a recorded number (or a recorded share, as a percentage) rounded
+  to d decimals; a half unit either way is allowed, since the record itself rounds (to 4 significant digits)."""
+  if quoted in recorded:
+    return True
+  decimals = len(quoted.partition(".")[2])
+  value, half_unit = float(quoted), 0.5 * 10 ** -decimals * (1 + 1e-9)
+  return any(abs(candidate - value) <= half_unit
+             for number in recorded for candidate in (float(number), 100 * float(number)))
+
+
+def _measured_tables():
+  """Every table of docs/results.md that quotes a figure, and every table of the other docs whose text cites a
+  recorded file; the first column (what is measured, with its settings) and goal columns are not figures."""
+  for doc in sorted((ROOT / "docs").glob("*.md")):
+    for index, (context, header, rows) in enumerate(_tables(doc.read_text())):
+      figures = [i for i, name in enumerate(header) if i > 0 and not name.lower().startswith("goal")]
+      cited = RECORD_LINK.findall(context)
+      if doc.name != "results.md" and not cited:
+        continue
+      if any(NUMBER.search(row[i]) for row in rows for i in figures if i < len(row)):
+        yield pytest.param(doc, cited, header, rows, figures, id=f"{doc.name}:{index}:{header[0][:20]}")
+
+
+@pytest.mark.parametrize("doc,cited,header,rows,figures", list(_measured_tables()))
+def test_each_docs_table_figure_appears_in_the_file_it_cites(doc, cited, header, rows, figures):
+  assert cited, f"a table of {doc.name} ({header}) cites no recorded file in the text above it"
+  recorded = set()
+  for link in cited:
+    path = ROOT / link
+    assert path.is_file(), f"{doc.name} cites {link}, which is not a recorded result"
+    text = path.read_text()
+    assert any(name in text.lower() for name in MACHINES), f"{link} does not name its machine"
+    recorded |= _numbers(text)
+  missing = []
+  for row in rows:
+    for i in figures:
+      cell = re.sub(r"\[[^\]]*\]\([^)]*\)", "", row[i]) if i < len(row) else ""
+      missing += [f"{row[0][:30]}: {n}" for n in _numbers(cell) if not _rounds_to(n, recorded)]
+  assert not missing, f"figures of a {doc.name} table not in {[Path(c).name for c in cited]}: {missing}"
+
+
+@pytest.mark.parametrize("record", sorted(RECORDS.glob("*.md")), ids=lambda p: p.name)
+def test_every_record_names_its_machine_and_date(record):
+  text = record.read_text()
+  assert any(name in text.lower() for name in MACHINES), f"{record.name} does not name its machine"
+  assert DATE.search(text), f"{record.name} does not give the date it was measured"
