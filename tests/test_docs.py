@@ -142,3 +142,13 @@ def test_every_record_names_its_machine_and_date(record):
   text = record.read_text()
   assert any(name in text.lower() for name in MACHINES), f"{record.name} does not name its machine"
   assert DATE.search(text), f"{record.name} does not give the date it was measured"
+
+
+def test_every_record_has_its_command_in_the_benchmarks_doc():
+  text = (ROOT / "docs" / "benchmarks.md").read_text()
+  reproduce = text.split("## Reproducing each record", 1)[1]
+  missing = [p.name for p in sorted(RECORDS.glob("*.md")) if f"(../benchmarks/results/{p.name})" not in reproduce]
+  assert not missing, f"docs/benchmarks.md gives no command for {missing}"
+  scripts = set(re.findall(r"python -m benchmarks\.(\w+)", reproduce))
+  absent = sorted(s for s in scripts if not (ROOT / "benchmarks" / f"{s}.py").is_file())
+  assert not absent, f"docs/benchmarks.md runs scripts that do not exist: {absent}"
