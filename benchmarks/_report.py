@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -15,8 +16,21 @@ from evojax_lime.versions import PACKAGES, package_versions
 _PACKAGES = (*PACKAGES, "torch", "torchvision", "lime", "captum")
 
 
+def commit() -> str:
+  """The checkout's commit, with "+changes" when its tracked files differ from it; "not recorded" outside git."""
+  root = Path(__file__).resolve().parents[1]
+  try:
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                          check=True, timeout=10).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True,
+                           text=True, check=True, timeout=10).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return "not recorded"
+  return head + ("+changes" if dirty else "")
+
+
 def machine() -> dict[str, Any]:
-  """Hardware and software the numbers were measured on."""
+  """Hardware and software the numbers were measured on, and the code's commit."""
   versions = {k: v for k, v in package_versions(_PACKAGES).items() if v is not None}
   cpu = platform.processor() or platform.machine()
   try:
@@ -27,7 +41,7 @@ def machine() -> dict[str, Any]:
   return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
           "devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
           "backend": jax.default_backend(), "versions": versions,
-          "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+          "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "commit": commit()}
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
@@ -45,6 +59,6 @@ def write(out_dir: str | os.PathLike, name: str, payload: dict[str, Any], table:
   info = machine()
   (out / f"{name}.json").write_text(json.dumps({"machine": info, **payload}, indent=2, default=str))
   header = f"# {title}\n\nMachine: {info['device_kind']} ({info['backend']}), CPU {info['cpu']} x{info['cpu_count']}, " \
-           f"jax {info['versions'].get('jax', '?')}, {info['date']}\n\n"
+           f"jax {info['versions'].get('jax', '?')}, {info['date']}, commit {info['commit']}\n\n"
   (out / f"{name}.md").write_text(header + table)
   return out / f"{name}.json"
