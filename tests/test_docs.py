@@ -73,8 +73,8 @@ def test_each_results_figure_appears_in_the_file_it_cites(row):
 
 def _tables(text: str):
   """Yields (citing text, header cells, body rows) for each markdown table: the citing text is what lies between
-  the previous table or heading and the table."""
-  context, lines = [], text.splitlines()
+  the previous table or heading and the table, or, where that cites no record, all of the section above it."""
+  context, section, lines = [], [], text.splitlines()
   i = 0
   while i < len(lines):
     line = lines[i].strip()
@@ -84,10 +84,15 @@ def _tables(text: str):
       while j < len(lines) and lines[j].strip().startswith("|"):
         rows.append(_cells(lines[j]))
         j += 1
-      yield "\n".join(context), _cells(line), rows
+      citing = "\n".join(context)
+      yield citing if RECORD_LINK.search(citing) else "\n".join(section), _cells(line), rows
       context, i = [], j
       continue
-    context = [] if line.startswith("#") else context + [line]
+    if line.startswith("#"):
+      context, section = [], []
+    else:
+      context.append(line)
+      section.append(line)
     i += 1
 
 
