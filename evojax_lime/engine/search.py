@@ -38,8 +38,6 @@ Progress = Callable[[int, float], None]
 # About this many progress reports per run at most: each ends a segment, which costs a device -> host
 # round trip, so one per generation would slow short generations down noticeably.
 MAX_REPORTS = 20
-# Strategies whose search returns one answer, scored by its insertion and deletion curves.
-_ONE_ANSWER = ("ga", "kernelshap", "extremal")
 
 
 def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strategy:
@@ -49,20 +47,32 @@ def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strateg
       raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
     strategy = STRATEGIES[strategy].from_config(config)
   defaults = ELimeConfig()
-  search_options = set().union(*(cls.options for cls in STRATEGIES.values()))
+  reads = lambda s: s.options | s.features.options
+  search_options = set().union(*(reads(cls) for cls in STRATEGIES.values()))
   ignored = sorted(f for f in search_options
-                   if f not in strategy.options and getattr(config, f) != getattr(defaults, f))
+                   if f not in reads(strategy) and getattr(config, f) != getattr(defaults, f))
   if ignored:
     raise ValueError(f"the {strategy.name} strategy does not use {', '.join(ignored)}; leave "
                      f"{'it' if len(ignored) == 1 else 'them'} at the default")
   return strategy
 
 
+def schedule_for(strategy: Strategy, config: ELimeConfig, restarts: int) -> Schedule:
+  """When the search's rows stop and what runs after them, from the config's options of the strategy's
+  features (:class:`~evojax_lime.strategies.base.Features`)."""
+  features = strategy.features
+  return Schedule(config.generations, patience=config.patience if features.patience else None, restarts=restarts,
+                  faithfulness=config.faithfulness and features.faithfulness,
+                  answer=config.answer if features.answer_rule else "fittest")
+
+
 def check_restarts(restarts: Any, strategy: Strategy) -> int:
   if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
     raise ValueError(f"restarts must be an integer >= 1, got {restarts!r}")
-  if restarts > 1 and strategy.name != "ga":
-    raise ValueError(f"restarts are for the ga strategy (a consensus of best genomes); {strategy.name} has none")
+  if restarts > 1 and not strategy.features.restarts:
+    with_restarts = ", ".join(name for name, cls in STRATEGIES.items() if cls.features.restarts)
+    raise ValueError(f"restarts are for the {with_restarts} strategy (a consensus of best genomes); "
+                     f"{strategy.name} has none")
   return int(restarts)
 
 
@@ -147,14 +157,7 @@ class Search:
     self.length = length_for(self.prepared, config)
     check_sizes(length=self.length, **sizes)
     keys = self._keys = row_keys(self.seeds, self.restarts)
-    # Curves score one answer: the GA's, KernelSHAP's, the extremal masks'. A front has many, and LIME's answer is
-    # fitted on the host afterwards.
-    curves = config.faithfulness and self.strategy.name in _ONE_ANSWER
-    # The answer rule and the stop on a settled answer are the GA's: a front has no single answer, and LIME fits
-    # its own after sampling.
-    answer = config.answer if "answer" in self.strategy.options else "fittest"
-    patience = config.patience if "patience" in self.strategy.options else None
-    self.schedule = Schedule(config.generations, patience, self.restarts, curves, answer)
+    self.schedule = schedule_for(self.strategy, config, self.restarts)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
     self._classifier = classifier
