@@ -180,10 +180,12 @@ class Search:
         classifier, limit=config.chunk_size, rows=evaluated, height=height, width=width, dtype=config.dtype,
         num_devices=num_devices))
     self._program = program(classifier, dataclasses.replace(key, chunk_size=chunk))
-    self._run, fresh = traced(lambda: self._program.compiled(self._weights, self.state, store=store, stored=stored))
+    built, fresh = traced(lambda: self._program.compiled(self._weights, self.state, store=store, stored=stored))
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
     self.compile_time = time.perf_counter() - t0 if fresh else 0.0
-    check_targets([p.target for p in self.prepared], self._program.num_classes)
+    self._run = built.run
+    self.num_classes = built.num_classes  # the classifier's number of classes, as its trace found it
+    check_targets([p.target for p in self.prepared], self.num_classes)
     self.evolve_time = 0.0
 
   def _stored_program(self, classifier: Classifier, requested: ProgramKey, evaluated: int,
@@ -213,11 +215,6 @@ class Search:
   def chunk_size(self) -> int:
     """Rows (images x individuals) the classifier evaluates at once."""
     return self._program.chunk_size
-
-  @property
-  def num_classes(self) -> int:
-    """The classifier's number of classes."""
-    return self._program.num_classes
 
   @property
   def steps(self) -> int:
