@@ -216,49 +216,71 @@ def study(images: Sequence[Any], classifier: Classifier, *, seeds: Sequence[Any]
   n = len(images)
   if n == 0:
     raise ValueError("study needs at least one image")
-  if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
-    raise ValueError(f"seeds must be a non-empty sequence of integer seeds or keys, got {seeds!r}")
-  seeds = list(seeds)
-  for s in seeds:
-    prng_key(s)
-  if isinstance(settings, (GAParams, Mapping)):
-    raise ValueError("settings must be a list of settings (dicts or GAParams), not a single one")
-  settings = [{}] if settings is None else list(settings)
-  if not settings:
-    raise ValueError("settings must hold at least one setting (or be None for the config's rates)")
-  rates = [setting_rates(s, config, i) for i, s in enumerate(settings)]
+  seeds = _checked_seeds(seeds)
+  rates = _checked_settings(settings, config)
   params = [dataclasses.replace(config, **r).ga_params() for r in rates]
   names = [str(i) for i in range(n)] if names is None else [str(x) for x in names]
   if len(names) != n or len(set(names)) != n:
     raise ValueError(f"names must be {n} distinct names, one per image")
-  targets, segments, baselines = (per_image(v, n, name) for v, name in
-                                  ((targets, "targets"), (segments, "segments"), (baselines, "baselines")))
+  per_row = dict(zip(("targets", "segments", "baselines"), (per_image(v, n, name) for v, name in
+                     ((targets, "targets"), (segments, "segments"), (baselines, "baselines")))))
   groups: dict[tuple, list[int]] = {}
   for i, img in enumerate(images):  # checked and converted once, by the search of its size
     groups.setdefault(np.shape(img)[:2], []).append(i)
   rows: dict[tuple, dict] = {}
   searches = []
   for shape, members in groups.items():
-    keys = [(i, s, j) for i in members for s in range(len(seeds)) for j in range(len(settings))]
-    t0 = time.perf_counter()
-    search = Search([images[i] for i, _, _ in keys], classifier, targets=[targets[i] for i, _, _ in keys],
-                    segments=[segments[i] for i, _, _ in keys], config=config,
-                    seeds=[seeds[s] for _, s, _ in keys], logits=logits, baselines=[baselines[i] for i, _, _ in keys],
-                    params=[params[j] for _, _, j in keys])
-    exps = search.advance(progress=progress).explanations()
-    wall = time.perf_counter() - t0
-    searches.append({"size": list(shape), "rows": len(keys), "chunk_size": search.chunk_size,
-                     "compile_seconds": search.compile_time,
-                     "evolve_seconds": search.evolve_time, "wall_seconds": wall})
-    for (i, s, j), e in zip(keys, exps):
-      rows[(i, s, j)] = {
-          "image": names[i], "seed": recorded(seeds[s]), "setting": j, **rates[j], "target": e.target,
-          "original_probability": e.original_probability, "explanation_probability": e.explanation_probability,
-          "kept": int(e.genome.sum()), "K": e.num_segments, "selected": " ".join(map(str, e.selected.tolist())),
-          "evaluations": e.num_evaluations, "seconds": wall / len(keys),
-          "evolve_seconds": search.evolve_time / len(keys)}
+    keys = [(i, s, j) for i in members for s in range(len(seeds)) for j in range(len(rates))]
+    found, searched = _search_of_size(keys, images, classifier, seeds=seeds, rates=rates, params=params,
+                                      config=config, names=names, logits=logits, progress=progress, **per_row)
+    rows.update(found)
+    searches.append({"size": list(shape), **searched})
   ordered = tuple(rows[k] for k in sorted(rows))
   return StudyTable(rows=ordered, meta={"config": _jsonable(dataclasses.asdict(config)), "searches": searches})
+
+
+def _checked_seeds(seeds: Any) -> list:
+  if isinstance(seeds, (str, bytes)) or not hasattr(seeds, "__len__") or len(seeds) == 0:
+    raise ValueError(f"seeds must be a non-empty sequence of integer seeds or keys, got {seeds!r}")
+  seeds = list(seeds)
+  for s in seeds:
+    prng_key(s)
+  return seeds
+
+
+def _checked_settings(settings: Any, config: ELimeConfig) -> list[dict]:
+  """Each setting's rates (``config``'s where it leaves one out)."""
+  if isinstance(settings, (GAParams, Mapping)):
+    raise ValueError("settings must be a list of settings (dicts or GAParams), not a single one")
+  settings = [{}] if settings is None else list(settings)
+  if not settings:
+    raise ValueError("settings must hold at least one setting (or be None for the config's rates)")
+  return [setting_rates(s, config, i) for i, s in enumerate(settings)]
+
+
+def _search_of_size(keys: list[tuple[int, int, int]], images: list, classifier: Classifier, *, seeds: list,
+                    rates: list[dict], params: list[GAParams], config: ELimeConfig, names: list[str],
+                    targets: list, segments: list, baselines: list, logits: bool,
+                    progress: Optional[Progress]) -> tuple[dict, dict]:
+  """The table rows of ``keys`` (image, seed, setting) of one image size, searched together, and the search's
+  record (rows, chunk, seconds)."""
+  t0 = time.perf_counter()
+  search = Search([images[i] for i, _, _ in keys], classifier, targets=[targets[i] for i, _, _ in keys],
+                  segments=[segments[i] for i, _, _ in keys], config=config,
+                  seeds=[seeds[s] for _, s, _ in keys], logits=logits, baselines=[baselines[i] for i, _, _ in keys],
+                  params=[params[j] for _, _, j in keys])
+  exps = search.advance(progress=progress).explanations()
+  wall = time.perf_counter() - t0
+  rows = {}
+  for (i, s, j), e in zip(keys, exps):
+    rows[(i, s, j)] = {
+        "image": names[i], "seed": recorded(seeds[s]), "setting": j, **rates[j], "target": e.target,
+        "original_probability": e.original_probability, "explanation_probability": e.explanation_probability,
+        "kept": int(e.genome.sum()), "K": e.num_segments, "selected": " ".join(map(str, e.selected.tolist())),
+        "evaluations": e.num_evaluations, "seconds": wall / len(keys),
+        "evolve_seconds": search.evolve_time / len(keys)}
+  return rows, {"rows": len(keys), "chunk_size": search.chunk_size, "compile_seconds": search.compile_time,
+                "evolve_seconds": search.evolve_time, "wall_seconds": wall}
 
 
 def _jsonable(value: Any) -> Any:

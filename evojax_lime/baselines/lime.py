@@ -287,6 +287,32 @@ def fit_program(kernel_width: float, alpha: float, num_features: Optional[int], 
                                    feature_selection=feature_selection))
 
 
+def _check_call(num_samples: Any, config: Any, seed: Any) -> None:
+  if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
+    raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+  prng_key(seed)
+  if not isinstance(config, ELimeConfig):
+    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
+  defaults = ELimeConfig()
+  if (config.population_size, config.generations) != (defaults.population_size, defaults.generations):
+    raise ValueError("explain_lime takes its budget from num_samples: leave population_size and generations "
+                     "at their defaults")
+
+
+def _fitted(samples: np.ndarray, probs: np.ndarray, *, kernel_width: float, alpha: float,
+            num_features: Optional[int], feature_selection: str) -> tuple[Any, float, float]:
+  """``(fit, compile seconds, fit seconds)``: the ridge of ``(S, K)`` samples and their ``(S,)`` probabilities,
+  on the host."""
+  fit_fn = fit_program(float(kernel_width), float(alpha), num_features, feature_selection)
+  t0 = time.perf_counter()
+  fit_exe = fit_fn.lower(jax.ShapeDtypeStruct(samples.shape, bool),
+                         jax.ShapeDtypeStruct(probs.shape, jnp.float32)).compile()
+  compile_time = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  fit = jax.device_get(fit_exe(samples, probs))
+  return fit, compile_time, time.perf_counter() - t0
+
+
 def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = None, segments: Any = None,
                  num_samples: int = 1000, config: ELimeConfig = ELimeConfig(), seed: Any = 0, logits: bool = False,
                  baseline: Any = None, num_features: Optional[int] = None, feature_selection: str = "auto",
@@ -318,16 +344,8 @@ def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = 
     ValueError: a bad image, label map, target, seed, option or classifier output.
   """
   start = time.perf_counter()
-  if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
-    raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+  _check_call(num_samples, config, seed)
   _check_options(num_features, feature_selection, kernel_width, alpha)
-  prng_key(seed)
-  if not isinstance(config, ELimeConfig):
-    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
-  defaults = ELimeConfig()
-  if (config.population_size, config.generations) != (defaults.population_size, defaults.generations):
-    raise ValueError("explain_lime takes its budget from num_samples: leave population_size and generations "
-                     "at their defaults")
   search = Search([image], classifier, strategy=LimeSampling(population_size=num_samples),
                   targets=[target], segments=None if segments is None else [segments],
                   config=dataclasses.replace(config, generations=0), seeds=[seed], logits=logits,
@@ -337,14 +355,9 @@ def explain_lime(image: Any, classifier: Classifier, *, target: Optional[int] = 
   k = sampled.num_segments
   state = jax.device_get(search.state.strategy)
   samples, probs = np.asarray(state.samples[0, :, :k]), np.asarray(state.probability[0], np.float32)
-  fit_fn = fit_program(float(kernel_width), float(alpha), num_features, feature_selection)
-  t0 = time.perf_counter()
-  fit_exe = fit_fn.lower(jax.ShapeDtypeStruct((num_samples, k), bool),
-                         jax.ShapeDtypeStruct((num_samples,), jnp.float32)).compile()
-  compile_time = search.compile_time + time.perf_counter() - t0
-  t0 = time.perf_counter()
-  fit = jax.device_get(fit_exe(samples, probs))
-  fit_time = time.perf_counter() - t0
+  fit, fit_compile_time, fit_time = _fitted(samples, probs, kernel_width=kernel_width, alpha=alpha,
+                                            num_features=num_features, feature_selection=feature_selection)
+  compile_time = search.compile_time + fit_compile_time
   return LimeExplanation(
       image=sampled.image, labels=sampled.labels, fill=sampled.fill, target=sampled.target,
       weights=np.asarray(fit.weights, np.float32), intercept=float(fit.intercept), score=float(fit.score),

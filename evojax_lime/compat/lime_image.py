@@ -222,6 +222,33 @@ def _sized(config: ELimeConfig, num_features: int) -> ELimeConfig:
   return dataclasses.replace(config, sizes=(num_features,))
 
 
+def _check_call(method: str, config: Any, **counts: Any) -> None:
+  """Refuses an unknown method, a config where it is not used, and counts below their least value."""
+  if method not in METHODS:
+    raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+  if config is not None and not isinstance(config, ELimeConfig):
+    raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
+  if method == "lime" and config is not None:
+    raise ValueError("config is E-LIME's; it is only used with method='elime'")
+  for name, value in counts.items():
+    low = 2 if name == "num_samples" else 1
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+      raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def _rgb(image: Any) -> np.ndarray:
+  """``image`` as a numeric ``(H, W, 3)`` array (a grayscale ``(H, W)`` one repeated over the channels)."""
+  image = np.asarray(image)
+  if image.ndim == 2:
+    from skimage.color import gray2rgb
+    image = gray2rgb(image)
+  if image.ndim != 3 or image.shape[-1] != 3:
+    raise ValueError(f"image must be (H, W, 3) RGB or (H, W) grayscale, got shape {image.shape}")
+  if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
+    raise ValueError(f"image must be a numeric array, got dtype {image.dtype}")
+  return image
+
+
 class LimeImageExplainer:
   """lime's ``LimeImageExplainer`` with the same constructor.
 
@@ -284,24 +311,8 @@ class LimeImageExplainer:
       KeyError: as lime, no such thing is raised here; ``get_image_and_mask`` raises it for an unexplained label.
     """
     del progress_bar
-    if method not in METHODS:
-      raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
-    if config is not None and not isinstance(config, ELimeConfig):
-      raise ValueError(f"config must be an ELimeConfig, got {type(config).__name__}")
-    if method == "lime" and config is not None:
-      raise ValueError("config is E-LIME's; it is only used with method='elime'")
-    for name, value, low in (("num_samples", num_samples, 2), ("batch_size", batch_size, 1),
-                             ("num_features", num_features, 1)):
-      if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    image = np.asarray(image)
-    if image.ndim == 2:
-      from skimage.color import gray2rgb
-      image = gray2rgb(image)
-    if image.ndim != 3 or image.shape[-1] != 3:
-      raise ValueError(f"image must be (H, W, 3) RGB or (H, W) grayscale, got shape {image.shape}")
-    if image.dtype == bool or not np.issubdtype(image.dtype, np.number):
-      raise ValueError(f"image must be a numeric array, got dtype {image.dtype}")
+    _check_call(method, config, num_samples=num_samples, batch_size=batch_size, num_features=num_features)
+    image = _rgb(image)
     if random_seed is None:
       random_seed = self.random_state.randint(0, high=1000)
     segmentation_fn = _lime_segmentation(random_seed) if segmentation_fn is None else segmentation_fn

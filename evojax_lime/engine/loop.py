@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
@@ -211,96 +211,136 @@ def descended(run: RunState, problem: Problem, live: jax.Array, *, strategy: Str
   return jax.lax.cond(run.steps == 0, lambda s: s, descend, run.strategy)
 
 
+class _Asked(NamedTuple):
+  """What a phase of a step hands the evaluation, and what its store reads back."""
+
+  states: Any  # the strategies' states (B rows) to tell
+  candidates: jax.Array  # (B, P, L) bool
+  live: jax.Array  # (B, P) bool, the candidates evaluated
+  ranking: jax.Array  # (B, L) the curves' ranking (the state's own outside the curve phase)
+  shown: jax.Array  # (B, S + 1) superpixels moved at each curve point (likewise)
+
+
+def _ask_population(run: RunState, problem: Problem, done: jax.Array, *, strategy: Strategy,
+                    differentiate: Optional[Differentiate]) -> _Asked:
+  """Every unfinished row's next population (the initial one in the first step)."""
+  rows, length = run.answer.shape
+  live = jnp.broadcast_to(~done[:, None], (rows, strategy.population_size))
+  states = descended(run, problem, live, strategy=strategy, differentiate=differentiate)
+  states, candidates = jax.vmap(lambda s, k, a: strategy.ask(s, num_genes=k, params=strategy.own_params(a)))(
+      states, problem.num_genes, run.params)
+  # The initial population's candidate 0 is the full image: its verdict is the reference probability and,
+  # where asked, the top-1 target, from the same evaluation as the rest.
+  valid = jnp.arange(length) < problem.num_genes[:, None]  # (B, L) every real gene
+  candidates = jnp.where(run.steps == 0, candidates.at[:, 0].set(valid), candidates)
+  return _Asked(states, candidates, live, run.ranking, run.curve_shown)
+
+
+def _ask_consensus(run: RunState, *, population_size: int, restarts: int) -> _Asked:
+  """Each group's consensus as candidate 0 of its leading row, nothing else."""
+  rows, length = run.answer.shape
+  candidates = jnp.zeros((rows, population_size, length), bool).at[:, 0].set(consensus_genomes(run.answer, restarts))
+  live = leads(rows, restarts)[:, None] & (jnp.arange(population_size) == 0)
+  return _Asked(run.strategy, candidates, live, run.ranking, run.curve_shown)
+
+
+def _ask_curves(run: RunState, problem: Problem, *, strategy: Strategy, restarts: int) -> _Asked:
+  """The insertion and deletion curve points of each leading row's answer."""
+  pop = strategy.population_size
+  answer, importance, frequency = answers(run, strategy=strategy, restarts=restarts)
+  ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
+  shown = jax.vmap(lambda k: curves.shown_counts(k, curves.max_steps(pop)))(problem.num_genes)
+  candidates, live = jax.vmap(lambda r, s, k: curves.curve_candidates(r, s, k, population_size=pop))(
+      ranking, shown, problem.num_genes)
+  return _Asked(run.strategy, candidates, live & leads(answer.shape[0], restarts)[:, None], ranking, shown)
+
+
+def _phase(run: RunState, done: jax.Array, *, schedule: Schedule) -> jax.Array:
+  """The phase a step runs, in order: evolve until every row is done (0), the consensus, the curves."""
+  evolving = ~done.all()
+  phase, count = jnp.int32(0), 1
+  if schedule.restarts > 1:
+    phase, count = jnp.where(evolving, phase, count), count + 1
+  if schedule.faithfulness:
+    phase = jnp.where(evolving | ~(run.consensus_done | (schedule.restarts == 1)), phase, count)
+  return phase
+
+
+def _answer(fittest: tuple, archive_p: jax.Array, archive_g: jax.Array, original: jax.Array, problem: Problem,
+            parsimony: jax.Array, *, rule: str) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """``((B, L) genome, (B,) fitness, (B,) probability)``: each row's answer under ``rule`` (the strategies'
+  ``fittest``, or the archive's :func:`sufficient` or :func:`knee` mask where it finds one)."""
+  if rule == "fittest":
+    return fittest
+  found, mask, mask_p = (sufficient(archive_p, archive_g, original, problem.num_genes)
+                         if rule == "sufficient" else knee(archive_p, archive_g, problem.num_genes))
+  mask_fitness = mask_p - fitness_penalty(mask.sum(axis=-1), parsimony, problem.num_genes)
+  return tuple(_by_row(found, new, old) for new, old in zip((mask, mask_fitness, mask_p), fittest))
+
+
+def _tell_population(run: RunState, asked: _Asked, fitness: jax.Array, prob: jax.Array, problem: Problem,
+                     done: jax.Array, *, strategy: Strategy, schedule: Schedule) -> RunState:
+  """The evaluated population told to every unfinished row's strategy; its archive, answer and histories."""
+  initial = run.steps == 0
+  told = jax.vmap(strategy.tell)(asked.states, asked.candidates, fitness, prob)
+  told = jax.tree_util.tree_map(lambda old, new: _by_row(done, old, new), run.strategy, told)
+  archive_p, archive_g = _update_archive(run, asked.candidates, prob, asked.live)
+  fittest = jax.vmap(strategy.best)(told)
+  original = jnp.where(initial, prob[:, 0], run.original_probability)
+  answer, answer_fitness, answer_p = _answer(fittest, archive_p, archive_g, original, problem, run.params.parsimony,
+                                             rule=schedule.answer)
+  at = jnp.where(done, schedule.generations + 1, told.generation - 1)  # out of bounds: dropped
+  r = jnp.arange(done.shape[0])
+  # Patience counts populations in which the answer the search returns did not change (under either rule
+  # it only changes for a better one), so a search stops once that answer has settled.
+  changed = initial | (answer != run.answer).any(axis=-1)
+  stall = jnp.where(done, run.stall, jnp.where(changed, 0, run.stall + 1))
+  return run.replace(
+      strategy=told, original_probability=original, answer=answer, answer_fitness=answer_fitness,
+      answer_probability=answer_p, stall=stall,
+      best_history=run.best_history.at[r, at].set(fittest[1], mode="drop"),
+      mean_history=run.mean_history.at[r, at].set(jax.vmap(strategy.scores)(told).mean(axis=1), mode="drop"),
+      archive_probability=archive_p, archive_genome=archive_g,
+      archive_history=run.archive_history.at[r, at].set(archive_p, mode="drop"))
+
+
+def _store_consensus(run: RunState, fitness: jax.Array, prob: jax.Array) -> RunState:
+  return run.replace(consensus_fitness=fitness[:, 0], consensus_probability=prob[:, 0], consensus_done=True)
+
+
+def _store_curves(run: RunState, asked: _Asked, prob: jax.Array, problem: Problem, *, restarts: int) -> RunState:
+  insertion, deletion = jax.vmap(curves.curves_of)(prob, run.original_probability, asked.shown, problem.num_genes)
+  lead = leads(prob.shape[0], restarts)[:, None]
+  return run.replace(ranking=asked.ranking, curve_shown=asked.shown, insertion=jnp.where(lead, insertion, jnp.nan),
+                     deletion=jnp.where(lead, deletion, jnp.nan), faithfulness_done=True)
+
+
 def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batch: EvaluateBatch,
          complete_problems: Complete, differentiate: Optional[Differentiate] = None) -> RunState:
   """One population of every unfinished row (the initial one in the first step), the consensus step or the
-  curve step."""
+  curve step: the phase asks, the evaluation scores every row's candidates at once, the phase stores."""
   initial = run.steps == 0
   problem = jax.lax.cond(initial, complete_problems, lambda p: p, run.problem)
-  generation = run.strategy.generation
-  done = (run.steps > 0) & finished(generation, run.stall, schedule=schedule)
-  rows, length = run.archive_genome.shape[0], run.archive_genome.shape[-1]
-  pop = strategy.population_size
-  valid = jnp.arange(length) < problem.num_genes[:, None]  # (B, L) every real gene
-
-  def ask():
-    states = descended(run, problem, jnp.broadcast_to(~done[:, None], (rows, pop)), strategy=strategy,
-                       differentiate=differentiate)
-    states, candidates = jax.vmap(lambda s, k, a: strategy.ask(s, num_genes=k, params=a))(
-        states, problem.num_genes, run.params)
-    # The initial population's candidate 0 is the full image: its verdict is the reference probability and,
-    # where asked, the top-1 target, from the same evaluation as the rest.
-    candidates = jnp.where(initial, candidates.at[:, 0].set(valid), candidates)
-    return states, candidates, jnp.broadcast_to(~done[:, None], (rows, pop))
-
-  def consensus():
-    candidates = jnp.zeros((rows, pop, length), bool).at[:, 0].set(consensus_genomes(run.answer, schedule.restarts))
-    return run.strategy, candidates, leads(rows, schedule.restarts)[:, None] & (jnp.arange(pop) == 0)
-
-  def curve_rows():
-    answer, importance, frequency = answers(run, strategy=strategy, restarts=schedule.restarts)
-    ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
-    shown = jax.vmap(lambda k: curves.shown_counts(k, curves.max_steps(pop)))(problem.num_genes)
-    candidates, live = jax.vmap(lambda r, s, k: curves.curve_candidates(r, s, k, population_size=pop))(
-        ranking, shown, problem.num_genes)
-    return run.strategy, candidates, live & leads(rows, schedule.restarts)[:, None], ranking, shown
-
-  # The phases of a search, in order: evolve until every row is done, the consensus, the curves.
-  evolving = ~done.all()
-  branches, phase = [lambda: ask() + (run.ranking, run.curve_shown)], jnp.int32(0)
-  if schedule.restarts > 1:
-    branches.append(lambda: consensus() + (run.ranking, run.curve_shown))
-    phase = jnp.where(evolving, phase, len(branches) - 1)
-  if schedule.faithfulness:
-    branches.append(curve_rows)
-    phase = jnp.where(evolving | ~(run.consensus_done | (schedule.restarts == 1)), phase, len(branches) - 1)
-  states, candidates, live, ranking, shown = jax.lax.switch(phase, branches)
+  done = (run.steps > 0) & finished(run.strategy.generation, run.stall, schedule=schedule)
+  restarts, pop = schedule.restarts, strategy.population_size
+  asks = [lambda: _ask_population(run, problem, done, strategy=strategy, differentiate=differentiate)]
+  asks += [lambda: _ask_consensus(run, population_size=pop, restarts=restarts)] * (restarts > 1)
+  asks += [lambda: _ask_curves(run, problem, strategy=strategy, restarts=restarts)] * schedule.faithfulness
+  phase = _phase(run, done, schedule=schedule)
+  asked = jax.lax.switch(phase, asks)
 
   # Every phase's live count is a multiple of this (static): a population step's is P per unfinished row,
   # the consensus step's the number of groups; the curves' varies with K.
-  multiple = 1 if schedule.faithfulness else math.gcd(pop, rows // schedule.restarts if schedule.restarts > 1 else 0)
-  fitness, prob, targets, verdicts = evaluate_batch(candidates, problem, run.params.parsimony, live, multiple)
-  nonfinite = run.nonfinite | (live & ~jnp.isfinite(fitness)).any(axis=1)
+  rows = done.shape[0]
+  multiple = 1 if schedule.faithfulness else math.gcd(pop, rows // restarts if restarts > 1 else 0)
+  fitness, prob, targets, verdicts = evaluate_batch(asked.candidates, problem, run.params.parsimony, asked.live,
+                                                    multiple)
+  nonfinite = run.nonfinite | (asked.live & ~jnp.isfinite(fitness)).any(axis=1)
   problem = problem.replace(target=targets, top1=jnp.zeros_like(problem.top1))  # resolved: never again
 
-  def tell():
-    told = jax.vmap(strategy.tell)(states, candidates, fitness, prob)
-    told = jax.tree_util.tree_map(lambda old, new: _by_row(done, old, new), run.strategy, told)
-    archive_p, archive_g = _update_archive(run, candidates, prob, live)
-    fittest = jax.vmap(strategy.best)(told)
-    best_fitness = fittest[1]
-    original = jnp.where(initial, prob[:, 0], run.original_probability)
-    answer, answer_fitness, answer_p = fittest
-    if schedule.answer != "fittest":
-      found, mask, mask_p = (sufficient(archive_p, archive_g, original, problem.num_genes)
-                             if schedule.answer == "sufficient" else knee(archive_p, archive_g, problem.num_genes))
-      mask_fitness = mask_p - fitness_penalty(mask.sum(axis=-1), run.params.parsimony, problem.num_genes)
-      answer, answer_fitness, answer_p = (_by_row(found, new, old)
-                                          for new, old in zip((mask, mask_fitness, mask_p), fittest))
-    at = jnp.where(done, schedule.generations + 1, told.generation - 1)  # out of bounds: dropped
-    r = jnp.arange(rows)
-    # Patience counts populations in which the answer the search returns did not change (under either rule
-    # it only changes for a better one), so a search stops once that answer has settled.
-    changed = initial | (answer != run.answer).any(axis=-1)
-    stall = jnp.where(done, run.stall, jnp.where(changed, 0, run.stall + 1))
-    return run.replace(
-        strategy=told, original_probability=original, answer=answer, answer_fitness=answer_fitness,
-        answer_probability=answer_p, stall=stall,
-        best_history=run.best_history.at[r, at].set(best_fitness, mode="drop"),
-        mean_history=run.mean_history.at[r, at].set(jax.vmap(strategy.scores)(told).mean(axis=1), mode="drop"),
-        archive_probability=archive_p, archive_genome=archive_g,
-        archive_history=run.archive_history.at[r, at].set(archive_p, mode="drop"))
-
-  def store_consensus():
-    return run.replace(consensus_fitness=fitness[:, 0], consensus_probability=prob[:, 0], consensus_done=True)
-
-  def store_curves():
-    insertion, deletion = jax.vmap(curves.curves_of)(prob, run.original_probability, shown, problem.num_genes)
-    lead = leads(rows, schedule.restarts)[:, None]
-    return run.replace(ranking=ranking, curve_shown=shown, insertion=jnp.where(lead, insertion, jnp.nan),
-                       deletion=jnp.where(lead, deletion, jnp.nan), faithfulness_done=True)
-
-  stores = [tell] + [store_consensus] * (schedule.restarts > 1) + [store_curves] * schedule.faithfulness
+  stores = [lambda: _tell_population(run, asked, fitness, prob, problem, done, strategy=strategy, schedule=schedule)]
+  stores += [lambda: _store_consensus(run, fitness, prob)] * (restarts > 1)
+  stores += [lambda: _store_curves(run, asked, prob, problem, restarts=restarts)] * schedule.faithfulness
   run = jax.lax.switch(phase, stores)
   verdict = jnp.where(initial, verdicts, run.original_verdict)  # the full image's: candidate 0 of step 0
   return run.replace(problem=problem, nonfinite=nonfinite, original_verdict=verdict, steps=run.steps + 1)

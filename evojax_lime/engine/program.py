@@ -86,6 +86,15 @@ def checked_classifier(classifier: Classifier, on_shape) -> Classifier:
   return call
 
 
+@dataclasses.dataclass(frozen=True)
+class Built:
+  """A program compiled for one argument shape: ``run(weights, state, stop_at) -> state``, and the number of
+  classes C of the classifier traced into it (its output is ``(N, C)``)."""
+
+  run: Any
+  num_classes: int
+
+
 class Program:
   """``(weights, RunState, stop_at) -> RunState`` compiled once per argument shape.
 
@@ -99,13 +108,11 @@ class Program:
     _, rebuild = split_classifier(classifier)
     self.key = key
     self.chunk_size = round_to_devices(key.chunk_size, mesh)
-    self.num_classes: Optional[int] = None
-    record = lambda shape: setattr(self, "num_classes", int(shape[1]))
 
-    def run(weights, state: RunState, stop_at):
+    def run(weights, state: RunState, stop_at, *, on_shape):
       # On a CPU a padded row costs a forward like any other, so a step evaluates exactly its live rows; on an
       # accelerator the rows of a chunk run side by side and a padded last chunk costs about nothing.
-      evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), record), logits=key.logits,
+      evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), on_shape), logits=key.logits,
                             chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
                             constrain=functools.partial(shard_rows, mesh=mesh),
                             exact=mesh is None and jax.default_backend() == "cpu")
@@ -115,12 +122,12 @@ class Program:
       return advance(state, stop_at, strategy=key.strategy, schedule=key.schedule, evaluate_batch=evaluate_batch,
                      complete_problems=functools.partial(complete_problems, key=key), differentiate=differentiate)
 
-    self._jitted = jax.jit(run)
-    self._compiled: dict[tuple, Any] = {}
+    self._run = run
+    self._compiled: dict[tuple, Built] = {}
 
   def compiled(self, weights: Any, state: RunState, *, store: Optional[str] = None,
-               stored: Optional[StoredProgram] = None) -> tuple[Any, bool]:
-    """``(weights, state, stop_at) -> state`` compiled for these shapes, and whether it was compiled now.
+               stored: Optional[StoredProgram] = None) -> tuple[Built, bool]:
+    """The program compiled for these shapes, and whether it was compiled now.
 
     Args:
       weights: the classifier's weights (arguments of the program).
@@ -134,27 +141,28 @@ class Program:
       self._compiled[shape] = self._build(weights, state, store, stored)
     return self._compiled[shape], fresh
 
-  def _build(self, weights: Any, state: RunState, store: Optional[str], stored: Optional[StoredProgram]) -> Any:
+  def _build(self, weights: Any, state: RunState, store: Optional[str], stored: Optional[StoredProgram]) -> Built:
     weight_leaves, weight_tree = jax.tree_util.tree_flatten(weights)
     state_leaves, state_tree = jax.tree_util.tree_flatten(state)
-    exported = None
     if stored is not None:
-      self.num_classes = stored.num_classes
-      exported = stored.exported
-    elif store is not None:
-      exported = self._export(weight_leaves, weight_tree, state_leaves, state_tree)
-      if exported is not None:
-        save(store, exported, chunk_size=self.chunk_size, num_classes=self.num_classes)
+      compiled = jax.jit(stored.exported.call).lower(weight_leaves, state_leaves, jnp.int32(0)).compile()
+      return Built(FlatRun(compiled, state_tree), stored.num_classes)
+    # The classifier's output shape, as the trace of this build finds it (the trace checks it).
+    classes: list[int] = []
+    jitted = jax.jit(functools.partial(self._run, on_shape=lambda shape: classes.append(int(shape[1]))))
+    exported = None if store is None else self._export(jitted, weight_leaves, weight_tree, state_leaves, state_tree)
     if exported is None:
-      return self._jitted.lower(weights, state, jnp.int32(0)).compile()
+      return Built(jitted.lower(weights, state, jnp.int32(0)).compile(), classes[0])
+    save(store, exported, chunk_size=self.chunk_size, num_classes=classes[0])
     compiled = jax.jit(exported.call).lower(weight_leaves, state_leaves, jnp.int32(0)).compile()
-    return FlatRun(compiled, state_tree)
+    return Built(FlatRun(compiled, state_tree), classes[0])
 
-  def _export(self, weight_leaves: list, weight_tree: Any, state_leaves: list, state_tree: Any) -> Any:
+  @staticmethod
+  def _export(jitted: Any, weight_leaves: list, weight_tree: Any, state_leaves: list, state_tree: Any) -> Any:
     """The program over flat lists of leaves, exported; ``None`` if it cannot be (a host callback inside)."""
     def flat(w, s, stop_at):
-      run = self._jitted(jax.tree_util.tree_unflatten(weight_tree, w), jax.tree_util.tree_unflatten(state_tree, s),
-                         stop_at)
+      run = jitted(jax.tree_util.tree_unflatten(weight_tree, w), jax.tree_util.tree_unflatten(state_tree, s),
+                   stop_at)
       return jax.tree_util.tree_leaves(run)
     try:
       return jax.export.export(jax.jit(flat))(weight_leaves, state_leaves, jnp.int32(0))

@@ -17,9 +17,9 @@ import jax
 import numpy as np
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.engine import saved_state
-from evojax_lime.engine.checks import check_sizes, check_superpixel_count, check_targets, check_verdict
-from evojax_lime.engine.loop import Schedule, majority, search_complete, start
+from evojax_lime.engine import results, saved_state
+from evojax_lime.engine.checks import check_sizes, check_targets
+from evojax_lime.engine.loop import Schedule, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
 from evojax_lime.engine.program import ProgramKey, program, shape_key
 from evojax_lime.engine import program_store
@@ -30,7 +30,6 @@ from evojax_lime.evaluation.host import is_host_classifier, run_checked
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
-from evojax_lime.scores import Faithfulness, mean_pairwise_jaccard
 from evojax_lime.strategies import STRATEGIES, Strategy
 
 # (generation, best fitness so far) -> None, called on the calling thread between segments of a run.
@@ -39,8 +38,6 @@ Progress = Callable[[int, float], None]
 # About this many progress reports per run at most: each ends a segment, which costs a device -> host
 # round trip, so one per generation would slow short generations down noticeably.
 MAX_REPORTS = 20
-# Strategies whose search returns one answer, scored by its insertion and deletion curves.
-_ONE_ANSWER = ("ga", "kernelshap", "extremal")
 
 
 def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strategy:
@@ -50,20 +47,32 @@ def strategy_for(strategy: Union[str, Strategy], config: ELimeConfig) -> Strateg
       raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}; got {strategy!r}")
     strategy = STRATEGIES[strategy].from_config(config)
   defaults = ELimeConfig()
-  search_options = set().union(*(cls.options for cls in STRATEGIES.values()))
+  reads = lambda s: s.options | s.features.options
+  search_options = set().union(*(reads(cls) for cls in STRATEGIES.values()))
   ignored = sorted(f for f in search_options
-                   if f not in strategy.options and getattr(config, f) != getattr(defaults, f))
+                   if f not in reads(strategy) and getattr(config, f) != getattr(defaults, f))
   if ignored:
     raise ValueError(f"the {strategy.name} strategy does not use {', '.join(ignored)}; leave "
                      f"{'it' if len(ignored) == 1 else 'them'} at the default")
   return strategy
 
 
+def schedule_for(strategy: Strategy, config: ELimeConfig, restarts: int) -> Schedule:
+  """When the search's rows stop and what runs after them, from the config's options of the strategy's
+  features (:class:`~evojax_lime.strategies.base.Features`)."""
+  features = strategy.features
+  return Schedule(config.generations, patience=config.patience if features.patience else None, restarts=restarts,
+                  faithfulness=config.faithfulness and features.faithfulness,
+                  answer=config.answer if features.answer_rule else "fittest")
+
+
 def check_restarts(restarts: Any, strategy: Strategy) -> int:
   if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
     raise ValueError(f"restarts must be an integer >= 1, got {restarts!r}")
-  if restarts > 1 and strategy.name != "ga":
-    raise ValueError(f"restarts are for the ga strategy (a consensus of best genomes); {strategy.name} has none")
+  if restarts > 1 and not strategy.features.restarts:
+    with_restarts = ", ".join(name for name, cls in STRATEGIES.items() if cls.features.restarts)
+    raise ValueError(f"restarts are for the {with_restarts} strategy (a consensus of best genomes); "
+                     f"{strategy.name} has none")
   return int(restarts)
 
 
@@ -78,12 +87,6 @@ def row_keys(seeds: list, restarts: int) -> np.ndarray:
   if keys.shape[1:] != (2,):
     raise ValueError(f"seed keys must be threefry keys (2 x uint32), got key data of shape {keys.shape[1:]}")
   return keys
-
-
-def _padded(histories: list) -> np.ndarray:
-  """Per-run histories stacked, the shorter ones (stopped early) held at their last row."""
-  longest = max(len(h) for h in histories)
-  return np.stack([np.pad(h, [(0, longest - len(h))] + [(0, 0)] * (h.ndim - 1), mode="edge") for h in histories])
 
 
 def batched_params(params: Any, config: ELimeConfig, n: int) -> GAParams:
@@ -154,14 +157,7 @@ class Search:
     self.length = length_for(self.prepared, config)
     check_sizes(length=self.length, **sizes)
     keys = self._keys = row_keys(self.seeds, self.restarts)
-    # Curves score one answer: the GA's, KernelSHAP's, the extremal masks'. A front has many, and LIME's answer is
-    # fitted on the host afterwards.
-    curves = config.faithfulness and self.strategy.name in _ONE_ANSWER
-    # The answer rule and the stop on a settled answer are the GA's: a front has no single answer, and LIME fits
-    # its own after sampling.
-    answer = config.answer if "answer" in self.strategy.options else "fittest"
-    patience = config.patience if "patience" in self.strategy.options else None
-    self.schedule = Schedule(config.generations, patience, self.restarts, curves, answer)
+    self.schedule = schedule_for(self.strategy, config, self.restarts)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
     self._classifier = classifier
@@ -184,10 +180,12 @@ class Search:
         classifier, limit=config.chunk_size, rows=evaluated, height=height, width=width, dtype=config.dtype,
         num_devices=num_devices))
     self._program = program(classifier, dataclasses.replace(key, chunk_size=chunk))
-    self._run, fresh = traced(lambda: self._program.compiled(self._weights, self.state, store=store, stored=stored))
+    built, fresh = traced(lambda: self._program.compiled(self._weights, self.state, store=store, stored=stored))
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.
     self.compile_time = time.perf_counter() - t0 if fresh else 0.0
-    check_targets([p.target for p in self.prepared], self._program.num_classes)
+    self._run = built.run
+    self.num_classes = built.num_classes  # the classifier's number of classes, as its trace found it
+    check_targets([p.target for p in self.prepared], self.num_classes)
     self.evolve_time = 0.0
 
   def _stored_program(self, classifier: Classifier, requested: ProgramKey, evaluated: int,
@@ -217,11 +215,6 @@ class Search:
   def chunk_size(self) -> int:
     """Rows (images x individuals) the classifier evaluates at once."""
     return self._program.chunk_size
-
-  @property
-  def num_classes(self) -> int:
-    """The classifier's number of classes."""
-    return self._program.num_classes
 
   @property
   def steps(self) -> int:
@@ -279,114 +272,22 @@ class Search:
     resolved = self._host_state().problem  # targets found: the rerun explains the same classes
     state = run_checked(classifier, self._run, weights, self._initial.replace(problem=resolved),
                         np.int32(self.schedule.steps))
-    return self._explanations(jax.device_get(state))
+    return results.explanations(jax.device_get(state), self._result_context())
 
   def explanations(self) -> list[Explanation]:
     """One :class:`Explanation` per image (with restarts, the consensus with its runs); timings are the
     search's."""
-    return self._explanations(self._host_state())
-
-  def _explanations(self, state: Any) -> list[Explanation]:
-    wall = time.perf_counter() - self._start
-    runs = [self._explanation(i, state, wall) for i in range(len(self.prepared) * self.restarts)]
-    if self.restarts == 1:
-      return runs
-    r = self.restarts
-    return [self._consensus(b, runs[b * r:(b + 1) * r], state) for b in range(len(self.prepared))]
+    return results.explanations(self._host_state(), self._result_context())
 
   def fronts(self) -> list[ParetoFront]:
     """One :class:`ParetoFront` per image: the best genome found at every size (any strategy's archive)."""
-    state = self._host_state()
-    wall = time.perf_counter() - self._start
-    return [self._front(i, state, wall) for i in range(len(self.prepared))]
+    return results.fronts(self._host_state(), self._result_context())
 
-  def _checked_row(self, i: int, state: Any) -> tuple[float, int]:
-    check_verdict(state.original_verdict[i], logits=self.logits)
-    if bool(state.nonfinite[i]):
-      raise ValueError("classifier returned NaN or infinite values for a masked image")
-    k = int(state.problem.num_genes[i])
-    check_superpixel_count(k)
-    return float(state.original_probability[i]), k
-
-  def _archive(self, i: int, state: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
-    probs = np.asarray(state.archive_probability[i, :k + 1], np.float64)
-    return np.where(np.isfinite(probs), probs, np.nan), np.asarray(state.archive_genome[i, :k + 1, :k], bool)
-
-  @staticmethod
-  def _archive_history(i: int, state: Any, k: int, generations: int) -> np.ndarray:
-    history = np.asarray(state.archive_history[i, :generations + 1, :k + 1], np.float64)
-    return np.where(np.isfinite(history), history, np.nan)
-
-  def _faithfulness(self, i: int, state: Any, k: int) -> Optional[Faithfulness]:
-    """Row ``i``'s curves, where the program evaluated them (leading rows of a finished search)."""
-    points = min(k, state.insertion.shape[1] - 1) + 1
-    insertion, deletion = (np.asarray(x[i, :points], np.float64) for x in (state.insertion, state.deletion))
-    if not (np.isfinite(insertion).all() and np.isfinite(deletion).all()):
-      return None
-    return Faithfulness(ranking=np.asarray(state.ranking[i, :k], np.int64),
-                        shown=np.asarray(state.curve_shown[i, :points], np.int64), insertion=insertion,
-                        deletion=deletion)
-
-  def _explanation(self, i: int, state: Any, wall: float) -> Explanation:
-    prep = self.prepared[i // self.restarts]
-    original, k = self._checked_row(i, state)
-    genome, fitness, probability = (np.asarray(x[i]) for x in (state.answer, state.answer_fitness,
-                                                               state.answer_probability))
-    gens = int(state.strategy.generation[i]) - 1
-    sizes, size_genomes = self._archive(i, state, k)
-    curves = self._faithfulness(i, state, k) if self.restarts == 1 else None
-    return Explanation(
-        image=prep.image, labels=np.asarray(state.problem.labels[i]), fill=np.asarray(state.problem.fill[i]),
-        genome=np.asarray(genome[:k], bool), importance=np.asarray(state.importance[i, :k], np.float32),
-        target=int(state.problem.target[i]), original_probability=original,
-        explanation_probability=float(probability), best_fitness=float(fitness),
-        fitness_history=np.asarray(state.best_history[i, :gens + 1]),
-        mean_fitness_history=np.asarray(state.mean_history[i, :gens + 1]), generations_run=gens,
-        num_evaluations=_evaluations(self.strategy, gens), segmentation_time=prep.segmentation_time,
-        compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
-        seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes,
-        size_history=self._archive_history(i, state, k, gens),
-        faithfulness=curves, scoring_evaluations=0 if curves is None else curves.num_evaluations)
-
-  def _row_seed(self, i: int) -> Any:
-    return self.seeds[i] if self.restarts == 1 else self._keys[i]  # a restart's own key (raw)
-
-  def _consensus(self, b: int, runs: list[Explanation], state: Any) -> Explanation:
-    """Image ``b``'s consensus: superpixels kept in at least half of its runs (ties kept), evaluated in the
-    program's last step."""
-    lead = b * self.restarts
-    genomes = np.stack([r.genome for r in runs])
-    curves = self._faithfulness(lead, state, runs[0].num_segments)
-    return dataclasses.replace(
-        runs[0], genome=majority(genomes),
-        importance=np.mean([r.importance for r in runs], axis=0).astype(np.float32),
-        explanation_probability=float(state.consensus_probability[lead]),
-        best_fitness=float(state.consensus_fitness[lead]),
-        fitness_history=_padded([r.fitness_history for r in runs]).max(0),
-        mean_fitness_history=_padded([r.mean_fitness_history for r in runs]).mean(0),
-        generations_run=max(r.generations_run for r in runs),
-        num_evaluations=sum(r.num_evaluations for r in runs) + 1, seed=self.seeds[b],
-        stability=float(mean_pairwise_jaccard(genomes)), runs=tuple(runs),
-        size_probabilities=np.fmax.reduce([r.size_probabilities for r in runs]),
-        size_genomes=runs[int(np.argmax([np.nan_to_num(r.size_probabilities, nan=-1) for r in runs], axis=0)[0])]
-        .size_genomes,
-        size_history=np.fmax.reduce(_padded([r.size_history for r in runs])),
-        faithfulness=curves, scoring_evaluations=0 if curves is None else curves.num_evaluations)
-
-  def _front(self, b: int, state: Any, wall: float) -> ParetoFront:
-    i = b * self.restarts
-    prep = self.prepared[b]
-    original, k = self._checked_row(i, state)
-    probs, genomes = self._archive(i, state, k)
-    gens = int(np.asarray(state.strategy.generation)[i]) - 1
-    return ParetoFront(
-        image=prep.image, labels=np.asarray(state.problem.labels[i]), fill=np.asarray(state.problem.fill[i]),
-        target=int(state.problem.target[i]), original_probability=original, probabilities=probs, genomes=genomes,
-        history=self._archive_history(i, state, k, gens),
-        mean_history=np.asarray(state.mean_history[i, :gens + 1], np.float64),
-        num_evaluations=_evaluations(self.strategy, gens), segmentation_time=prep.segmentation_time,
-        compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
-        seed=self.seeds[b])
+  def _result_context(self) -> results.ResultContext:
+    return results.ResultContext(
+        prepared=self.prepared, seeds=self.seeds, keys=self._keys, restarts=self.restarts, strategy=self.strategy,
+        config=self.config, logits=self.logits, compile_time=self.compile_time, evolve_time=self.evolve_time,
+        wall_time=time.perf_counter() - self._start)
 
   def identity(self) -> dict:
     """What a saved state belongs to: the engine, the strategy, the options, the seeds and the inputs."""
@@ -405,12 +306,4 @@ class Search:
     self.state = saved_state.load(path, self.identity(), self._initial, schedule=self.schedule,
                                   num_classes=self.num_classes)
     return self
-
-
-def _evaluations(strategy: Strategy, generations_run: int) -> int:
-  """Forward-equivalents a row spent: a population a generation, and whatever else the strategy counts (a
-  gradient strategy's backward passes)."""
-  count = getattr(strategy, "num_evaluations", None)
-  return count(generations_run) if count is not None else strategy.population_size * (generations_run + 1)
-
 

@@ -5,6 +5,7 @@ The engine's loop (:mod:`evojax_lime.engine.loop`) drives any strategy for every
 file with a class like :class:`~evojax_lime.strategies.ga.GA`, not a new loop.
 
   state = strategy.init(key, length=L)
+  params = strategy.own_params(rates)                                   # the rates it reads, its own type
   state, candidates = strategy.ask(state, num_genes=K, params=params)   # (P, L) bool
   state = strategy.tell(state, candidates, fitness, probability)         # (P,) each, from the evaluation
 
@@ -16,14 +17,54 @@ A strategy that descends a gradient (:class:`~evojax_lime.strategies.extremal.Ex
 each ``ask`` after the first, the engine evaluates those masks forward and backward through the classifier
 (:mod:`evojax_lime.evaluation.gradient`) and hands it the result. One with ``num_evaluations(generations_run)``
 counts its own cost in forwards (its backward passes).
+
+What the engine does around the search (the answer rule, the stop on a settled answer, the answer's curves,
+restarts) each strategy declares in its :class:`Features`; the engine reads them, never the strategy's name.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar, Protocol
 
 import jax
+from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Features:
+  """What the engine does around a strategy's search; ``answer``, ``patience`` or ``restarts`` set for a
+  strategy without that feature are refused.
+
+  Every strategy's evaluations also fill the per-size archive (the best mask of every size), from which the
+  fronts are read and the answer rules choose.
+
+  Attributes:
+    answer_rule: its one answer is chosen by the config's ``answer`` rule (``knee``, ``sufficient``,
+      ``fittest``); without it, the answer is the strategy's own :meth:`Strategy.best`.
+    patience: the search may stop once that answer has settled (the config's ``patience``).
+    faithfulness: that answer is scored by its insertion and deletion curves in one more step (the config's
+      ``faithfulness``); a front has no single answer, and LIME's is fitted after its search.
+    restarts: independent runs of an image combine into a consensus (``restarts``).
+  """
+
+  answer_rule: bool = False
+  patience: bool = False
+  faithfulness: bool = False
+  restarts: bool = False
+
+  @property
+  def options(self) -> frozenset[str]:
+    """The config fields these features read, which a search refuses for another strategy when set away from
+    the default (:func:`~evojax_lime.engine.search.strategy_for`). Not ``faithfulness``: on by default, it is
+    read where the feature is and changes nothing elsewhere."""
+    return frozenset(name for name, on in (("answer", self.answer_rule), ("patience", self.patience)) if on)
+
+
+@struct.dataclass
+class NoParams:
+  """The traced rates of a strategy that reads none."""
 
 
 class Strategy(Protocol):
@@ -31,13 +72,15 @@ class Strategy(Protocol):
 
   Attributes:
     name: how the strategy is named (``Search(strategy=name)``).
-    options: the :class:`~evojax_lime.config.ELimeConfig` fields it reads besides the shared ones; a search
-      refuses a config that sets any other search option away from its default.
+    options: the :class:`~evojax_lime.config.ELimeConfig` fields it reads besides the shared ones and those
+      of its features; a search refuses a config that sets any other search option away from its default.
+    features: what the engine does around its search (:class:`Features`).
     population_size: P, candidates per ``ask``.
   """
 
   name: ClassVar[str]
   options: ClassVar[frozenset[str]]
+  features: ClassVar[Features]
   population_size: int
 
   @classmethod
@@ -46,8 +89,12 @@ class Strategy(Protocol):
   def init(self, key: jax.Array, *, length: int) -> Any:
     """The state before the initial population (numpy leaves, ``key`` aside)."""
 
-  def ask(self, state: Any, *, num_genes: jax.Array, params: GAParams) -> tuple[Any, jax.Array]:
-    """``(state, (P, L) bool candidates)``; padding genes are False."""
+  def own_params(self, rates: GAParams) -> Any:
+    """The strategy's own params (a pytree of traced values) taken from a row's rates; :class:`NoParams` for a
+    strategy that reads none."""
+
+  def ask(self, state: Any, *, num_genes: jax.Array, params: Any) -> tuple[Any, jax.Array]:
+    """``(state, (P, L) bool candidates)``, ``params`` from :meth:`own_params`; padding genes are False."""
 
   def tell(self, state: Any, candidates: jax.Array, fitness: jax.Array, probability: jax.Array) -> Any:
     """The state after the candidates were evaluated."""

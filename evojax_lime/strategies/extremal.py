@@ -28,7 +28,8 @@ import optax
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.strategies.operators import best_so_far
+from evojax_lime.strategies.base import Features, NoParams
+from evojax_lime.strategies.operators import BestSoFar, best_so_far
 
 # Seconds of a backward pass over those of a forward: 4.4 for EfficientNet-Lite0 at 224 px on this project's
 # CPU (XLA's CPU backward of depthwise convolutions is slow; benchmarks/results/backward_cost_cpu.md).
@@ -57,15 +58,15 @@ def largest(logits: jax.Array, sizes: jax.Array, real: jax.Array) -> jax.Array:
 
 
 @struct.dataclass
-class ExtremalState:
-  """Attributes:
+class ExtremalState(BestSoFar):
+  """The fittest binary mask evaluated so far (:class:`BestSoFar`), and:
+
+  Attributes:
     logits: ``(P, L)`` float32, each row's mask before the sigmoid.
     optimiser: optax's Adam state over ``logits``.
     sizes: ``(P,)`` int32 each row's area in superpixels.
     real: ``(L,)`` bool, the image's real genes.
     samples, fitness, probability: the last binary population and its verdicts.
-    best_genome, best_fitness, best_probability: the fittest binary mask evaluated so far.
-    generation: ``()`` int32 populations evaluated.
     key: PRNG key.
   """
 
@@ -76,10 +77,6 @@ class ExtremalState:
   samples: jax.Array
   fitness: jax.Array
   probability: jax.Array
-  best_genome: jax.Array
-  best_fitness: jax.Array
-  best_probability: jax.Array
-  generation: jax.Array
   key: jax.Array
 
 
@@ -95,7 +92,8 @@ class Extremal:
   """
 
   name: ClassVar[str] = "extremal"
-  options: ClassVar[frozenset[str]] = frozenset({"parsimony", "answer"})
+  options: ClassVar[frozenset[str]] = frozenset({"parsimony"})
+  features: ClassVar[Features] = Features(answer_rule=True, faithfulness=True)
   population_size: int = 8
   learning_rate: float = 0.3
   area_weight: tuple = (1.0, 30.0)
@@ -126,12 +124,14 @@ class Extremal:
     logits = np.zeros((p, length), np.float32)
     optimiser = jax.tree_util.tree_map(np.asarray, self._optimiser().init(logits))
     return ExtremalState(
-        logits=logits, optimiser=optimiser, sizes=np.ones((p,), np.int32), real=np.zeros((length,), bool),
+        **BestSoFar.start(length), logits=logits, optimiser=optimiser, sizes=np.ones((p,), np.int32), real=np.zeros((length,), bool),
         samples=np.zeros((p, length), bool), fitness=np.full((p,), -np.inf, np.float32),
-        probability=np.zeros((p,), np.float32), best_genome=np.zeros((length,), bool),
-        best_fitness=np.float32(-np.inf), best_probability=np.float32(np.nan), generation=np.int32(0), key=key)
+        probability=np.zeros((p,), np.float32), key=key)
 
-  def ask(self, state: ExtremalState, *, num_genes: jax.Array, params: GAParams) -> tuple[ExtremalState, jax.Array]:
+  def own_params(self, rates: GAParams) -> NoParams:
+    return NoParams()
+
+  def ask(self, state: ExtremalState, *, num_genes: jax.Array, params: NoParams) -> tuple[ExtremalState, jax.Array]:
     key, start_key = jax.random.split(state.key)
     real = jnp.arange(state.logits.shape[1]) < num_genes
     # A little noise breaks the ties of the start, so the first binary masks are random masks of their area.
@@ -162,7 +162,7 @@ class Extremal:
                          **best_so_far(state, candidates, fitness, probability), generation=state.generation + 1)
 
   def best(self, state: ExtremalState) -> tuple[jax.Array, jax.Array, jax.Array]:
-    return state.best_genome, state.best_fitness, state.best_probability
+    return state.best()
 
   def scores(self, state: ExtremalState) -> jax.Array:
     return state.fitness

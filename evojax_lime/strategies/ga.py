@@ -11,26 +11,23 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import DEFAULT_SIZES, ELimeConfig, GAParams
+from evojax_lime.strategies.base import Features
 from evojax_lime.strategies.importance import gene_importance
-from evojax_lime.strategies.operators import (alone_probability, bernoulli_init, best_so_far, bit_flip_mutation,
-                                              chain_step, crossover, elitist_replacement, greedy_rows, kept_alone,
-                                              leave_one_out, occlusion_drop, ranked_prefixes, removal_score,
-                                              tournament_selection)
+from evojax_lime.strategies.operators import (BestSoFar, alone_probability, bernoulli_init, best_so_far,
+                                              bit_flip_mutation, chain_step, crossover, elitist_replacement,
+                                              greedy_rows, kept_alone, leave_one_out, occlusion_drop, ranked_prefixes,
+                                              removal_score, tournament_selection)
 from evojax_lime.strategies.operators.exchange import alone_populations, incumbent_step, size_prefixes, size_rows
 
 
 @struct.dataclass
-class GAState:
-  """The GA of one row.
+class GAState(BestSoFar):
+  """The GA of one row: the fittest genome so far (:class:`BestSoFar`), and:
 
   Attributes:
     population: ``(P, L)`` bool genomes.
     fitness: ``(P,)`` float32.
     probability: ``(P,)`` float32 target probability of each genome.
-    best_genome: ``(L,)`` bool, the fittest genome seen so far.
-    best_fitness: ``()`` float32.
-    best_probability: ``()`` float32 target probability of ``best_genome``.
-    generation: ``()`` int32, populations evaluated (0: the next ``ask`` returns the initial population).
     key: PRNG key for the next ``ask``.
     alone: ``(L,)`` float32, greedy seeding: p(only gene g kept) (-inf: not measured).
     removal: ``(L,)`` float32, greedy seeding: -p(image without gene g) (-inf: not measured).
@@ -46,10 +43,6 @@ class GAState:
   population: jax.Array
   fitness: jax.Array
   probability: jax.Array
-  best_genome: jax.Array
-  best_fitness: jax.Array
-  best_probability: jax.Array
-  generation: jax.Array
   key: jax.Array
   alone: jax.Array
   removal: jax.Array
@@ -75,7 +68,8 @@ class GA:
   name: ClassVar[str] = "ga"
   options: ClassVar[frozenset[str]] = frozenset(
       {"init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate", "num_elite", "parsimony",
-       "patience", "seeding", "sizes", "answer"})
+       "seeding", "sizes"})
+  features: ClassVar[Features] = Features(answer_rule=True, patience=True, faithfulness=True, restarts=True)
   population_size: int = 64
   tournament_size: int = 3
   crossover: str = "uniform"
@@ -90,16 +84,17 @@ class GA:
 
   def init(self, key: jax.Array, *, length: int) -> GAState:
     pop = self.population_size
-    return GAState(population=np.zeros((pop, length), bool), fitness=np.full((pop,), -np.inf, np.float32),
-                   probability=np.zeros((pop,), np.float32), best_genome=np.zeros((length,), bool),
-                   best_fitness=np.float32(-np.inf), best_probability=np.float32(np.nan),
-                   generation=np.int32(0), key=key,
+    return GAState(**BestSoFar.start(length), population=np.zeros((pop, length), bool),
+                   fitness=np.full((pop,), -np.inf, np.float32), probability=np.zeros((pop,), np.float32), key=key,
                    alone=np.full((length,), -np.inf, np.float32), removal=np.full((length,), -np.inf, np.float32),
                    chain=np.zeros((length,), bool),
                    inserted=np.zeros((pop,), bool), num_genes=np.int32(0),
                    incumbent=np.zeros((len(self.sizes), length), bool),
                    incumbent_p=np.full((len(self.sizes),), -np.inf, np.float32),
                    cursor=np.zeros((len(self.sizes),), np.int32), tabu=np.full((len(self.sizes),), -1, np.int32))
+
+  def own_params(self, rates: GAParams) -> GAParams:
+    return rates
 
   def ask(self, state: GAState, *, num_genes: jax.Array, params: GAParams) -> tuple[GAState, jax.Array]:
     length = state.population.shape[1]
@@ -180,7 +175,7 @@ class GA:
                          **best_so_far(state, population, fit, prob), generation=state.generation + 1)
 
   def best(self, state: GAState) -> tuple[jax.Array, jax.Array, jax.Array]:
-    return state.best_genome, state.best_fitness, state.best_probability
+    return state.best()
 
   def scores(self, state: GAState) -> jax.Array:
     return state.fitness

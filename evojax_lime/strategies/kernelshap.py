@@ -22,7 +22,8 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
-from evojax_lime.strategies.operators import best_so_far
+from evojax_lime.strategies.base import Features, NoParams
+from evojax_lime.strategies.operators import BestSoFar, best_so_far
 
 _HI = jax.lax.Precision.HIGHEST  # the normal equations in full float32 on accelerators too
 _RIDGE = 1e-6
@@ -88,16 +89,16 @@ def constrained_values(gram: jax.Array, zy: jax.Array, z: jax.Array, empty: jax.
 
 
 @struct.dataclass
-class KernelShapState:
-  """Attributes:
+class KernelShapState(BestSoFar):
+  """The fittest coalition evaluated so far (:class:`BestSoFar`), and:
+
+  Attributes:
     samples: ``(P, L)`` bool, the last population.
     fitness, probability: ``(P,)`` float32 of each.
     gram, zy, z: the normal equations so far (``Z^T Z``, ``Z^T y``, ``Z^T 1``) over the sampled coalitions.
     empty, full: ``()`` f(no superpixel) and f(image), from the first population (NaN before).
     real: ``(L,)`` bool, the image's real genes (from the first population's full image).
     values: ``(L,)`` float32 Shapley value of each gene (0 before the first tell).
-    best_genome, best_fitness, best_probability: the fittest coalition evaluated so far.
-    generation: ``()`` int32 populations evaluated.
     key: PRNG key for the next ask.
   """
 
@@ -111,10 +112,6 @@ class KernelShapState:
   full: jax.Array
   real: jax.Array
   values: jax.Array
-  best_genome: jax.Array
-  best_fitness: jax.Array
-  best_probability: jax.Array
-  generation: jax.Array
   key: jax.Array
 
 
@@ -127,7 +124,8 @@ class KernelShap:
   """
 
   name: ClassVar[str] = "kernelshap"
-  options: ClassVar[frozenset[str]] = frozenset({"parsimony", "answer"})
+  options: ClassVar[frozenset[str]] = frozenset({"parsimony"})
+  features: ClassVar[Features] = Features(answer_rule=True, faithfulness=True)
   population_size: int = 64
 
   @classmethod
@@ -137,15 +135,16 @@ class KernelShap:
   def init(self, key: jax.Array, *, length: int) -> KernelShapState:
     p = self.population_size
     return KernelShapState(
-        samples=np.zeros((p, length), bool), fitness=np.full((p,), -np.inf, np.float32),
+        **BestSoFar.start(length), samples=np.zeros((p, length), bool), fitness=np.full((p,), -np.inf, np.float32),
         probability=np.zeros((p,), np.float32), gram=np.zeros((length, length), np.float32),
         zy=np.zeros((length,), np.float32), z=np.zeros((length,), np.float32), empty=np.float32(np.nan),
-        full=np.float32(np.nan), real=np.zeros((length,), bool), values=np.zeros((length,), np.float32),
-        best_genome=np.zeros((length,), bool),
-        best_fitness=np.float32(-np.inf), best_probability=np.float32(np.nan), generation=np.int32(0), key=key)
+        full=np.float32(np.nan), real=np.zeros((length,), bool), values=np.zeros((length,), np.float32), key=key)
+
+  def own_params(self, rates: GAParams) -> NoParams:
+    return NoParams()
 
   def ask(self, state: KernelShapState, *, num_genes: jax.Array,
-          params: GAParams) -> tuple[KernelShapState, jax.Array]:
+          params: NoParams) -> tuple[KernelShapState, jax.Array]:
     key, sample_key = jax.random.split(state.key)
     samples = shapley_coalitions(sample_key, self.population_size, num_genes, length=state.samples.shape[1])
     # The first population's rows 0 and 1 are the end points of the efficiency constraint: the engine puts the
@@ -174,7 +173,7 @@ class KernelShap:
         generation=state.generation + 1)
 
   def best(self, state: KernelShapState) -> tuple[jax.Array, jax.Array, jax.Array]:
-    return state.best_genome, state.best_fitness, state.best_probability
+    return state.best()
 
   def scores(self, state: KernelShapState) -> jax.Array:
     return state.fitness

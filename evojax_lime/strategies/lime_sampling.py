@@ -15,6 +15,7 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import GAParams
+from evojax_lime.strategies.base import Features, NoParams
 from evojax_lime.strategies.importance import gene_importance
 
 
@@ -52,6 +53,7 @@ class LimeSampling:
 
   name: ClassVar[str] = "lime"
   options: ClassVar[frozenset[str]] = frozenset()
+  features: ClassVar[Features] = Features()  # the answer is the linear model fitted after the search
   population_size: int = 1000
 
   def init(self, key: jax.Array, *, length: int) -> LimeState:
@@ -59,7 +61,10 @@ class LimeSampling:
     return LimeState(samples=np.zeros((s, length), bool), probability=np.zeros((s,), np.float32),
                      generation=np.int32(0), key=key)
 
-  def ask(self, state: LimeState, *, num_genes: jax.Array, params: GAParams) -> tuple[LimeState, jax.Array]:
+  def own_params(self, rates: GAParams) -> NoParams:
+    return NoParams()
+
+  def ask(self, state: LimeState, *, num_genes: jax.Array, params: NoParams) -> tuple[LimeState, jax.Array]:
     samples = lime_samples(state.key, self.population_size, num_genes, length=state.samples.shape[1])
     return state.replace(samples=samples), samples
 

@@ -16,6 +16,7 @@ import numpy as np
 from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
+from evojax_lime.strategies.base import Features
 from evojax_lime.strategies.importance import gene_importance
 from evojax_lime.strategies.operators import bernoulli_init, bit_flip_mutation, crossover
 from evojax_lime.strategies.operators.non_dominated import crowded_tournament, survivors
@@ -51,6 +52,7 @@ class NSGA2:
 
   name: ClassVar[str] = "nsga2"
   options: ClassVar[frozenset[str]] = frozenset({"init_prob", "crossover", "crossover_rate", "mutation_rate"})
+  features: ClassVar[Features] = Features()  # a front: no single answer to choose, stop on or score
   population_size: int = 64
   crossover: str = "uniform"
 
@@ -63,6 +65,10 @@ class NSGA2:
     return NSGA2State(population=np.zeros((pop, length), bool), probability=np.full((pop,), -np.inf, np.float32),
                       kept=np.full((pop,), length + 1, np.int32), rank=np.zeros((pop,), np.int32),
                       crowding=np.zeros((pop,), np.float32), generation=np.int32(0), key=key)
+
+  def own_params(self, rates: GAParams) -> GAParams:
+    """The GA's rates (parsimony aside: the objectives are the probability and the size)."""
+    return rates
 
   def ask(self, state: NSGA2State, *, num_genes: jax.Array, params: GAParams) -> tuple[NSGA2State, jax.Array]:
     pop, length = state.population.shape

@@ -7,9 +7,8 @@ import pytest
 
 import evojax_lime as el
 from evojax_lime.engine.loop import sufficient
+from tests.engine.archives import NEG, apply_rule
 from tests.engine.planted import planted_problem
-
-NEG = -np.inf
 
 
 class SufficientTest(chex.TestCase):
@@ -18,22 +17,20 @@ class SufficientTest(chex.TestCase):
   def test_smallest_qualifying_size(self):
     # Row 0: sizes 2 and 3 beat 0.5, so size 2. Row 1: only the empty mask and the full image (K = 3) beat
     # 0.5, and neither qualifies. Row 2: the original is not evaluated yet (NaN).
-    probability = jnp.asarray([[0.9, 0.1, 0.6, 0.7, 0.2],
-                               [0.9, 0.1, 0.2, 0.8, NEG],
-                               [0.9, 0.9, 0.9, 0.9, 0.9]], jnp.float32)
-    genome = jnp.arange(3 * 5 * 4).reshape(3, 5, 4) % 3 == 0
-    found, mask, p = self.variant(sufficient)(probability, genome, jnp.asarray([0.5, 0.5, jnp.nan]),
-                                              jnp.asarray([4, 3, 4]))
-    chex.assert_shape((found, mask, p), ((3,), (3, 4), (3,)))
+    probability = [[0.9, 0.1, 0.6, 0.7, 0.2],
+                   [0.9, 0.1, 0.2, 0.8, NEG],
+                   [0.9, 0.9, 0.9, 0.9, 0.9]]
+    genome, found, mask, p = apply_rule(self.variant(sufficient), probability, jnp.asarray([0.5, 0.5, jnp.nan]),
+                                        jnp.asarray([4, 3, 4]))
     np.testing.assert_array_equal(found, [True, False, False])
     np.testing.assert_array_equal(mask[0], genome[0, 2])
     np.testing.assert_allclose(p[0], 0.6)
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_ties_with_the_original_do_not_qualify(self):
-    probability = jnp.asarray([[NEG, 0.5, 0.5, 0.7, 0.9]], jnp.float32)
-    genome = jnp.eye(5, 4, dtype=bool)[None]
-    found, mask, p = self.variant(sufficient)(probability, genome, jnp.asarray([0.5]), jnp.asarray([4]))
+    probability = [[NEG, 0.5, 0.5, 0.7, 0.9]]
+    genome, found, mask, p = apply_rule(self.variant(sufficient), probability, jnp.asarray([0.5]),
+                                        jnp.asarray([4]), genome=jnp.eye(5, 4, dtype=bool)[None])
     assert bool(found[0]) and float(p[0]) == pytest.approx(0.7)
     np.testing.assert_array_equal(mask[0], genome[0, 3])
 

@@ -8,8 +8,7 @@ import pytest
 import evojax_lime as el
 from benchmarks import _ground_truth_cases as planted_cases
 from evojax_lime.engine.loop import KNEE_TOLERANCE, knee
-
-NEG = -np.inf
+from tests.engine.archives import NEG, apply_rule
 
 
 class KneeTest(chex.TestCase):
@@ -18,12 +17,10 @@ class KneeTest(chex.TestCase):
   def test_smallest_size_within_the_tolerance_of_the_best(self):
     # Row 0: the best is 0.9 at size 4; size 3 (0.88) is within the tolerance, size 2 (0.8) is not.
     # Row 1: only the image (size K = 3) reaches the best: it is the answer. Row 2: nothing evaluated yet.
-    probability = jnp.asarray([[0.99, 0.5, 0.8, 0.88, 0.9],
-                               [0.99, 0.1, 0.2, 0.8, NEG],
-                               [NEG, NEG, NEG, NEG, NEG]], jnp.float32)
-    genome = jnp.arange(3 * 5 * 4).reshape(3, 5, 4) % 3 == 0
-    found, mask, p = self.variant(knee)(probability, genome, jnp.asarray([4, 3, 4]))
-    chex.assert_shape((found, mask, p), ((3,), (3, 4), (3,)))
+    probability = [[0.99, 0.5, 0.8, 0.88, 0.9],
+                   [0.99, 0.1, 0.2, 0.8, NEG],
+                   [NEG, NEG, NEG, NEG, NEG]]
+    genome, found, mask, p = apply_rule(self.variant(knee), probability, jnp.asarray([4, 3, 4]))
     np.testing.assert_array_equal(found, [True, True, False])
     np.testing.assert_array_equal(mask[0], genome[0, 3])
     np.testing.assert_array_equal(mask[1], genome[1, 3])
@@ -32,9 +29,9 @@ class KneeTest(chex.TestCase):
   @chex.variants(with_jit=True, without_jit=True)
   def test_the_empty_mask_and_padding_never_count(self):
     # The empty mask (size 0) is the most probable, and padded sizes beyond K hold junk: neither is the best.
-    probability = jnp.asarray([[0.99, 0.3, 0.6, 0.99, 0.99]], jnp.float32)
-    genome = jnp.eye(5, 4, dtype=bool)[None]
-    found, mask, p = self.variant(knee)(probability, genome, jnp.asarray([2]))
+    probability = [[0.99, 0.3, 0.6, 0.99, 0.99]]
+    genome, found, mask, p = apply_rule(self.variant(knee), probability, jnp.asarray([2]),
+                                        genome=jnp.eye(5, 4, dtype=bool)[None])
     assert bool(found[0]) and float(p[0]) == pytest.approx(0.6)
     np.testing.assert_array_equal(mask[0], genome[0, 2])
 

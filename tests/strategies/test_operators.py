@@ -30,24 +30,17 @@ class OperatorsTest(chex.TestCase):
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_best_so_far_keeps_the_fittest_ever_seen(self):
-    from flax import struct
-
-    @struct.dataclass
-    class Kept:
-      generation: jax.Array
-      best_genome: jax.Array
-      best_fitness: jax.Array
-      best_probability: jax.Array
-
     genomes = jnp.eye(3, dtype=bool)
     update = self.variant(ops.best_so_far)
     # Generation 0 takes the fittest whatever was kept (NaN counts as least fit); later a population replaces
     # the kept genome only when it is strictly fitter.
-    first = update(Kept(jnp.int32(0), jnp.zeros(3, bool), jnp.float32(9.0), jnp.float32(0.0)), genomes,
-                   jnp.asarray([0.1, jnp.nan, 0.4]), jnp.asarray([0.5, 0.6, 0.7]))
+    start = ops.BestSoFar(best_genome=jnp.zeros(3, bool), best_fitness=jnp.float32(9.0),
+                          best_probability=jnp.float32(0.0), generation=jnp.int32(0))
+    first = update(start, genomes, jnp.asarray([0.1, jnp.nan, 0.4]), jnp.asarray([0.5, 0.6, 0.7]))
     chex.assert_trees_all_equal(first, dict(best_genome=genomes[2], best_fitness=jnp.float32(0.4),
                                             best_probability=jnp.float32(0.7)))
-    kept = Kept(jnp.int32(1), **first)
+    kept = ops.BestSoFar(generation=jnp.int32(1), **first)
+    chex.assert_trees_all_equal(kept.best(), (genomes[2], jnp.float32(0.4), jnp.float32(0.7)))
     same = update(kept, genomes, jnp.asarray([0.4, 0.2, 0.3]), jnp.asarray([0.9, 0.9, 0.9]))
     chex.assert_trees_all_equal(same, first)  # a tie does not replace the kept answer
     better = update(kept, genomes, jnp.asarray([0.2, 0.5, 0.3]), jnp.asarray([0.1, 0.8, 0.2]))

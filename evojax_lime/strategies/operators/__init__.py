@@ -4,7 +4,7 @@ Genomes are ``(P, L)`` bool arrays: K real genes (one per superpixel, True = kep
 """
 from evojax_lime.strategies.operators._genes import gene_uniform, valid_genes
 from evojax_lime.strategies.operators.crossover import crossover
-from evojax_lime.strategies.operators.elitism import best_index, best_so_far, elitist_replacement
+from evojax_lime.strategies.operators.elitism import BestSoFar, best_index, best_so_far, elitist_replacement
 from evojax_lime.strategies.operators.exchange import (alone_populations, exchange_moves, incumbent_step,
                                                        size_prefixes, size_rows)
 from evojax_lime.strategies.operators.init import bernoulli_init
@@ -14,7 +14,7 @@ from evojax_lime.strategies.operators.mutation import bit_flip_mutation
 from evojax_lime.strategies.operators.seeding import leave_one_out, occlusion_drop, ranked_prefixes
 from evojax_lime.strategies.operators.selection import tournament_selection
 
-__all__ = ["alone_populations", "alone_probability", "bernoulli_init", "best_index", "best_so_far", "bit_flip_mutation",
+__all__ = ["BestSoFar", "alone_populations", "alone_probability", "bernoulli_init", "best_index", "best_so_far", "bit_flip_mutation",
            "chain_step", "crossover", "elitist_replacement", "exchange_moves", "gene_uniform", "greedy_rows",
            "incumbent_step", "insertion_rows", "kept_alone", "leave_one_out", "occlusion_drop", "pool_size",
            "ranked_prefixes", "removal_score", "size_prefixes", "size_rows", "tournament_selection", "valid_genes"]

@@ -1,10 +1,39 @@
-"""Elitist replacement."""
+"""Elitist replacement, and the fittest genome a strategy keeps across its populations."""
 from __future__ import annotations
 
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+
+@struct.dataclass
+class BestSoFar:
+  """The part of a strategy's state that keeps the fittest genome evaluated so far (:func:`best_so_far`).
+
+  Attributes:
+    best_genome: ``(L,)`` bool, the fittest genome evaluated so far.
+    best_fitness: ``()`` float32 (-inf before the first population).
+    best_probability: ``()`` float32 target probability of ``best_genome`` (NaN before).
+    generation: ``()`` int32, populations evaluated (0: the next ``ask`` returns the initial population).
+  """
+
+  best_genome: jax.Array
+  best_fitness: jax.Array
+  best_probability: jax.Array
+  generation: jax.Array
+
+  @staticmethod
+  def start(length: int) -> dict[str, Any]:
+    """The fields before the first population (numpy), for a subclass's constructor: ``State(**start(L), ...)``."""
+    return dict(best_genome=np.zeros((length,), bool), best_fitness=np.float32(-np.inf),
+                best_probability=np.float32(np.nan), generation=np.int32(0))
+
+  def best(self) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``((L,) genome, () fitness, () probability)``: the strategy's answer so far."""
+    return self.best_genome, self.best_fitness, self.best_probability
 
 
 def _rank_key(fitness: jax.Array) -> jax.Array:
@@ -42,11 +71,12 @@ def best_index(fitness: jax.Array) -> jax.Array:
   return jnp.argmax(_rank_key(fitness))
 
 
-def best_so_far(state: Any, genomes: jax.Array, fitness: jax.Array, probability: jax.Array) -> dict[str, jax.Array]:
+def best_so_far(state: BestSoFar, genomes: jax.Array, fitness: jax.Array,
+                probability: jax.Array) -> dict[str, jax.Array]:
   """A strategy's ``best_genome``, ``best_fitness`` and ``best_probability`` after one more population.
 
   Args:
-    state: the strategy's state before it, with those three fields and ``generation`` (0: nothing kept yet).
+    state: the strategy's state before it (0 generations: nothing kept yet).
     genomes: ``(P, L)`` the population's genomes; ``fitness``, ``probability``: ``(P,)`` each.
 
   Returns:
