@@ -154,3 +154,21 @@ def test_sizes_option_checks():
     el.ELimeConfig(sizes=(4,))
   with pytest.raises(ValueError, match="population_size must be at least the number of sizes"):
     el.ELimeConfig(seeding="sizes", population_size=2, num_elite=1, sizes=(2, 3, 4))
+
+
+def test_size_phase_spends_every_row_on_the_sizes():
+  """After the alone populations, each population's rows are the sizes' moves only (3 + 3 + 2 of P = 8 for sizes
+  3, 5 and 7), none bred: breeding would spend forwards on other sizes."""
+  length, k, pop = 16, 12, 8
+  ga = GA(population_size=pop, seeding="sizes", sizes=(3, 5, 7))
+  params = el.ELimeConfig().ga_params()
+  state = jax.tree_util.tree_map(jnp.asarray, ga.init(jax.random.key(1), length=length))
+  ask = jax.jit(lambda s: ga.ask(s, num_genes=jnp.int32(k), params=params))
+  for population in range(5):
+    state, candidates = ask(state)
+    if population == 0:
+      candidates = candidates.at[0].set(jnp.arange(length) < k)
+    if population >= 2:  # populations 0 and 1: the genes alone
+      assert sorted(np.asarray(candidates).sum(1).tolist()) == [3] * 3 + [5] * 3 + [7] * 2, population
+    prob = _redundant(candidates)
+    state = ga.tell(state, candidates, prob, prob)
