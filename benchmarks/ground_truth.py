@@ -100,7 +100,7 @@ def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, s
 
 def run_planted(args: argparse.Namespace) -> dict:
   seeds = list(range(args.seeds))
-  config = el.ELimeConfig(fill="black", answer="fittest")
+  config = el.ELimeConfig(fill="black", answer="fittest", **planted_overrides(args))
   results, elime_s = [], 0.0
   for case in planted_cases.cases():  # one classifier a case: each returns probabilities that sum to 1
     classifier = planted_cases.planted_classifier(case)
@@ -110,6 +110,12 @@ def run_planted(args: argparse.Namespace) -> dict:
     elime_s += time.perf_counter() - t0
     results += _planted_rows(args, case, classifier, seeds, exps)
   return {"rows": results, "elime_seconds": elime_s}
+
+
+def planted_overrides(args: argparse.Namespace) -> dict:
+  """The planted search's options other than the default's: ``--seeding``, ``--population``, ``--generations``."""
+  return {field: value for field, value in (("seeding", args.seeding), ("population_size", args.population),
+                                            ("generations", args.generations)) if value is not None}
 
 
 def _planted_rows(args: argparse.Namespace, case, classifier, seeds: list, exps: list) -> list[dict]:
@@ -280,7 +286,9 @@ def report(args: argparse.Namespace, result: dict, summary: dict) -> str:
            f"{result['date']}, commit {result['commit']}. Command: `{result['command']}`.", ""]
   if "planted" in summary:
     lines += ["## Planted classifiers", "",
-              f"Seeds 0..{args.planted_seeds - 1}, `ELimeConfig(fill=\"black\")` ({result['planted']['rows'][0]['forwards']} "
+              f"Seeds 0..{args.planted_seeds - 1}, `ELimeConfig(fill=\"black\""
+              + "".join(f", {k}={v!r}" for k, v in planted_overrides(args).items())
+              + f")` ({result['planted']['rows'][0]['forwards']} "
               "forwards a run); every rule read from the same search. Peers: top-k at k = the right answer's size "
               "(an oracle k), at the same forwards. Mean over seeds: precision / recall (kept).", "",
               "| case | " + " | ".join(next(iter(summary["planted"].values()))) + " |",
@@ -323,6 +331,10 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument("--composites", type=int, default=None, help="at most this many composites (default: all kept)")
   p.add_argument("--ks", nargs="+", type=int, default=[3, 5, 10])
   p.add_argument("--no-peers", dest="peers", action="store_false")
+  p.add_argument("--seeding", default=None, choices=el.config.SEEDINGS,
+                 help="the planted search's seeding (default: the default config's)")
+  p.add_argument("--population", type=int, default=None, help="the planted search's population size")
+  p.add_argument("--generations", type=int, default=None, help="the planted search's generations")
   p.add_argument("--quantus", action="store_true")
   p.add_argument("--torch-threads", type=int, default=2)
   p.add_argument("--machine", default="this project's 2-core AMD EPYC CPU, contended")

@@ -79,8 +79,9 @@ CONFIGS: dict[str, Callable[[], el.ELimeConfig]] = {
     "default": el.ELimeConfig,
     "occlusion": lambda: el.ELimeConfig(seeding="occlusion"),
     "greedy": lambda: el.ELimeConfig(seeding="greedy"),
-    # The search that spends its forwards on the sizes asked for, in populations of 16 (208 evaluations).
-    "sizes": lambda: el.ELimeConfig(seeding="sizes", population_size=16, generations=12),
+    # The search that spends its forwards on the sizes asked for, in populations of 8 (208 evaluations): the
+    # first answers after tens of forwards, and a move list that follows each better mask sooner.
+    "sizes": lambda: el.ELimeConfig(seeding="sizes", population_size=8, generations=25),
 }
 GOAL_WORST, GOAL_MEDIAN = 5.0, 10.0  # speedup on every photo, on the median photo
 GOAL_FORWARDS_WORST, GOAL_FORWARDS_MEDIAN = 200, 100  # forwards on every photo, on the median photo
@@ -184,6 +185,8 @@ def recorded_lime(path: str) -> dict[str, dict]:
     for r in records:
       topk = [{"k": int(t["k"]), "kept": int(t["kept"]), "p": float(t["p"])} for t in r["topk"]]
       out[str(r["photo"])] = {"photo": str(r["photo"]), "segmentation": str(r["segmentation"]),
+                              "lime_superpixels": str(r.get("lime_superpixels", "engine")),
+                              "lime_K": int(r.get("lime_K", r["K"])),
                               "fill": str(r["fill"]), "K": int(r["K"]), "target": int(r["target"]),
                               "target_name": str(r["target_name"]), "lime_time_s": float(r["lime_time_s"]),
                               "lime_classifier": str(r["lime_classifier"]), "lime_samples": int(r["lime_samples"]),
@@ -281,12 +284,16 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
       lime_key = (config.fill,) if own else (*seg_key, config.fill)
       if lime_key not in limes and recorded is not None:
         record = recorded.get(photo)
-        if record is None or (record["segmentation"], record["fill"], record["K"]) != (config.segmentation,
-                                                                                        config.fill, num_segments):
-          raise SystemExit(f"--lime-recorded {args.lime_recorded}: no lime run on {photo}'s {num_segments} "
-                           f"{config.segmentation} superpixels with the {config.fill} fill")
-        record = {**record, "tuned_on": tuned, "lime_superpixels": f"engine (recorded in {args.lime_recorded})",
-                  "lime_K": record["K"]}
+        # On lime's own superpixels the record holds for any engine segmentation; on the engine's, for its own.
+        fits = record is not None and record["lime_superpixels"] == args.lime_superpixels and (
+            record["fill"] == config.fill if own else
+            (record["segmentation"], record["fill"], record["K"]) == (config.segmentation, config.fill, num_segments))
+        if not fits:
+          on = "its own" if own else f"{photo}'s {num_segments} {config.segmentation}"
+          raise SystemExit(f"--lime-recorded {args.lime_recorded}: no lime run on {photo} ({on} superpixels) with "
+                           f"the {config.fill} fill")
+        record = {**record, "tuned_on": tuned, "K": num_segments,
+                  "lime_superpixels": f"{args.lime_superpixels} (recorded in {args.lime_recorded})"}
         limes[lime_key] = (record, {t["k"]: None for t in record["topk"]}, None, None)
         result["lime"].append(record)
       if lime_key not in limes:
@@ -470,9 +477,10 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument("--lime-superpixels", choices=("own", "engine"), default="own",
                  help="lime explains its own quickshift superpixels (as lime users run it) or the engine's")
   p.add_argument("--lime-recorded", default=None, metavar="JSON",
-                 help="take lime's runs (target, time, top-k probabilities on the engine's superpixels) from an "
-                      "earlier result of this script instead of running lime (lime's top-k at the answer's size "
-                      "is then not known)")
+                 help="take lime's runs (target, time, top-k probabilities, on the superpixels that "
+                      "--lime-superpixels names) from an earlier result of this script instead of running lime "
+                      "(lime's time is then the recorded one, not back to back; its top-k at the answer's size "
+                      "is not known)")
   g = p.add_argument_group("overrides of every config's options (default: each config's own)")
   g.add_argument("--population", type=int, default=None)
   g.add_argument("--generations", type=int, default=None)
@@ -491,8 +499,6 @@ def main(argv=None):
   if args.lime_classifier == "torch" and args.model != "efficientnet_lite0":
     raise SystemExit("--lime-classifier torch is the torch EfficientNet-Lite0: use it with --model "
                      "efficientnet_lite0, or --lime-classifier jax")
-  if args.lime_recorded and args.lime_superpixels != "engine":
-    raise SystemExit("--lime-recorded holds lime's runs on the engine's superpixels: add --lime-superpixels engine")
   if args.seeds < 1 or not args.ks or min(args.ks) < 0:
     raise SystemExit("--seeds must be >= 1 and --ks sizes >= 0")
   start = time.perf_counter()
@@ -504,7 +510,8 @@ def main(argv=None):
 
   def layouts(result: dict) -> str:
     if args.lime_recorded:
-      return f" (lime's runs as recorded in {args.lime_recorded}, with the classifier and layout recorded there)"
+      return (f" (lime's runs as recorded in {args.lime_recorded}, with the classifier and layout recorded there: "
+              f"lime was not run again, its seconds are the recorded ones, not measured back to back)")
     if args.lime_classifier != "torch":
       return ""
     rates = ", ".join(f"{k} {v:.1f}" for k, v in (result["torch_layouts"] or {}).get("images_per_s", {}).items())

@@ -98,9 +98,10 @@ class ELimeConfig:
       random initial population (``init_prob``); see :meth:`paper`. ``"sizes"``: spends the forwards on the
       mask sizes of ``sizes``: each superpixel kept alone (over as many populations as K needs, P - 1 a
       population), then, for each size k, the k superpixels most probable alone and exchange moves at that
-      size (one kept superpixel swapped for one dropped) around the best mask of size k found so far; the GA
-      breeds the rows left over (see :mod:`evojax_lime.strategies.operators.exchange`). Small populations
-      (16) give the first masks of each size after tens of forwards.
+      size (one kept superpixel swapped for one dropped) around the best mask of size k found so far, the
+      sizes sharing every row of a population (see :mod:`evojax_lime.strategies.operators.exchange`); the
+      GA breeds only the alone populations' spare rows. Small populations (8) give the first masks of each
+      size after tens of forwards. Not the default: its answer misses planted evidence of other sizes.
     sizes: the mask sizes ``seeding="sizes"`` searches (distinct integers >= 1; sizes of 1, or of K or more,
       get no rows of their own); refused away from the default under another seeding, which ignores it.
     answer: which evaluated mask the search returns. ``"knee"`` (the default, chosen on

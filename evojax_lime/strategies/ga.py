@@ -17,7 +17,8 @@ from evojax_lime.strategies.operators import (BestSoFar, alone_probability, bern
                                               bit_flip_mutation, chain_step, crossover, elitist_replacement,
                                               greedy_rows, kept_alone, leave_one_out, occlusion_drop, ranked_prefixes,
                                               removal_score, tournament_selection)
-from evojax_lime.strategies.operators.exchange import alone_populations, incumbent_step, size_prefixes, size_rows
+from evojax_lime.strategies.operators.exchange import (alone_populations, incumbent_step, size_blocks, size_prefixes,
+                                                       size_rows)
 
 
 @struct.dataclass
@@ -166,7 +167,8 @@ class GA:
       alone = jnp.maximum(alone, alone_probability(probability, state.num_genes, candidates.shape[1],
                                                    state.generation))
       first = alone_populations(state.num_genes, self.population_size)
-      consumed = self.population_size // len(self.sizes) - (state.generation == first).astype(jnp.int32)
+      consumed = (size_blocks(self.sizes, state.num_genes, self.population_size)
+                  - (state.generation == first).astype(jnp.int32))
       stepped = incumbent_step(incumbent, incumbent_p, cursor, tabu, consumed, candidates, probability, self.sizes)
       incumbent, incumbent_p, cursor, tabu = (jnp.where(state.generation >= first, new, old) for new, old in
                                               zip(stepped, (incumbent, incumbent_p, cursor, tabu)))

@@ -9,7 +9,7 @@ import pytest
 import evojax_lime as el
 from evojax_lime.strategies.ga import GA
 from evojax_lime.strategies.operators import (alone_populations, alone_probability, exchange_moves, incumbent_step,
-                                              kept_alone, size_prefixes, size_rows)
+                                              kept_alone, size_blocks, size_prefixes, size_rows)
 from tests.engine.planted import planted_problem
 
 
@@ -57,12 +57,24 @@ class ExchangeTest(chex.TestCase):
     got, seeded = rows(incumbents, jnp.zeros(3, jnp.int32), jnp.full(3, -1, jnp.int32), jnp.bool_(True), score,
                        sizes, jnp.int32(5), 7)
     chex.assert_shape(got, (7, 6))
-    # size 1 gets no rows (every single was evaluated alone); each block opens with its incumbent; row 6 spare
-    np.testing.assert_array_equal(seeded, [False, False, True, True, True, True, False])
-    np.testing.assert_array_equal(got[2], incumbents[1])
-    np.testing.assert_array_equal(np.flatnonzero(got[3]), [0, 3])  # size 2's first move: out 2, in 3
-    np.testing.assert_array_equal(got[4], incumbents[2])
-    assert (np.asarray(got[2:6]).sum(1) == [2, 2, 3, 3]).all()
+    # size 1 gets no rows (every single was evaluated alone): sizes 2 and 3 share all 7, 4 and 3, each block
+    # opening with its incumbent, then its moves by rank sum (kept weakest first, dropped strongest first)
+    np.testing.assert_array_equal(seeded, [True] * 7)
+    assert [np.flatnonzero(r).tolist() for r in np.asarray(got)] == [[0, 2], [0, 3], [2, 3], [0, 4], [0, 2, 3],
+                                                                     [0, 2, 4], [0, 3, 4]]
+    # later populations continue each list at its cursor; a list's end leaves its rows unseeded
+    got, seeded = rows(incumbents, jnp.array([0, 4, 0]), jnp.full(3, -1, jnp.int32), jnp.bool_(False), score,
+                       sizes, jnp.int32(5), 7)
+    np.testing.assert_array_equal(seeded, [True, True, False, False, True, True, True])
+    assert [np.flatnonzero(r).tolist() for r in np.asarray(got)[:2]] == [[0, 1], [1, 2]]  # moves 4, 5 of 6
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_size_blocks_share_every_row(self):
+    blocks = self.variant(size_blocks, static_argnums=(0, 2))
+    np.testing.assert_array_equal(blocks((3, 5, 10), jnp.int32(40), 16), [6, 5, 5])
+    np.testing.assert_array_equal(blocks((3, 5, 10), jnp.int32(8), 16), [8, 8, 0])  # 10 >= K: no rows
+    np.testing.assert_array_equal(blocks((1, 2), jnp.int32(8), 5), [0, 5])
+    np.testing.assert_array_equal(blocks((3,), jnp.int32(3), 4), [0])
 
   @chex.variants(with_jit=True, without_jit=True)
   def test_incumbent_moves_only_for_a_better_mask(self):
@@ -142,3 +154,21 @@ def test_sizes_option_checks():
     el.ELimeConfig(sizes=(4,))
   with pytest.raises(ValueError, match="population_size must be at least the number of sizes"):
     el.ELimeConfig(seeding="sizes", population_size=2, num_elite=1, sizes=(2, 3, 4))
+
+
+def test_size_phase_spends_every_row_on_the_sizes():
+  """After the alone populations, each population's rows are the sizes' moves only (3 + 3 + 2 of P = 8 for sizes
+  3, 5 and 7), none bred: breeding would spend forwards on other sizes."""
+  length, k, pop = 16, 12, 8
+  ga = GA(population_size=pop, seeding="sizes", sizes=(3, 5, 7))
+  params = el.ELimeConfig().ga_params()
+  state = jax.tree_util.tree_map(jnp.asarray, ga.init(jax.random.key(1), length=length))
+  ask = jax.jit(lambda s: ga.ask(s, num_genes=jnp.int32(k), params=params))
+  for population in range(5):
+    state, candidates = ask(state)
+    if population == 0:
+      candidates = candidates.at[0].set(jnp.arange(length) < k)
+    if population >= 2:  # populations 0 and 1: the genes alone
+      assert sorted(np.asarray(candidates).sum(1).tolist()) == [3] * 3 + [5] * 3 + [7] * 2, population
+    prob = _redundant(candidates)
+    state = ga.tell(state, candidates, prob, prob)

@@ -6,7 +6,7 @@ from evojax_lime.strategies.operators._genes import gene_uniform, valid_genes
 from evojax_lime.strategies.operators.crossover import crossover
 from evojax_lime.strategies.operators.elitism import BestSoFar, best_index, best_so_far, elitist_replacement
 from evojax_lime.strategies.operators.exchange import (alone_populations, exchange_moves, incumbent_step,
-                                                       size_prefixes, size_rows)
+                                                       size_blocks, size_prefixes, size_rows)
 from evojax_lime.strategies.operators.init import bernoulli_init
 from evojax_lime.strategies.operators.insertion import (alone_probability, chain_step, greedy_rows, insertion_rows,
                                                         kept_alone, pool_size, removal_score)
@@ -17,4 +17,4 @@ from evojax_lime.strategies.operators.selection import tournament_selection
 __all__ = ["BestSoFar", "alone_populations", "alone_probability", "bernoulli_init", "best_index", "best_so_far", "bit_flip_mutation",
            "chain_step", "crossover", "elitist_replacement", "exchange_moves", "gene_uniform", "greedy_rows",
            "incumbent_step", "insertion_rows", "kept_alone", "leave_one_out", "occlusion_drop", "pool_size",
-           "ranked_prefixes", "removal_score", "size_prefixes", "size_rows", "tournament_selection", "valid_genes"]
+           "ranked_prefixes", "removal_score", "size_blocks", "size_prefixes", "size_rows", "tournament_selection", "valid_genes"]

@@ -83,9 +83,22 @@ def exchange_moves(incumbent: jax.Array, score: jax.Array, first: jax.Array, cou
   return moved, exists
 
 
+def size_blocks(sizes: tuple[int, ...], num_genes: jax.Array, pop_size: int) -> jax.Array:
+  """``(S,)`` int32 rows each size gets in a population of the size phase: the sizes that search
+  (``1 < k < K``) share all P rows, the first ``P mod n`` of the n one row more; the others get none.
+
+  Why: a row left to the GA's breeding spends a forward away from the sizes asked for.
+  """
+  k = jnp.asarray(sizes)
+  active = (k > 1) & (k < num_genes)
+  searching = jnp.maximum(active.sum(), 1)
+  rank = jnp.cumsum(active) - 1
+  return jnp.where(active, pop_size // searching + (rank < pop_size % searching), 0).astype(jnp.int32)
+
+
 def size_rows(incumbents: jax.Array, cursor: jax.Array, tabu: jax.Array, fresh: jax.Array, score: jax.Array,
               sizes: tuple[int, ...], num_genes: jax.Array, pop_size: int) -> Rows:
-  """The rows of a population of the size phase: each size's block of ``P // S`` rows, then unseeded rows.
+  """The rows of a population of the size phase: each size's block of :func:`size_blocks` rows, in order.
 
   Args:
     incumbents: ``(S, L)`` bool, each size's incumbent.
@@ -97,19 +110,20 @@ def size_rows(incumbents: jax.Array, cursor: jax.Array, tabu: jax.Array, fresh: 
     pop_size: static P.
 
   Returns:
-    ``((P, L) bool, (P,) bool seeded)``.
+    ``((P, L) bool, (P,) bool seeded)``: rows past a move list's end are not seeded.
   """
-  block = pop_size // len(sizes)
+  blocks = size_blocks(sizes, num_genes, pop_size)
   first = cursor - fresh.astype(jnp.int32)
-  moves, exists = jax.vmap(lambda m, f, t: exchange_moves(m, score, f, block, num_genes, t))(incumbents, first, tabu)
-  index = first[:, None] + jnp.arange(block)[None, :]  # -1: the incumbent itself
-  rows = jnp.where((index == -1)[..., None], incumbents[:, None, :], moves)
-  k = jnp.asarray(sizes)[:, None]
-  seeded = ((index == -1) | exists) & (k > 1) & (k < num_genes)
-  rows, seeded = rows.reshape(-1, incumbents.shape[1]), seeded.reshape(-1)
-  spare = pop_size - rows.shape[0]
-  return (jnp.concatenate([rows, jnp.zeros((spare, rows.shape[1]), bool)]),
-          jnp.concatenate([seeded, jnp.zeros((spare,), bool)]))
+  moves, exists = jax.vmap(lambda m, f, t: exchange_moves(m, score, f, pop_size, num_genes, t))(incumbents, first,
+                                                                                                  tabu)
+  start = jnp.cumsum(blocks) - blocks
+  row = jnp.arange(pop_size)
+  owner = jnp.sum(row[:, None] >= (start + blocks)[None, :], axis=1)  # S: no size's block (no size searches)
+  size = jnp.minimum(owner, len(sizes) - 1)
+  offset = row - start[size]
+  index = first[size] + offset  # -1: the incumbent itself
+  rows = jnp.where((index == -1)[:, None], incumbents[size], moves[size, offset])
+  return rows, (owner < len(sizes)) & ((index == -1) | exists[size, offset])
 
 
 def incumbent_step(incumbents: jax.Array, incumbent_p: jax.Array, cursor: jax.Array, tabu: jax.Array,
@@ -117,7 +131,7 @@ def incumbent_step(incumbents: jax.Array, incumbent_p: jax.Array, cursor: jax.Ar
                    sizes: tuple[int, ...]) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
   """Each size's incumbent after a population: the most probable evaluated mask of its size if it beats the
   incumbent (any row counts), with a fresh move list that does not bring back the gene it dropped; otherwise
-  the list moves on by the ``consumed`` moves evaluated.
+  the list moves on by the ``consumed`` moves evaluated (``()``, or ``(S,)``: each size's).
 
   Returns:
     ``(incumbents (S, L), incumbent_p (S,), cursor (S,), tabu (S,))``.
