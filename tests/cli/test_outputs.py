@@ -9,7 +9,7 @@ from PIL import Image
 from evojax_lime import render
 from evojax_lime.cli.outputs import MANIFEST
 
-from tests.cli.conftest import FAST, cli, error_lines
+from tests.cli.conftest import FAST, cli, cli_many, error_lines
 
 # _sizes.png: the best masks of at most 3, 5 and 10 superpixels (every photo here has more than 10).
 OUTPUTS = ("_overlay.png", "_explanation.png", "_fitness.png", "_sizes.png", ".json")
@@ -104,16 +104,24 @@ def test_explicit_photo_and_target_by_id(tmp_path, photos, chelsea):
   assert explained(-1) > 0.75 and explained(-1) > explained(1) + 0.2  # drawn lines and JPEG noise aside
 
 
-def test_models_lists_bundled_weights(tmp_path):
-  result = cli("models", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def listings(tmp_path_factory):
+  """``evojax-lime models`` and ``evojax-lime explain --help``, both in one process (``cli_many``)."""
+  cwd = tmp_path_factory.mktemp("listings")
+  models, help_ = cli_many([(cwd, ("models",)), (cwd, ("explain", "--help"))])
+  return {"models": models, "help": help_}
+
+
+def test_models_lists_bundled_weights(listings):
+  result = listings["models"]
   assert result.returncode == 0 and error_lines(result) == []
   lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
   assert "bundled" in lines["efficientnet_lite0"] and "(default)" in lines["efficientnet_lite0"]
   assert "--weights FILE" in lines["resnet50"]
 
 
-def test_help_is_complete(tmp_path):
-  result = cli("explain", "--help", cwd=tmp_path)
+def test_help_is_complete(listings):
+  result = listings["help"]
   assert result.returncode == 0
   for option in ("--model", "--weights", "--target", "--population", "--generations", "--segmentation", "--fill",
                  "--parsimony", "--crossover", "--mutation-rate", "--patience", "--chunk-size", "--seed", "--dtype",
@@ -135,8 +143,11 @@ def test_explains_with_a_torchvision_vit_checkpoint(tmp_path, photos):
   torch.save(vit.state_dict(), weights)
   del vit
   out = tmp_path / "out"
+  # The checkpoint is under test, not the search: a random start on a grid and no scores keep ViT-B/16's forwards
+  # (each about 17 GFLOPs) to the population's 8.
   result = cli("explain", photos["cat"], "--model", "vit_b_16", "--weights", weights, "--population", "4",
-               "--generations", "1", "--chunk-size", "4", "--quiet", "--out", out, cwd=tmp_path)
+               "--generations", "1", "--chunk-size", "4", "--seeding", "random", "--segmentation", "grid",
+               "--no-faithfulness", "--quiet", "--out", out, cwd=tmp_path)
   assert result.returncode == 0, result.stderr
   assert error_lines(result) == []
   rec = _record(out, "a_rotated")

@@ -41,10 +41,13 @@ def photos():
 def test_padding_is_bit_identical_chunks_and_batches_within_ulps(photos, name):
   photo, flipped = photos
   clf = models.create(name).classifier()
+  # Three programs, each a compile of the whole network: every change under test appears in one of them.
   ref = el.explain(photo, clf, config=BASE, seed=1)
-  assert_identical(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, genome_length=64), seed=1))
-  _close(ref, el.explain(photo, clf, config=dataclasses.replace(BASE, chunk_size=3), seed=1))
-  _close(ref, el.explain_batch([photo, flipped], clf, config=BASE, seeds=[1, 2])[0])
-  # With the chunk holding exactly one image's population, the classifier sees what it saw alone.
-  assert_identical(ref, el.explain_batch([photo, flipped], clf, config=dataclasses.replace(BASE, chunk_size=8),
-                                   seeds=[1, 2])[0])
+  # Chunks of 3 that straddle the two images of a batch: another batch shape for the classifier, so within ulps.
+  _close(ref, el.explain_batch([photo, flipped], clf, config=dataclasses.replace(BASE, chunk_size=3),
+                               seeds=[1, 2])[0])
+  # Padded genomes in a batch whose chunk holds exactly one image's population: the classifier sees what it saw
+  # alone, so bit-identical.
+  assert_identical(ref, el.explain_batch([photo, flipped], clf,
+                                         config=dataclasses.replace(BASE, genome_length=64, chunk_size=8),
+                                         seeds=[1, 2])[0])
