@@ -161,7 +161,7 @@ class Search:
     # its own after sampling.
     answer = config.answer if "answer" in self.strategy.options else "fittest"
     patience = config.patience if "patience" in self.strategy.options else None
-    self.schedule = Schedule(config.generations, patience, self.restarts, curves, answer)
+    self.schedule = Schedule(config.generations, patience, self.restarts, curves, answer, config.prune)
     height, width = self.prepared[0].image.shape[:2]
     num_devices = jax.device_count() if config.shard else 1
     self._classifier = classifier
@@ -342,7 +342,8 @@ class Search:
         explanation_probability=float(probability), best_fitness=float(fitness),
         fitness_history=np.asarray(state.best_history[i, :gens + 1]),
         mean_fitness_history=np.asarray(state.mean_history[i, :gens + 1]), generations_run=gens,
-        num_evaluations=_evaluations(self.strategy, gens), segmentation_time=prep.segmentation_time,
+        num_evaluations=_evaluations(self.strategy, gens) + int(state.pruning_forwards[i]),
+        segmentation_time=prep.segmentation_time,
         compile_time=self.compile_time, evolve_time=self.evolve_time, wall_time=wall, config=self.config,
         seed=self._row_seed(i), size_probabilities=sizes, size_genomes=size_genomes,
         size_history=self._archive_history(i, state, k, gens),

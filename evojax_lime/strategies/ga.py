@@ -75,7 +75,7 @@ class GA:
   name: ClassVar[str] = "ga"
   options: ClassVar[frozenset[str]] = frozenset(
       {"init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate", "num_elite", "parsimony",
-       "patience", "seeding", "sizes", "answer"})
+       "patience", "seeding", "sizes", "answer", "prune"})
   population_size: int = 64
   tournament_size: int = 3
   crossover: str = "uniform"
