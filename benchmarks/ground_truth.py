@@ -116,36 +116,40 @@ def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, s
 
 def run_planted(args: argparse.Namespace) -> dict:
   seeds = list(range(args.seeds))
-  config = el.ELimeConfig(fill="black", answer="fittest")
+  config = el.ELimeConfig(fill="black", answer="knee", prune=True)
   results, elime_s = [], 0.0
   for case in planted_cases.cases():  # one classifier a case: each returns probabilities that sum to 1
     classifier = planted_cases.planted_classifier(case)
     t0 = time.perf_counter()
-    exps = el.explain_batch([case.image] * len(seeds), classifier, targets=0, segments=[case.labels] * len(seeds),
-                            seeds=seeds, config=config)
+    # One search: the rules read from its archive before the pruning pass, the pruned knee after it.
+    search = el.Search([case.image] * len(seeds), classifier, targets=[0] * len(seeds),
+                       segments=[case.labels] * len(seeds), seeds=seeds, config=config)
+    exps = search.advance(config.generations + 1).explanations()
+    pruned = search.advance().explanations()
     elime_s += time.perf_counter() - t0
-    results += _planted_rows(args, case, classifier, seeds, exps)
+    results += _planted_rows(args, case, classifier, seeds, exps, pruned)
   return {"rows": results, "elime_seconds": elime_s}
 
 
-def _planted_rows(args: argparse.Namespace, case, classifier, seeds: list, exps: list) -> list[dict]:
+def _planted_rows(args: argparse.Namespace, case, classifier, seeds: list, exps: list, pruned: list) -> list[dict]:
   """One case's rows: every rule's answer and the peers' top-k, scored against the planted evidence."""
   numpy_classifier, results = _common.numpy_classifier(classifier), []
-  for seed, exp in zip(seeds, exps):
+  for seed, exp, after in zip(seeds, exps, pruned):
     entry = {"case": case.name, "seed": seed, "num_segments": case.num_segments, "forwards": exp.num_evaluations,
-             "original_probability": exp.original_probability}
-    for rule, genome in rule_answers(exp).items():
+             "pruned_forwards": after.num_evaluations, "original_probability": exp.original_probability}
+    for rule, genome in rule_answers(exp, fittest=True).items():
       entry[rule] = planted_cases.case_scores(case, np.flatnonzero(genome))
+    entry[PRUNED] = planted_cases.case_scores(case, np.flatnonzero(after.genome))
     subject = vs_peers.Subject(case.name, False, case.image, case.labels, "black", np.zeros_like(case.image), 0,
                                exp.original_probability)
     k = len(case.truth)
     for method in PEERS if args.peers else ():
-      answer = peer_answer(method, subject, numpy_classifier, seed=seed, evaluations=exp.num_evaluations)
+      answer = peer_answer(method, subject, numpy_classifier, seed=seed, evaluations=after.num_evaluations)
       entry[method] = planted_cases.case_scores(case, np.sort(answer.ranking[:k]))
     results.append(entry)
     _common.progress(f"planted {case.name} seed {seed}: " + ", ".join(
         f"{m} {entry[m]['precision']:.2f}/{entry[m]['recall'] if entry[m]['recall'] is None else round(entry[m]['recall'], 2)}"
-        for m in RULES + (PEERS if args.peers else ())))
+        for m in RULES + (PRUNED,) + (PEERS if args.peers else ())))
   return results
 
 
@@ -296,18 +300,21 @@ def summarise(result: dict) -> dict:
   out = {}
   if "planted" in result:
     rows = result["planted"]["rows"]
-    methods = [m for m in RULES + PEERS if m in rows[0]]
+    methods = [m for m in METHODS if m in rows[0]]
     out["planted"] = {case: {m: {s: _mean(r[m][s] for r in rows if r["case"] == case)
                                  for s in ("precision", "recall", "kept")} for m in methods}
                       for case in dict.fromkeys(r["case"] for r in rows)}
   if "pasted" in result:
+    # A method may be missing from some seeds of a run recorded in parts (the peers cost the most).
     rows = [row for row in result["pasted"]["rows"] if row["seeds"]]
-    methods = [m for m in METHODS if rows and m in rows[0]["seeds"][0]]
-    per = {row["name"]: {m: {s: _mean(seed[m][s] for seed in row["seeds"])
+    methods = [m for m in METHODS if any(m in seed for row in rows for seed in row["seeds"])]
+    per = {row["name"]: {m: {s: _mean(seed[m][s] for seed in row["seeds"] if m in seed)
                              for s in ("precision", "recall", "f1", "pointing", "kept")} for m in methods}
            for row in rows}
     out["pasted"] = per
-    out["pasted_median_f1"] = {m: float(np.median([per[n][m]["f1"] for n in per])) for m in methods} if per else {}
+    out["pasted_median_f1"] = {m: float(np.median(f1)) if (f1 := [per[n][m]["f1"] for n in per
+                                                                  if per[n][m]["f1"] is not None]) else None
+                               for m in methods}
   return out
 
 
@@ -341,8 +348,9 @@ def report(args: argparse.Namespace, result: dict, summary: dict) -> str:
         continue
       per = summary["pasted"][row["name"]]
       lines.append(f"| {row['name']} ({row['class']}, {row['side']} px) | {len(row['truth'])} / {row['num_segments']} | "
-                   + " | ".join(f"{_f(v['f1'])} ({_f(v['precision'])} / {_f(v['recall'])}, {v['kept']:.1f}), "
-                                f"pt {_f(v['pointing'])}" for v in per.values()) + " |")
+                   + " | ".join("-" if v["f1"] is None else f"{_f(v['f1'])} ({_f(v['precision'])} / "
+                                f"{_f(v['recall'])}, {v['kept']:.1f}), pt {_f(v['pointing'])}"
+                                for v in per.values()) + " |")
     lines.append("| median F1 | | " + " | ".join(_f(summary["pasted_median_f1"][m]) for m in methods) + " |")
     lines.append("")
     quantus = [(row["name"], s["quantus"]) for row in result["pasted"]["rows"] for s in row["seeds"] if "quantus" in s]

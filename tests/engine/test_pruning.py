@@ -104,6 +104,17 @@ def test_the_pass_prunes_every_neutral_region(additive_case):
   assert pruned.size_probabilities[len(case.truth)] == pytest.approx(0.95, abs=1e-5)
 
 
+def test_each_restart_is_pruned_before_the_consensus_and_the_curves():
+  case = next(c for c in planted_cases.cases() if c.name == "additive")
+  config = el.ELimeConfig(fill="black", generations=0, seeding="random", init_prob=0.9, answer="fittest",
+                          parsimony=0.0, prune=True)
+  exp = el.explain(case.image, planted_cases.planted_classifier(case), target=0, segments=case.labels, seed=0,
+                   restarts=2, config=config)
+  assert [tuple(r.selected) for r in exp.runs] == [case.truth] * 2 and tuple(exp.selected) == case.truth
+  assert exp.num_evaluations == 2 * (64 + case.num_segments + 1) + 1  # two pruned runs and their consensus
+  assert exp.faithfulness is not None and set(exp.faithfulness.ranking[:len(case.truth)]) == set(case.truth)
+
+
 def test_prune_is_refused_by_strategies_that_do_not_read_it():
   image, labels, classifier = planted_problem((1,))
   with pytest.raises(ValueError, match="prune"):
