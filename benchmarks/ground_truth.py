@@ -33,6 +33,7 @@ Explainers, each at the forwards E-LIME's search spent (its default budget, ``EL
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
 import os
@@ -54,11 +55,17 @@ from benchmarks import _common
 from benchmarks import _ground_truth_cases as planted_cases
 from benchmarks import vs_peers
 from evojax_lime.engine.loop import knee, sufficient
+from evojax_lime.evaluation.fitness import fitness_penalty
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 RULES = ("fittest", "sufficient", "knee")
+# The knee at other tolerances, read from the same archive (pasted part): how much the rule's one constant matters.
+KNEE_TOLERANCES = (0.02, 0.10)
+PRUNED = "knee_pruned"  # the knee with the pruning pass (``ELimeConfig(prune=True)``), a search of its own
 PEERS = ("lime", "captum_kernelshap")
+ENGINE = vs_peers.ENGINE_STRATEGIES  # the engine's KernelSHAP and extremal masks, ranked by their importance
+METHODS = RULES + tuple(f"knee_{t:.2f}" for t in KNEE_TOLERANCES) + (PRUNED,) + ENGINE + PEERS
 OBJECTS = ("chelsea", "coffee", "stereo_motorcycle")
 BACKGROUNDS = ("grass", "brick", "gravel")
 SIZE = 224
@@ -66,15 +73,24 @@ SIZE = 224
 PLACEMENTS = ((112, (8, 8)), (128, (88, 72)), (96, (120, 16)), (144, (40, 80)))
 
 
-def rule_answers(exp: el.Explanation) -> dict[str, np.ndarray]:
-  """``rule -> (K,) bool answer`` for one ``answer="fittest"`` run: the engine's rules on its archive."""
+def rule_answers(exp: el.Explanation, tolerances: tuple[float, ...] = (), *,
+                 fittest: bool = False) -> dict[str, np.ndarray]:
+  """``rule -> (K,) bool answer`` for one ``answer="fittest"`` run: the engine's rules on its archive, and the
+  knee at each of ``tolerances`` (``"knee_0.02"``). With ``fittest``, a run under another rule: its fittest mask
+  read from the archive (of the masks of best fitness, the first of the most probable at its size)."""
   k = exp.num_segments
   archive = np.nan_to_num(exp.size_probabilities, nan=-np.inf)[None].astype(np.float32)
   genomes = exp.size_genomes[None]
   found, mask, _ = sufficient(archive, genomes, np.float32([exp.original_probability]), np.int32([k]))
   _, knee_mask, _ = knee(archive, genomes, np.int32([k]))
-  return {"fittest": exp.genome, "sufficient": np.asarray(mask[0] if bool(found[0]) else exp.genome, bool),
-          "knee": np.asarray(knee_mask[0], bool)}
+  if fittest:
+    fitness = archive[0] - fitness_penalty(np.arange(k + 1), exp.config.parsimony, k)
+    exp = dataclasses.replace(exp, genome=exp.size_genomes[int(np.argmax(fitness))])
+  out = {"fittest": exp.genome, "sufficient": np.asarray(mask[0] if bool(found[0]) else exp.genome, bool),
+         "knee": np.asarray(knee_mask[0], bool)}
+  for tolerance in tolerances:
+    out[f"knee_{tolerance:.2f}"] = np.asarray(knee(archive, genomes, np.int32([k]), tolerance=tolerance)[1][0], bool)
+  return out
 
 
 def best_single(exp: el.Explanation) -> int:
@@ -100,15 +116,18 @@ def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, s
 
 def run_planted(args: argparse.Namespace) -> dict:
   seeds = list(range(args.seeds))
-  config = el.ELimeConfig(fill="black", answer="fittest", **planted_overrides(args))
+  config = el.ELimeConfig(fill="black", answer="knee", prune=True, **planted_overrides(args))
   results, elime_s = [], 0.0
   for case in planted_cases.cases():  # one classifier a case: each returns probabilities that sum to 1
     classifier = planted_cases.planted_classifier(case)
     t0 = time.perf_counter()
-    exps = el.explain_batch([case.image] * len(seeds), classifier, targets=0, segments=[case.labels] * len(seeds),
-                            seeds=seeds, config=config)
+    # One search: the rules read from its archive before the pruning pass, the pruned knee after it.
+    search = el.Search([case.image] * len(seeds), classifier, targets=[0] * len(seeds),
+                       segments=[case.labels] * len(seeds), seeds=seeds, config=config)
+    exps = search.advance(config.generations + 1).explanations()
+    pruned = search.advance().explanations()
     elime_s += time.perf_counter() - t0
-    results += _planted_rows(args, case, classifier, seeds, exps)
+    results += _planted_rows(args, case, classifier, seeds, exps, pruned)
   return {"rows": results, "elime_seconds": elime_s}
 
 
@@ -118,24 +137,25 @@ def planted_overrides(args: argparse.Namespace) -> dict:
                                             ("generations", args.generations)) if value is not None}
 
 
-def _planted_rows(args: argparse.Namespace, case, classifier, seeds: list, exps: list) -> list[dict]:
+def _planted_rows(args: argparse.Namespace, case, classifier, seeds: list, exps: list, pruned: list) -> list[dict]:
   """One case's rows: every rule's answer and the peers' top-k, scored against the planted evidence."""
   numpy_classifier, results = _common.numpy_classifier(classifier), []
-  for seed, exp in zip(seeds, exps):
+  for seed, exp, after in zip(seeds, exps, pruned):
     entry = {"case": case.name, "seed": seed, "num_segments": case.num_segments, "forwards": exp.num_evaluations,
-             "original_probability": exp.original_probability}
-    for rule, genome in rule_answers(exp).items():
+             "pruned_forwards": after.num_evaluations, "original_probability": exp.original_probability}
+    for rule, genome in rule_answers(exp, fittest=True).items():
       entry[rule] = planted_cases.case_scores(case, np.flatnonzero(genome))
+    entry[PRUNED] = planted_cases.case_scores(case, np.flatnonzero(after.genome))
     subject = vs_peers.Subject(case.name, False, case.image, case.labels, "black", np.zeros_like(case.image), 0,
                                exp.original_probability)
     k = len(case.truth)
     for method in PEERS if args.peers else ():
-      answer = peer_answer(method, subject, numpy_classifier, seed=seed, evaluations=exp.num_evaluations)
+      answer = peer_answer(method, subject, numpy_classifier, seed=seed, evaluations=after.num_evaluations)
       entry[method] = planted_cases.case_scores(case, np.sort(answer.ranking[:k]))
     results.append(entry)
     _common.progress(f"planted {case.name} seed {seed}: " + ", ".join(
         f"{m} {entry[m]['precision']:.2f}/{entry[m]['recall'] if entry[m]['recall'] is None else round(entry[m]['recall'], 2)}"
-        for m in RULES + (PEERS if args.peers else ())))
+        for m in RULES + (PRUNED,) + (PEERS if args.peers else ())))
   return results
 
 
@@ -207,12 +227,14 @@ def quantus_scores(maps: np.ndarray, box: np.ndarray, image: np.ndarray, target:
 
 
 def run_pasted(args: argparse.Namespace, on_composite: Callable[[dict], None] = lambda result: None) -> dict:
+  """Every composite under seed 0, then every composite under seed 1, ...: a partial run covers every composite."""
   model = _common.flax_model("efficientnet_lite0")
   entry = _common.ModelEntry(model.name, model.classifier(), model.input_size, tuple(model.class_names))
   from benchmarks.time_to_quality import torch_lite0_net
   peer = channels_last_torch(torch_lite0_net(SIZE, args.torch_threads)) if args.peers else None
+  classifiers = vs_peers.Classifiers(model, None, peer, None)
   config = el.ELimeConfig(answer="fittest", faithfulness=False)  # the curves are not scored here
-  results = []
+  results, work = [], []
   for comp in composites(entry, args.objects, args.backgrounds)[:args.composites]:
     image = comp["image"].astype(np.float32) / 255.0
     labels = el.segment(image, config.segmentation, dict(config.segmentation_params))
@@ -220,35 +242,57 @@ def run_pasted(args: argparse.Namespace, on_composite: Callable[[dict], None] = 
     truth = np.flatnonzero(share >= 0.5)
     row = {k: v for k, v in comp.items() if k not in ("image", "box")}
     row.update(num_segments=int(labels.max()) + 1, truth=truth.tolist(), seeds=[])
-    for seed in range(args.seeds):
-      exp = el.explain(image, entry.classifier, segments=labels, target=comp["target"], config=config, seed=seed)
-      per = {"seed": seed, "forwards": exp.num_evaluations, "original_probability": exp.original_probability}
-      maps = []
-      for rule, genome in rule_answers(exp).items():
-        per[rule] = {**scored(np.flatnonzero(genome), truth),
-                     "pointing": bool(best_single(exp) in truth),
-                     "probability": float(np.nan_to_num(exp.size_probabilities[int(genome.sum())]))}
-        maps.append(pixel_map(genome + 0.5 * exp.size_genomes[1], labels))
-      subject = vs_peers.Subject(comp["name"], False, image, labels, config.fill,
-                                 np.asarray(exp.fill, np.float32), comp["target"], exp.original_probability)
-      for method in PEERS if args.peers else ():
-        t0 = time.perf_counter()
-        answer = peer_answer(method, subject, peer, seed=seed, evaluations=exp.num_evaluations)
-        by_k = {k: scored(np.sort(answer.ranking[:k]), truth) for k in args.ks}
-        best_k = max(args.ks, key=lambda k: (by_k[k]["f1"], -k))
-        per[method] = {**by_k[best_k], "best_k": best_k, "by_k": by_k,
-                       "pointing": bool(answer.ranking[0] in truth), "seconds": time.perf_counter() - t0}
-        maps.append(pixel_map(answer.scores, labels))
-      if args.quantus:
-        names = list(RULES) + [m for m in PEERS if args.peers]
-        q = quantus_scores(np.stack(maps), comp["box"], image, comp["target"])
-        per["quantus"] = {name: {metric: values[i] for metric, values in q.items()} for i, name in enumerate(names)}
+    results.append(row)
+    work.append((comp, image, labels, truth, row))
+  for seed in range(args.seeds):
+    for comp, image, labels, truth, row in work:
+      per = _pasted_seed(args, comp, image, labels, truth, seed, entry=entry, classifiers=classifiers, config=config)
       row["seeds"].append(per)
       _common.progress(f"{comp['name']} seed {seed} ({comp['class']}, {len(truth)} of {row['num_segments']} in the "
-                       "object): " + ", ".join(f"{m} F1 {per[m]['f1']:.2f}" for m in RULES + PEERS if m in per))
-    results.append(row)
-    on_composite({"rows": results})  # recorded as it goes: a composite costs minutes on a busy CPU
+                       "object): " + ", ".join(f"{m} F1 {per[m]['f1']:.2f}" for m in METHODS if m in per))
+      on_composite({"rows": results})  # recorded as it goes: a composite costs minutes on a busy CPU
   return {"rows": results}
+
+
+def _pasted_seed(args: argparse.Namespace, comp: dict, image: np.ndarray, labels: np.ndarray, truth: np.ndarray,
+                 seed: int, *, entry: _common.ModelEntry, classifiers: vs_peers.Classifiers,
+                 config: el.ELimeConfig) -> dict:
+  """One composite under one seed: every explainer's answer, scored against the pasted box."""
+  # One search: read before its pruning pass (the rules on the archive), then after it.
+  search = el.Search([image], entry.classifier, targets=[comp["target"]], segments=[labels], seeds=[seed],
+                     config=dataclasses.replace(config, answer="knee", prune=True))
+  exp, = search.advance(config.generations + 1).explanations()
+  pruned, = search.advance().explanations()
+  # The others get the most any E-LIME answer spent: the pruned one's (the search's and the pass's forwards).
+  evaluations = pruned.num_evaluations
+  per = {"seed": seed, "forwards": exp.num_evaluations, "pruned_forwards": pruned.num_evaluations,
+         "original_probability": exp.original_probability}
+  maps = []
+  for rule, genome in rule_answers(exp, KNEE_TOLERANCES, fittest=True).items():
+    per[rule] = {**scored(np.flatnonzero(genome), truth),
+                 "pointing": bool(best_single(exp) in truth),
+                 "probability": float(np.nan_to_num(exp.size_probabilities[int(genome.sum())]))}
+    if rule in RULES:
+      maps.append(pixel_map(genome + 0.5 * exp.size_genomes[1], labels))
+  per[PRUNED] = {**scored(np.flatnonzero(pruned.genome), truth), "pointing": bool(best_single(pruned) in truth),
+                 "probability": pruned.explanation_probability}
+  subject = vs_peers.Subject(comp["name"], False, image, labels, config.fill,
+                             np.asarray(exp.fill, np.float32), comp["target"], exp.original_probability)
+  for method in ENGINE + PEERS if args.peers else ():
+    t0 = time.perf_counter()
+    answer = vs_peers.explain(method, subject, classifiers, seed=seed, evaluations=evaluations, sanity=False,
+                              config=config)
+    by_k = {k: scored(np.sort(answer.ranking[:k]), truth) for k in args.ks}
+    best_k = max(args.ks, key=lambda k: (by_k[k]["f1"], -k))
+    per[method] = {**by_k[best_k], "best_k": best_k, "by_k": by_k, "forwards": answer.evaluations,
+                   "pointing": bool(answer.ranking[0] in truth), "seconds": time.perf_counter() - t0}
+    if method in PEERS:
+      maps.append(pixel_map(answer.scores, labels))
+  if args.quantus:
+    names = list(RULES) + [m for m in PEERS if args.peers]
+    q = quantus_scores(np.stack(maps), comp["box"], image, comp["target"])
+    per["quantus"] = {name: {metric: values[i] for metric, values in q.items()} for i, name in enumerate(names)}
+  return per
 
 
 # --- summary and report ----------------------------------------------------------------------------------------
@@ -262,18 +306,21 @@ def summarise(result: dict) -> dict:
   out = {}
   if "planted" in result:
     rows = result["planted"]["rows"]
-    methods = [m for m in RULES + PEERS if m in rows[0]]
+    methods = [m for m in METHODS if m in rows[0]]
     out["planted"] = {case: {m: {s: _mean(r[m][s] for r in rows if r["case"] == case)
                                  for s in ("precision", "recall", "kept")} for m in methods}
                       for case in dict.fromkeys(r["case"] for r in rows)}
   if "pasted" in result:
-    rows = result["pasted"]["rows"]
-    methods = [m for m in RULES + PEERS if rows and m in rows[0]["seeds"][0]]
-    per = {row["name"]: {m: {s: _mean(seed[m][s] for seed in row["seeds"])
+    # A method may be missing from some seeds of a run recorded in parts (the peers cost the most).
+    rows = [row for row in result["pasted"]["rows"] if row["seeds"]]
+    methods = [m for m in METHODS if any(m in seed for row in rows for seed in row["seeds"])]
+    per = {row["name"]: {m: {s: _mean(seed[m][s] for seed in row["seeds"] if m in seed)
                              for s in ("precision", "recall", "f1", "pointing", "kept")} for m in methods}
            for row in rows}
     out["pasted"] = per
-    out["pasted_median_f1"] = {m: float(np.median([per[n][m]["f1"] for n in per])) for m in methods} if per else {}
+    out["pasted_median_f1"] = {m: float(np.median(f1)) if (f1 := [per[n][m]["f1"] for n in per
+                                                                  if per[n][m]["f1"] is not None]) else None
+                               for m in methods}
   return out
 
 
@@ -305,10 +352,13 @@ def report(args: argparse.Namespace, result: dict, summary: dict) -> str:
               f"{args.ks}. Per composite: F1 (precision / recall, kept), pointing-game hit rate.", "",
               "| composite | truth / K | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
     for row in result["pasted"]["rows"]:
+      if row["name"] not in summary["pasted"]:
+        continue
       per = summary["pasted"][row["name"]]
       lines.append(f"| {row['name']} ({row['class']}, {row['side']} px) | {len(row['truth'])} / {row['num_segments']} | "
-                   + " | ".join(f"{_f(v['f1'])} ({_f(v['precision'])} / {_f(v['recall'])}, {v['kept']:.1f}), "
-                                f"pt {_f(v['pointing'])}" for v in per.values()) + " |")
+                   + " | ".join("-" if v["f1"] is None else f"{_f(v['f1'])} ({_f(v['precision'])} / "
+                                f"{_f(v['recall'])}, {v['kept']:.1f}), pt {_f(v['pointing'])}"
+                                for v in per.values()) + " |")
     lines.append("| median F1 | | " + " | ".join(_f(summary["pasted_median_f1"][m]) for m in methods) + " |")
     lines.append("")
     quantus = [(row["name"], s["quantus"]) for row in result["pasted"]["rows"] for s in row["seeds"] if "quantus" in s]
@@ -330,7 +380,8 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument("--backgrounds", nargs="+", default=list(BACKGROUNDS))
   p.add_argument("--composites", type=int, default=None, help="at most this many composites (default: all kept)")
   p.add_argument("--ks", nargs="+", type=int, default=[3, 5, 10])
-  p.add_argument("--no-peers", dest="peers", action="store_false")
+  p.add_argument("--no-peers", dest="peers", action="store_false",
+                 help="E-LIME's answers only: neither the engine's other strategies nor lime and captum")
   p.add_argument("--seeding", default=None, choices=el.config.SEEDINGS,
                  help="the planted search's seeding (default: the default config's)")
   p.add_argument("--population", type=int, default=None, help="the planted search's population size")

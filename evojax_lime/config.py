@@ -111,6 +111,9 @@ class ELimeConfig:
       K - 1 superpixels, more probable than the full image (the most probable of its size; ties go to the
       first found); where the search found none, the fittest.
       Either way every size's best mask stays available (``Explanation.best_of_size``).
+    prune: after the search, prune the answer (:mod:`evojax_lime.engine.pruning`): drop each kept superpixel
+      whose removal lowers p by at most 0.02 and add each one whose addition raises it by more, in two more
+      steps of the same program (at most P + 1 more forwards, counted). GA searches only.
     faithfulness: after the search, evaluate the answer's insertion and deletion curves in one more step of
       the same program (at most P - 1 more forwards; see :mod:`evojax_lime.evaluation.faithfulness`), for the
       scores of :mod:`evojax_lime.scores`. Read by the strategies whose answer is one mask (``ga``,
@@ -139,6 +142,7 @@ class ELimeConfig:
   seeding: str = "greedy"
   sizes: tuple[int, ...] = DEFAULT_SIZES
   answer: str = "knee"
+  prune: bool = False
   faithfulness: bool = True
 
   def __post_init__(self):
@@ -176,7 +180,7 @@ class ELimeConfig:
       _check_int("genome_length", self.genome_length, 2)
     if self.chunk_size is not None:
       _check_int("chunk_size", self.chunk_size, 1)
-    for name in ("shard", "faithfulness"):
+    for name in ("shard", "faithfulness", "prune"):
       if not isinstance(getattr(self, name), bool):
         raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
     if self.patience is not None:

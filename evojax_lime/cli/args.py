@@ -31,6 +31,7 @@ CONFIG_OPTIONS = {
     "seeding": "seeding",
     "sizes": "sizes",
     "answer": "answer",
+    "prune": "prune",
     "faithfulness": "faithfulness",
 }
 
@@ -154,6 +155,9 @@ def _explain_parser(sub: Any) -> None:
                  help="the mask written: fittest (best fitness, the paper's), sufficient (the smallest mask the "
                       "search found more probable than the whole photo; the fittest where there is none) or knee "
                       "(the smallest mask within 0.05 of the most probable one)")
+  g.add_argument("--prune", action="store_true", default=_DEFAULTS["prune"],
+                 help="after the search, drop each kept superpixel whose removal lowers p by at most 0.02 and add "
+                      "each one whose addition raises it by more (at most one population and one more forward)")
   g.add_argument("--crossover", default=_DEFAULTS["crossover"], choices=CROSSOVERS, help="recombination operator")
   g.add_argument("--crossover-rate", type=float, default=_DEFAULTS["crossover_rate"], metavar="X",
                  help="probability that two parents are recombined")

@@ -21,6 +21,7 @@ import numpy as np
 from evojax_lime.config import GAParams
 from evojax_lime.evaluation import faithfulness as curves
 from evojax_lime.evaluation.fitness import Problem, fitness_penalty
+from evojax_lime.engine import pruning
 from evojax_lime.engine.state import RunState
 from evojax_lime.strategies.base import Strategy
 
@@ -42,18 +43,20 @@ class Schedule:
   ``restarts`` consecutive rows form a group whose consensus is evaluated at the end (1: no consensus);
   ``faithfulness``: one more step evaluates each answer's insertion and deletion curves; ``answer``:
   ``"fittest"`` (the strategy's best), ``"sufficient"`` (see :func:`sufficient`) or ``"knee"`` (see
-  :func:`knee`)."""
+  :func:`knee`); ``prune``: two more steps prune each row's answer (:mod:`~evojax_lime.engine.pruning`) before
+  the consensus and the curves."""
 
   generations: int
   patience: Optional[int] = None
   restarts: int = 1
   faithfulness: bool = False
   answer: str = "fittest"
+  prune: bool = False
 
   @property
   def steps(self) -> int:
     """Steps of a whole search: the initial population, the generations, the consensus and the curves."""
-    return self.generations + 1 + (self.restarts > 1) + self.faithfulness
+    return self.generations + 1 + 2 * self.prune + (self.restarts > 1) + self.faithfulness
 
 
 def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *, schedule: Schedule,
@@ -75,7 +78,8 @@ def start(strategy: Strategy, keys: Any, problems: Problem, params: GAParams, *,
       consensus_fitness=nan.copy(), consensus_probability=nan.copy(), consensus_done=np.bool_(False),
       ranking=np.zeros((rows, length), np.int32), curve_shown=np.zeros(points, np.int32),
       insertion=np.full(points, np.nan, np.float32), deletion=np.full(points, np.nan, np.float32),
-      faithfulness_done=np.bool_(False), nonfinite=np.zeros((rows,), bool),
+      faithfulness_done=np.bool_(False), pruning_stage=np.int32(0), pruning_mask=np.zeros((rows, length), bool),
+      pruning_base=nan.copy(), pruning_forwards=np.zeros((rows,), np.int32), nonfinite=np.zeros((rows,), bool),
       importance=np.zeros((rows, length), np.float32), stall=np.zeros((rows,), np.int32), steps=np.int32(0))
 
 
@@ -91,6 +95,7 @@ def search_complete(run: RunState, *, schedule: Schedule) -> Any:
   """Every row has finished, and the consensus and curve steps have run where there are any (device or host
   values)."""
   done = (run.steps > 0) & finished(run.strategy.generation, run.stall, schedule=schedule).all()
+  done = done & (run.pruning_stage == 2) if schedule.prune else done
   done = done & run.consensus_done if schedule.restarts > 1 else done
   return done & run.faithfulness_done if schedule.faithfulness else done
 
@@ -134,9 +139,9 @@ def sufficient(archive_probability: jax.Array, archive_genome: jax.Array, origin
 KNEE_TOLERANCE = 0.05
 
 
-def knee(archive_probability: jax.Array, archive_genome: jax.Array,
-         num_genes: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
-  """Each row's smallest archived mask within :data:`KNEE_TOLERANCE` of the most probable archived mask (of 1 to
+def knee(archive_probability: jax.Array, archive_genome: jax.Array, num_genes: jax.Array, *,
+         tolerance: float = KNEE_TOLERANCE) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """Each row's smallest archived mask within ``tolerance`` of the most probable archived mask (of 1 to
   K superpixels): where the probability-vs-size curve stops rising, so every piece of evidence that moves p is
   in and what is kept beyond it adds nothing.
 
@@ -154,7 +159,7 @@ def knee(archive_probability: jax.Array, archive_genome: jax.Array,
   valid = (sizes >= 1) & (sizes <= num_genes[:, None])
   p = jnp.where(valid, archive_probability, -jnp.inf)
   top = p.max(axis=-1, keepdims=True)
-  ok = valid & (p >= top - KNEE_TOLERANCE) & jnp.isfinite(top)
+  ok = valid & (p >= top - tolerance) & jnp.isfinite(top)
   size = jnp.argmax(ok, axis=-1)  # the first, i.e. smallest, qualifying size
   mask = jnp.take_along_axis(archive_genome, size[:, None, None], axis=1)[:, 0]
   return ok.any(axis=-1), mask, jnp.take_along_axis(archive_probability, size[:, None], axis=1)[:, 0]
@@ -256,14 +261,36 @@ def _ask_curves(run: RunState, problem: Problem, *, strategy: Strategy, restarts
 
 
 def _phase(run: RunState, done: jax.Array, *, schedule: Schedule) -> jax.Array:
-  """The phase a step runs, in order: evolve until every row is done (0), the consensus, the curves."""
-  evolving = ~done.all()
-  phase, count = jnp.int32(0), 1
+  """The phase a step runs, in order: evolve until every row is done (0), the pruning pass (its flips, then
+  their combination), the consensus, the curves; each starts once the one before it is over."""
+  phase, count, ready = jnp.int32(0), 1, done.all()
+  if schedule.prune:
+    phase, count = jnp.where(ready, count + (run.pruning_stage > 0), phase), count + 2
+    ready = ready & (run.pruning_stage == 2)
   if schedule.restarts > 1:
-    phase, count = jnp.where(evolving, phase, count), count + 1
+    phase, count = jnp.where(ready, count, phase), count + 1
+    ready = ready & run.consensus_done
   if schedule.faithfulness:
-    phase = jnp.where(evolving | ~(run.consensus_done | (schedule.restarts == 1)), phase, count)
+    phase = jnp.where(ready, count, phase)
   return phase
+
+
+def _ask_prune_flips(run: RunState, problem: Problem, *, strategy: Strategy) -> _Asked:
+  """Every single flip of each row's answer (:func:`~evojax_lime.engine.pruning.flip_candidates`)."""
+  importance = jax.vmap(strategy.importance)(run.strategy)
+  frequency = jax.vmap(curves.archive_frequency)(run.archive_genome, run.archive_probability)
+  ranking = jax.vmap(curves.answer_ranking)(importance, run.answer, problem.num_genes, frequency)
+  flips = lambda a, r, k: pruning.flip_candidates(a, r, k, population_size=strategy.population_size)
+  candidates, live = jax.vmap(flips)(run.answer, ranking, problem.num_genes)
+  return _Asked(run.strategy, candidates, live, run.ranking, run.curve_shown)
+
+
+def _ask_prune_combined(run: RunState, *, population_size: int) -> _Asked:
+  """The qualifying flips of each row together, as candidate 0, where they differ from the answer."""
+  rows, length = run.answer.shape
+  candidates = jnp.zeros((rows, population_size, length), bool).at[:, 0].set(run.pruning_mask)
+  live = (jnp.arange(population_size) == 0) & (run.pruning_mask != run.answer).any(-1)[:, None]
+  return _Asked(run.strategy, candidates, live, run.ranking, run.curve_shown)
 
 
 def _answer(fittest: tuple, archive_p: jax.Array, archive_g: jax.Array, original: jax.Array, problem: Problem,
@@ -315,6 +342,28 @@ def _store_curves(run: RunState, asked: _Asked, prob: jax.Array, problem: Proble
                      deletion=jnp.where(lead, deletion, jnp.nan), faithfulness_done=True)
 
 
+def _store_flips(run: RunState, asked: _Asked, prob: jax.Array, problem: Problem) -> RunState:
+  mask, single, single_p, needs = jax.vmap(pruning.combined)(run.answer, run.answer_probability, asked.candidates,
+                                                             prob, asked.live)
+  archive_p, archive_g = _update_archive(run, asked.candidates, prob, asked.live)
+  return run.replace(
+      answer=single, answer_probability=single_p, pruning_stage=jnp.int32(1),
+      answer_fitness=single_p - fitness_penalty(single.sum(-1), run.params.parsimony, problem.num_genes),
+      pruning_mask=jnp.where(needs[:, None], mask, single), pruning_base=run.answer_probability,
+      pruning_forwards=asked.live.sum(-1, dtype=jnp.int32), archive_probability=archive_p, archive_genome=archive_g)
+
+
+def _store_pruned(run: RunState, asked: _Asked, prob: jax.Array, problem: Problem) -> RunState:
+  evaluated = asked.live[:, 0]
+  answer, answer_p = jax.vmap(pruning.settled)(run.answer, run.answer_probability, run.pruning_mask, prob[:, 0],
+                                               run.pruning_base, evaluated)
+  archive_p, archive_g = _update_archive(run, asked.candidates, prob, asked.live)
+  return run.replace(
+      answer=answer, answer_probability=answer_p, pruning_stage=jnp.int32(2),
+      answer_fitness=answer_p - fitness_penalty(answer.sum(-1), run.params.parsimony, problem.num_genes),
+      pruning_forwards=run.pruning_forwards + evaluated, archive_probability=archive_p, archive_genome=archive_g)
+
+
 def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batch: EvaluateBatch,
          complete_problems: Complete, differentiate: Optional[Differentiate] = None) -> RunState:
   """One population of every unfinished row (the initial one in the first step), the consensus step or the
@@ -324,21 +373,25 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
   done = (run.steps > 0) & finished(run.strategy.generation, run.stall, schedule=schedule)
   restarts, pop = schedule.restarts, strategy.population_size
   asks = [lambda: _ask_population(run, problem, done, strategy=strategy, differentiate=differentiate)]
+  asks += [lambda: _ask_prune_flips(run, problem, strategy=strategy),
+           lambda: _ask_prune_combined(run, population_size=pop)] * schedule.prune
   asks += [lambda: _ask_consensus(run, population_size=pop, restarts=restarts)] * (restarts > 1)
   asks += [lambda: _ask_curves(run, problem, strategy=strategy, restarts=restarts)] * schedule.faithfulness
   phase = _phase(run, done, schedule=schedule)
   asked = jax.lax.switch(phase, asks)
 
   # Every phase's live count is a multiple of this (static): a population step's is P per unfinished row,
-  # the consensus step's the number of groups; the curves' varies with K.
+  # the consensus step's the number of groups; the curves' and the pruning's vary with K.
   rows = done.shape[0]
-  multiple = 1 if schedule.faithfulness else math.gcd(pop, rows // restarts if restarts > 1 else 0)
+  multiple = 1 if schedule.faithfulness or schedule.prune else math.gcd(pop, rows // restarts if restarts > 1 else 0)
   fitness, prob, targets, verdicts = evaluate_batch(asked.candidates, problem, run.params.parsimony, asked.live,
                                                     multiple)
   nonfinite = run.nonfinite | (asked.live & ~jnp.isfinite(fitness)).any(axis=1)
   problem = problem.replace(target=targets, top1=jnp.zeros_like(problem.top1))  # resolved: never again
 
   stores = [lambda: _tell_population(run, asked, fitness, prob, problem, done, strategy=strategy, schedule=schedule)]
+  stores += [lambda: _store_flips(run, asked, prob, problem),
+             lambda: _store_pruned(run, asked, prob, problem)] * schedule.prune
   stores += [lambda: _store_consensus(run, fitness, prob)] * (restarts > 1)
   stores += [lambda: _store_curves(run, asked, prob, problem, restarts=restarts)] * schedule.faithfulness
   run = jax.lax.switch(phase, stores)

@@ -63,7 +63,7 @@ def schedule_for(strategy: Strategy, config: ELimeConfig, restarts: int) -> Sche
   features = strategy.features
   return Schedule(config.generations, patience=config.patience if features.patience else None, restarts=restarts,
                   faithfulness=config.faithfulness and features.faithfulness,
-                  answer=config.answer if features.answer_rule else "fittest")
+                  answer=config.answer if features.answer_rule else "fittest", prune=config.prune)
 
 
 def check_restarts(restarts: Any, strategy: Strategy) -> int:

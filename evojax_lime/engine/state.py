@@ -37,6 +37,10 @@ class RunState:
     insertion, deletion: ``(B, S + 1)`` p(target) along the answer's insertion and deletion curves, evaluated
       in a last step once the answer is final (NaN until then, and in rows that do not lead a group).
     faithfulness_done: ``()`` bool, that step has run.
+    pruning_stage: ``()`` int32, steps of the pruning pass taken (0 to 2; see :mod:`~evojax_lime.engine.pruning`).
+    pruning_mask, pruning_base: ``(B, L)`` bool, ``(B,)``: each row's combined pruned mask and the probability
+      of its answer before pruning, kept between the pass's two steps.
+    pruning_forwards: ``(B,)`` int32, the forwards the pass spent on each row.
     nonfinite: ``(B,)`` bool, the classifier returned NaN or infinity for some evaluated image.
     importance: ``(B, L)`` how strongly the current population keeps each gene.
     stall: ``(B,)`` int32, populations since the answer last changed (for ``patience``).
@@ -64,6 +68,10 @@ class RunState:
   insertion: jax.Array
   deletion: jax.Array
   faithfulness_done: jax.Array
+  pruning_stage: jax.Array
+  pruning_mask: jax.Array
+  pruning_base: jax.Array
+  pruning_forwards: jax.Array
   nonfinite: jax.Array
   importance: jax.Array
   stall: jax.Array

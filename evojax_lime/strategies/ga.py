@@ -69,7 +69,7 @@ class GA:
   name: ClassVar[str] = "ga"
   options: ClassVar[frozenset[str]] = frozenset(
       {"init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate", "num_elite", "parsimony",
-       "seeding", "sizes"})
+       "seeding", "sizes", "prune"})
   features: ClassVar[Features] = Features(answer_rule=True, patience=True, faithfulness=True, restarts=True)
   population_size: int = 64
   tournament_size: int = 3
