@@ -2,10 +2,10 @@
 
 A program is the resumable loop of :mod:`evojax_lime.engine.loop`, compiled once: ``(weights, RunState,
 stop_at) -> RunState``. The classifier is traced into it only in
-:func:`evojax_lime.evaluation.fitness.evaluate_rows` (at the chunk size, and on a CPU at batch 1 for the rows
-past the last whole chunk); its first step also cuts the superpixels (when the program
-segments), computes the fill and resolves the top-1 targets, so nothing else about the classifier needs a
-program of its own.
+:func:`evojax_lime.evaluation.fitness.evaluate_rows`, at one batch size (on a CPU the largest not above the
+chunk that divides every step's live rows, so no row is padded); its first step also cuts the superpixels (when
+the program segments), computes the fill and resolves the top-1 targets, so nothing else about the classifier
+needs a program of its own.
 """
 from __future__ import annotations
 
@@ -100,11 +100,17 @@ class Program:
     self.key = key
     self.chunk_size = round_to_devices(key.chunk_size, mesh)
     self.num_classes: Optional[int] = None
-    record = lambda shape: setattr(self, "num_classes", int(shape[1]))
+    # The batch the classifier's forward is traced at (the chunk, or on a CPU a divisor of it); None until traced.
+    self.batch_size: Optional[int] = None
+
+    def record(shape):
+      self.num_classes = int(shape[1])
+      self.batch_size = int(shape[0]) if self.batch_size is None else min(self.batch_size, int(shape[0]))
 
     def run(weights, state: RunState, stop_at):
-      # On a CPU a padded row costs a forward like any other, so a step evaluates exactly its live rows; on an
-      # accelerator the rows of a chunk run side by side and a padded last chunk costs about nothing.
+      # On a CPU a padded row costs a forward like any other and a batch of one costs no more per image than a
+      # batch of 32 (Lite0 and ResNet-50 here), so a step evaluates exactly its live rows; on an accelerator the
+      # rows of a chunk run side by side and a padded last chunk costs about nothing.
       evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), record), logits=key.logits,
                             chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
                             constrain=functools.partial(shard_rows, mesh=mesh),

@@ -71,9 +71,9 @@ def test_forwards_are_the_evaluations_and_curve_points_of_every_chunk_size(probl
   exp = el.explain(image, classifier, segments=labels, config=cfg)
   assert exp.scoring_evaluations == 2 * 8 - 1  # 8 curve steps for 16 candidates
   assert sum(calls) == exp.num_evaluations + exp.scoring_evaluations
-  # Rows past the last whole chunk go one at a time: a chunk that divides P needs no second trace for them
-  # until the curves' odd count of rows.
-  assert [s[0] for s in traced] == [min(chunk, 16), 1]
+  # One trace: the curves' count of rows varies with K, so on a CPU the chunk that divides every step's live rows
+  # is one row (a given chunk size is an upper bound).
+  assert [s[0] for s in traced] == [1]
 
 
 def test_forwards_of_a_batch_with_restarts_and_patience(problem):
