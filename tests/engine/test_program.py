@@ -100,6 +100,25 @@ def test_forwards_of_a_front_and_of_lime_sampling(problem):
   assert sum(calls) == lime.num_evaluations == 50
 
 
+@pytest.mark.parametrize("faithfulness", [pytest.param(False, marks=pytest.mark.slow), True])
+def test_forwards_of_kernelshap_and_of_the_extremal_masks(problem, faithfulness):
+  image, labels, clf = problem
+  classifier, traced, calls = _recording(clf)
+  cfg = dataclasses.replace(BASE, population_size=12, generations=2, chunk_size=5, faithfulness=faithfulness)
+  [exp] = el.explain_batch([image], classifier, segments=[labels], config=cfg, strategy="kernelshap")
+  assert sum(calls) == exp.num_evaluations + exp.scoring_evaluations
+  assert exp.scoring_evaluations == (2 * 6 - 1 if faithfulness else 0)  # K = 12: 6 curve steps for 12 rows
+  # Without curves every step's live rows are a multiple of P = 12: chunks of 4, the largest divisor under 5.
+  assert [s[0] for s in traced] == [1 if faithfulness else 4]
+  calls.clear()
+  traced.clear()
+  [exp] = el.explain_batch([image], classifier, segments=[labels], config=cfg, strategy="extremal")
+  # The binary masks of every population, a forward (with its backward) per mask of each later one, the curves.
+  assert sum(calls) == 12 * 3 + 12 * 2 + exp.scoring_evaluations
+  assert exp.scoring_evaluations == (2 * 6 - 1 if faithfulness else 0)
+  assert sorted({s[0] for s in traced}) == ([1, 4] if faithfulness else [4])
+
+
 def test_the_issue_case_population_64_chunk_48(problem):
   """64 candidates a population, 3 generations, chunks of at most 48: 256 evaluations and 23 curve points
   (K = 12), and not one padded row."""
