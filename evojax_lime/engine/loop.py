@@ -211,6 +211,14 @@ def descended(run: RunState, problem: Problem, live: jax.Array, *, strategy: Str
   return jax.lax.cond(run.steps == 0, lambda s: s, descend, run.strategy)
 
 
+def live_multiple(schedule: Schedule, population: int, rows: int) -> int:
+  """What the live count of every step of ``rows`` rows is a multiple of (static): a population step's is P per
+  unfinished row, the consensus step's the number of groups; the curves' varies with K, so 1 with curves."""
+  if schedule.faithfulness:
+    return 1
+  return math.gcd(population, rows // schedule.restarts if schedule.restarts > 1 else 0)
+
+
 def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batch: EvaluateBatch,
          complete_problems: Complete, differentiate: Optional[Differentiate] = None) -> RunState:
   """One population of every unfinished row (the initial one in the first step), the consensus step or the
@@ -256,9 +264,7 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
     phase = jnp.where(evolving | ~(run.consensus_done | (schedule.restarts == 1)), phase, len(branches) - 1)
   states, candidates, live, ranking, shown = jax.lax.switch(phase, branches)
 
-  # Every phase's live count is a multiple of this (static): a population step's is P per unfinished row,
-  # the consensus step's the number of groups; the curves' varies with K.
-  multiple = 1 if schedule.faithfulness else math.gcd(pop, rows // schedule.restarts if schedule.restarts > 1 else 0)
+  multiple = live_multiple(schedule, pop, rows)
   fitness, prob, targets, verdicts = evaluate_batch(candidates, problem, run.params.parsimony, live, multiple)
   nonfinite = run.nonfinite | (live & ~jnp.isfinite(fitness)).any(axis=1)
   problem = problem.replace(target=targets, top1=jnp.zeros_like(problem.top1))  # resolved: never again

@@ -73,6 +73,14 @@ def complete_problems(problems: Problem, *, key: ProgramKey) -> Problem:
   return jax.vmap(one)(problems)
 
 
+def exact_evaluation(shard: bool) -> bool:
+  """Whether a program's evaluation pads no row (see :class:`~evojax_lime.evaluation.fitness.Evaluator`): on a
+  CPU, where a padded row costs a forward like any other and a batch of one costs no more per image than a
+  batch of 32 (Lite0 and ResNet-50 here); on an accelerator the rows of a chunk run side by side and a padded
+  last chunk costs about nothing."""
+  return not shard and jax.default_backend() == "cpu"
+
+
 def checked_classifier(classifier: Classifier, on_shape) -> Classifier:
   """``classifier`` with its output shape checked when traced: ``(N, C)`` with C >= 2 for N images."""
   def call(images):
@@ -100,21 +108,13 @@ class Program:
     self.key = key
     self.chunk_size = round_to_devices(key.chunk_size, mesh)
     self.num_classes: Optional[int] = None
-    # The batch the classifier's forward is traced at (the chunk, or on a CPU a divisor of it); None until traced.
-    self.batch_size: Optional[int] = None
-
-    def record(shape):
-      self.num_classes = int(shape[1])
-      self.batch_size = int(shape[0]) if self.batch_size is None else min(self.batch_size, int(shape[0]))
+    record = lambda shape: setattr(self, "num_classes", int(shape[1]))
 
     def run(weights, state: RunState, stop_at):
-      # On a CPU a padded row costs a forward like any other and a batch of one costs no more per image than a
-      # batch of 32 (Lite0 and ResNet-50 here), so a step evaluates exactly its live rows; on an accelerator the
-      # rows of a chunk run side by side and a padded last chunk costs about nothing.
       evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), record), logits=key.logits,
                             chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
                             constrain=functools.partial(shard_rows, mesh=mesh),
-                            exact=mesh is None and jax.default_backend() == "cpu")
+                            exact=exact_evaluation(key.shard))
       evaluate_batch = lambda g, p, parsimony, live, multiple: evaluate_rows(g, p, parsimony, evaluator, live=live,
                                                                             multiple=multiple)
       differentiate = lambda m, p, live: probability_and_gradient(m, p, evaluator, live)

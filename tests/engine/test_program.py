@@ -54,6 +54,15 @@ def test_forwards_equal_evaluations_with_automatic_chunks(problem):
   assert sum(calls) == exp.num_evaluations == 48 * 4
 
 
+def test_with_curves_a_cpu_program_evaluates_one_row_a_call_and_traces_no_memory_profile(problem):
+  image, labels, clf = problem
+  classifier, traced, calls = _recording(clf)
+  search = el.Search([image], classifier, segments=[labels], config=dataclasses.replace(BASE, faithfulness=True))
+  assert search.chunk_size == 1 and traced == [(1, 24, 24, 3)]  # the profile would trace batches of 1 and 2
+  exp = search.advance().explanations()[0]
+  assert sum(calls) == len(calls) == exp.num_evaluations + exp.scoring_evaluations
+
+
 def test_uneven_chunks_pad_only_the_last_chunk(problem):
   image, labels, clf = problem
   classifier, _, calls = _recording(clf)
