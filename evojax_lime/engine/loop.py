@@ -364,6 +364,15 @@ def _store_pruned(run: RunState, asked: _Asked, prob: jax.Array, problem: Proble
       pruning_forwards=run.pruning_forwards + evaluated, archive_probability=archive_p, archive_genome=archive_g)
 
 
+def live_multiple(schedule: Schedule, population: int, rows: int) -> int:
+  """What the live count of every step of ``rows`` rows is a multiple of (static): a population step's is P per
+  unfinished row, the consensus step's the number of groups; the curves' and the pruning's vary with K, so 1 with
+  either."""
+  if schedule.faithfulness or schedule.prune:
+    return 1
+  return math.gcd(population, rows // schedule.restarts if schedule.restarts > 1 else 0)
+
+
 def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batch: EvaluateBatch,
          complete_problems: Complete, differentiate: Optional[Differentiate] = None) -> RunState:
   """One population of every unfinished row (the initial one in the first step), the consensus step or the
@@ -380,10 +389,7 @@ def step(run: RunState, *, strategy: Strategy, schedule: Schedule, evaluate_batc
   phase = _phase(run, done, schedule=schedule)
   asked = jax.lax.switch(phase, asks)
 
-  # Every phase's live count is a multiple of this (static): a population step's is P per unfinished row,
-  # the consensus step's the number of groups; the curves' and the pruning's vary with K.
-  rows = done.shape[0]
-  multiple = 1 if schedule.faithfulness or schedule.prune else math.gcd(pop, rows // restarts if restarts > 1 else 0)
+  multiple = live_multiple(schedule, pop, done.shape[0])
   fitness, prob, targets, verdicts = evaluate_batch(asked.candidates, problem, run.params.parsimony, asked.live,
                                                     multiple)
   nonfinite = run.nonfinite | (asked.live & ~jnp.isfinite(fitness)).any(axis=1)

@@ -2,10 +2,10 @@
 
 A program is the resumable loop of :mod:`evojax_lime.engine.loop`, compiled once: ``(weights, RunState,
 stop_at) -> RunState``. The classifier is traced into it only in
-:func:`evojax_lime.evaluation.fitness.evaluate_rows` (at the chunk size, and on a CPU at batch 1 for the rows
-past the last whole chunk); its first step also cuts the superpixels (when the program
-segments), computes the fill and resolves the top-1 targets, so nothing else about the classifier needs a
-program of its own.
+:func:`evojax_lime.evaluation.fitness.evaluate_rows`, at one batch size (on a CPU the largest not above the
+chunk that divides every step's live rows, so no row is padded); its first step also cuts the superpixels (when
+the program segments), computes the fill and resolves the top-1 targets, so nothing else about the classifier
+needs a program of its own.
 """
 from __future__ import annotations
 
@@ -73,6 +73,14 @@ def complete_problems(problems: Problem, *, key: ProgramKey) -> Problem:
   return jax.vmap(one)(problems)
 
 
+def exact_evaluation(shard: bool) -> bool:
+  """Whether a program's evaluation pads no row (see :class:`~evojax_lime.evaluation.fitness.Evaluator`): on a
+  CPU, where a padded row costs a forward like any other and a batch of one costs no more per image than a
+  batch of 32 (Lite0 and ResNet-50 here); on an accelerator the rows of a chunk run side by side and a padded
+  last chunk costs about nothing."""
+  return not shard and jax.default_backend() == "cpu"
+
+
 def checked_classifier(classifier: Classifier, on_shape) -> Classifier:
   """``classifier`` with its output shape checked when traced: ``(N, C)`` with C >= 2 for N images."""
   def call(images):
@@ -110,12 +118,10 @@ class Program:
     self.chunk_size = round_to_devices(key.chunk_size, mesh)
 
     def run(weights, state: RunState, stop_at, *, on_shape):
-      # On a CPU a padded row costs a forward like any other, so a step evaluates exactly its live rows; on an
-      # accelerator the rows of a chunk run side by side and a padded last chunk costs about nothing.
       evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), on_shape), logits=key.logits,
                             chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
                             constrain=functools.partial(shard_rows, mesh=mesh),
-                            exact=mesh is None and jax.default_backend() == "cpu")
+                            exact=exact_evaluation(key.shard))
       evaluate_batch = lambda g, p, parsimony, live, multiple: evaluate_rows(g, p, parsimony, evaluator, live=live,
                                                                             multiple=multiple)
       differentiate = lambda m, p, live: probability_and_gradient(m, p, evaluator, live)

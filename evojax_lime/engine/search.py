@@ -19,9 +19,9 @@ import numpy as np
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine import results, saved_state
 from evojax_lime.engine.checks import check_sizes, check_targets
-from evojax_lime.engine.loop import Schedule, search_complete, start
+from evojax_lime.engine.loop import Schedule, live_multiple, search_complete, start
 from evojax_lime.engine.preparation import check_config, length_for, prepare, stacked
-from evojax_lime.engine.program import ProgramKey, program, shape_key
+from evojax_lime.engine.program import ProgramKey, exact_evaluation, program, shape_key
 from evojax_lime.engine import program_store
 from evojax_lime.engine.seeds import per_image_seeds, prng_key
 from evojax_lime.evaluation.chunk_size import chunk_size, total_memory_bytes
@@ -176,9 +176,14 @@ class Search:
                      logits=logits, dtype=config.dtype, shard=config.shard)
     evaluated = len(rows) * self.strategy.population_size  # rows a step evaluates
     store, stored = self._stored_program(classifier, key, evaluated, (height, width))
-    chunk = stored.chunk_size if stored is not None else traced(lambda: chunk_size(
-        classifier, limit=config.chunk_size, rows=evaluated, height=height, width=width, dtype=config.dtype,
-        num_devices=num_devices))
+    if stored is not None:
+      chunk = stored.chunk_size
+    elif exact_evaluation(config.shard) and live_multiple(self.schedule, self.strategy.population_size,
+                                                          len(rows)) == 1:
+      chunk = 1  # the curves' rows vary with K: one row a call whatever the chunk, so no memory profile is traced
+    else:
+      chunk = traced(lambda: chunk_size(classifier, limit=config.chunk_size, rows=evaluated, height=height,
+                                        width=width, dtype=config.dtype, num_devices=num_devices))
     self._program = program(classifier, dataclasses.replace(key, chunk_size=chunk))
     built, fresh = traced(lambda: self._program.compiled(self._weights, self.state, store=store, stored=stored))
     # Tracing and compiling, all of it (the program is the only one a search compiles); 0 when reused.

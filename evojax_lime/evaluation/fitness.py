@@ -2,13 +2,12 @@
 
 :func:`evaluate_rows` is the only place a program calls the classifier. It takes the candidates of every row
 of a search (images x restarts) as one flat list, packs the rows that need an evaluation to the front and runs
-the classifier on the whole chunks of ``(chunk, H, W, 3)`` images they fill, and the rest either one row at a
-time (an exact evaluator: one forward per live row) or in one padded chunk: memory is bounded by one chunk
-whatever the number of rows, and a row that has finished costs no forward pass.
+the classifier on the chunks of ``(chunk, H, W, 3)`` images they fill, the last one padded, or (an exact
+evaluator) in chunks that always divide the live count, so that every forward is a live row: memory is bounded
+by one chunk whatever the number of rows, and a row that has finished costs no forward pass.
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, Optional
 
 import jax
@@ -77,12 +76,15 @@ class Evaluator:
   Attributes:
     classifier: ``(N, H, W, 3)`` -> ``(N, C)``.
     logits: the classifier returns logits rather than probabilities.
-    chunk_size: rows evaluated at once; the classifier only ever sees ``(chunk_size, H, W, 3)``.
+    chunk_size: rows evaluated at once at most; the classifier only ever sees ``(size, H, W, 3)``, one size
+      (see :meth:`size`).
     dtype: dtype of the images given to the classifier.
     constrain: applied to each chunk of masked images before the classifier (sharding).
-    exact: the rows a last partial chunk would pad are not evaluated: the live rows past the last whole chunk
-      go through the classifier one at a time (a second trace, at batch 1), so it sees only the live rows.
-      Otherwise the last chunk is padded, which costs next to nothing where a chunk's rows run side by side.
+    exact: no row is padded: the chunk is the largest size not above ``chunk_size`` that divides every live
+      count the caller can pass (its ``multiple``), down to one row, so the classifier is still traced at one
+      batch size and sees only live rows. For a CPU, where a padded row costs a forward like any other and a
+      small batch costs no more per image than a large one. Otherwise the last chunk is padded, which costs
+      next to nothing where a chunk's rows run side by side.
   """
 
   classifier: Classifier = struct.field(pytree_node=False)
@@ -91,6 +93,14 @@ class Evaluator:
   dtype: Any = struct.field(pytree_node=False, default=jnp.float32)
   constrain: Callable[[jax.Array], jax.Array] = struct.field(pytree_node=False, default=lambda x: x)
   exact: bool = struct.field(pytree_node=False, default=False)
+
+  def size(self, rows: int, multiple: int) -> int:
+    """Rows per classifier call for ``rows`` rows of which a multiple of ``multiple`` are live: at most the
+    chunk and ``rows``; for an exact evaluator the largest such size that divides ``multiple``."""
+    size = min(self.chunk_size, rows)
+    if self.exact:
+      size = max(d for d in range(1, size + 1) if multiple % d == 0)
+    return size
 
   def chunks(self, genomes: jax.Array, live: jax.Array, problems: Problem, rows_per_image: int,
              reduce: Callable, carry: Any, outputs: tuple, *, multiple: int = 1) -> tuple[Any, tuple]:
@@ -106,15 +116,15 @@ class Evaluator:
         order; ``scores`` the classifier's raw outputs as float32.
       carry: initial carry of ``reduce``.
       outputs: one ``(trailing shape, dtype, value of rows not evaluated)`` per output of ``reduce``.
-      multiple: the number of live rows is always a multiple of this (static): when the chunk divides it,
-        there is never a partial chunk, and an exact evaluator traces no single-row call.
+      multiple: the number of live rows is always a multiple of this (static): an exact evaluator's chunk
+        divides it (see :meth:`size`), so it never pads a row.
 
     Returns:
       ``(carry, outputs)``, every output ``(N, ...)`` in the original row order.
     """
     n = genomes.shape[0]
     num_images = problems.image.shape[0]
-    size = min(self.chunk_size, n)
+    size = self.size(n, multiple)
     total = -(-n // size) * size
     order = jnp.argsort(~live, stable=True).astype(jnp.int32)  # live rows first, each group in row order
     unpack = jnp.zeros((n,), jnp.int32).at[order].set(jnp.arange(n, dtype=jnp.int32))
@@ -122,7 +132,7 @@ class Evaluator:
     num_live = live.sum()
     buffers = tuple(jnp.full((total, *shape), value, dtype) for shape, dtype, value in outputs)
 
-    def body(size, state):
+    def body(state):
       index, start, carry, buffers = state
       rows = jax.lax.dynamic_slice_in_dim(order, start, size)
       real = start + jnp.arange(size) < num_live
@@ -137,15 +147,9 @@ class Evaluator:
                       for b, v in zip(buffers, values))
       return index + 1, start + size, carry, buffers
 
-    def run(size, calls, state):
-      return jax.lax.while_loop(lambda s: s[0] < calls, functools.partial(body, size), state)
-
-    partial = self.exact and size > 1 and multiple % size != 0
-    whole = num_live // size if partial else (num_live + size - 1) // size
-    state = run(size, whole, (jnp.int32(0), jnp.int32(0), carry, buffers))
-    if partial:  # the rest of the live rows, one at a time
-      state = run(1, num_live - state[1], (jnp.int32(0),) + state[1:])
-    _, _, carry, buffers = state
+    calls = (num_live + size - 1) // size
+    _, _, carry, buffers = jax.lax.while_loop(lambda s: s[0] < calls, body,
+                                              (jnp.int32(0), jnp.int32(0), carry, buffers))
     return carry, tuple(b[unpack] for b in buffers)
 
 

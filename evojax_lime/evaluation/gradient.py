@@ -22,8 +22,9 @@ def probability_and_gradient(masks: jax.Array, problems: Problem, evaluator: Eva
                              live: jax.Array) -> tuple[jax.Array, jax.Array]:
   """p(target | blended image) and its gradient with respect to the mask, for ``B`` rows of ``P`` masks.
 
-  Rows are evaluated as one flat list in chunks of ``evaluator.chunk_size`` (a backward pass holds the chunk's
-  activations: about a forward's memory again); chunks holding no live row are skipped.
+  Rows are evaluated as one flat list in chunks of at most ``evaluator.chunk_size`` (a backward pass holds the
+  chunk's activations: about a forward's memory again); chunks holding no live row are skipped, and an exact
+  evaluator's chunks divide the population, so no chunk mixes live and finished rows.
 
   Args:
     masks: ``(B, P, L)`` float32 in [0, 1].
@@ -36,7 +37,7 @@ def probability_and_gradient(masks: jax.Array, problems: Problem, evaluator: Eva
   """
   rows, pop, length = masks.shape
   n = rows * pop
-  size = min(evaluator.chunk_size, n)
+  size = evaluator.size(n, pop)  # the live masks are P per unfinished row
   chunks = -(-n // size)
   flat = jnp.pad(masks.reshape(n, length), ((0, chunks * size - n), (0, 0)))
   flat_live = jnp.pad(live.reshape(n), (0, chunks * size - n))

@@ -54,6 +54,15 @@ def test_forwards_equal_evaluations_with_automatic_chunks(problem):
   assert sum(calls) == exp.num_evaluations == 48 * 4
 
 
+def test_with_curves_a_cpu_program_evaluates_one_row_a_call_and_traces_no_memory_profile(problem):
+  image, labels, clf = problem
+  classifier, traced, calls = _recording(clf)
+  search = el.Search([image], classifier, segments=[labels], config=dataclasses.replace(BASE, faithfulness=True))
+  assert search.chunk_size == 1 and traced == [(1, 24, 24, 3)]  # the profile would trace batches of 1 and 2
+  exp = search.advance().explanations()[0]
+  assert sum(calls) == len(calls) == exp.num_evaluations + exp.scoring_evaluations
+
+
 def test_uneven_chunks_pad_only_the_last_chunk(problem):
   image, labels, clf = problem
   classifier, _, calls = _recording(clf)
@@ -71,9 +80,9 @@ def test_forwards_are_the_evaluations_and_curve_points_of_every_chunk_size(probl
   exp = el.explain(image, classifier, segments=labels, config=cfg)
   assert exp.scoring_evaluations == 2 * 8 - 1  # 8 curve steps for 16 candidates
   assert sum(calls) == exp.num_evaluations + exp.scoring_evaluations
-  # Rows past the last whole chunk go one at a time: a chunk that divides P needs no second trace for them
-  # until the curves' odd count of rows.
-  assert [s[0] for s in traced] == [min(chunk, 16), 1]
+  # One trace: the curves' count of rows varies with K, so on a CPU the chunk that divides every step's live rows
+  # is one row (a given chunk size is an upper bound).
+  assert [s[0] for s in traced] == [1]
 
 
 def test_forwards_of_a_batch_with_restarts_and_patience(problem):
@@ -98,6 +107,26 @@ def test_forwards_of_a_front_and_of_lime_sampling(problem):
   lime = el.explain_lime(image, classifier, segments=labels, num_samples=50,
                          config=el.ELimeConfig(fill="black", chunk_size=chunk))
   assert sum(calls) == lime.num_evaluations == 50
+
+
+@pytest.mark.parametrize("faithfulness", [pytest.param(False, marks=pytest.mark.slow), True])
+def test_forwards_of_kernelshap_and_of_the_extremal_masks(problem, faithfulness):
+  image, labels, clf = problem
+  classifier, traced, calls = _recording(clf)
+  cfg = dataclasses.replace(BASE, population_size=12, generations=2, chunk_size=5, faithfulness=faithfulness)
+  [exp] = el.explain_batch([image], classifier, segments=[labels], config=cfg, strategy="kernelshap")
+  assert sum(calls) == exp.num_evaluations + exp.scoring_evaluations
+  assert exp.scoring_evaluations == (2 * 6 - 1 if faithfulness else 0)  # K = 12: 6 curve steps for 12 rows
+  # Without curves every step's live rows are a multiple of P = 12: chunks of 4, the largest divisor under 5.
+  assert [s[0] for s in traced] == [1 if faithfulness else 4]
+  calls.clear()
+  traced.clear()
+  [exp] = el.explain_batch([image], classifier, segments=[labels], config=cfg, strategy="extremal")
+  # The binary masks of every population, a forward (with its backward) per mask of each later one, the curves.
+  assert sum(calls) == 12 * 3 + 12 * 2 + exp.scoring_evaluations
+  assert exp.scoring_evaluations == (2 * 6 - 1 if faithfulness else 0)
+  # The backward too: with curves the whole program evaluates one row a call, without them chunks of 4.
+  assert sorted({s[0] for s in traced}) == [1 if faithfulness else 4]
 
 
 def test_the_issue_case_population_64_chunk_48(problem):

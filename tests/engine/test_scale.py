@@ -86,13 +86,14 @@ def test_automatic_chunk_size_counts_the_batch_and_divides_the_rows():
   assert choose_chunk(64, 48) == 32 and choose_chunk(100, 30) == 25
   assert choose_chunk(97, 30) * 4 - 97 <= 3
   assert choose_chunk(65536, 3000) == 2048 and choose_chunk(24, 10, multiple=4) == 8
-  cfg = dataclasses.replace(BASE, population_size=32)
+  # Without the curves (with them, a CPU program evaluates one row a call: tests/engine/test_program.py).
+  cfg = dataclasses.replace(BASE, population_size=32, faithfulness=False)
   one = el.Search([image], clf, segments=[labels], config=cfg)
   four = el.Search([image] * 4, clf, segments=[labels] * 4, config=cfg)
   # The batch counts: 4 x 32 rows are split into divisors of the rows (on a CPU, chunks of at most 32).
   assert one.chunk_size == 32 and four.chunk_size == min(128, CPU_MAX_CHUNK)
-  assert_identical(el.explain(image, clf, segments=labels, config=BASE),
-        el.explain(image, clf, segments=labels, config=dataclasses.replace(BASE, chunk_size=3)))
+  assert_identical(el.explain(image, clf, segments=labels, config=cfg),
+        el.explain(image, clf, segments=labels, config=dataclasses.replace(cfg, chunk_size=3)))
 
 
 def test_chunk_size_is_stable_as_free_memory_moves():
