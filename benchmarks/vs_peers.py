@@ -228,7 +228,7 @@ def run_elime(subject: Subject, classifiers: Classifiers, *, seed: int, config: 
   exp = el.explain(subject.image, classifiers.model.classifier(), segments=subject.labels, config=config, seed=seed,
                    target=subject.target, randomised=twin)
   best = np.fmax.accumulate(np.nan_to_num(exp.size_probabilities, nan=-np.inf))  # at most k kept
-  return Answer(np.asarray(exp.importance), _common.elime_ranking(exp), exp.evolve_time,
+  return Answer(np.asarray(exp.importance), exp.ranking, exp.evolve_time,
                 exp.num_evaluations + exp.scoring_evaluations,
                 sanity=_finite(exp.sanity),
                 extra={"kept": len(exp.selected), "explanation_probability": exp.explanation_probability,

@@ -112,8 +112,9 @@ class ELimeConfig:
       Either way every size's best mask stays available (``Explanation.best_of_size``).
     faithfulness: after the search, evaluate the answer's insertion and deletion curves in one more step of
       the same program (at most P - 1 more forwards; see :mod:`evojax_lime.evaluation.faithfulness`), for the
-      scores of :mod:`evojax_lime.scores`. GA searches only: a front has no single answer to score, and LIME's
-      answer is fitted after its search.
+      scores of :mod:`evojax_lime.scores`. For the strategies with one answer (the GA, KernelSHAP, the
+      extremal masks); ignored by a front (NSGA-II), which has no single answer to score, and by LIME's sampling,
+      whose answer is fitted after its search.
   """
 
   population_size: int = 64
