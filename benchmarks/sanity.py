@@ -108,6 +108,7 @@ def summarise(rows: list[dict], *, untuned: bool = False) -> list[dict]:
 
 
 def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
+  """Every photo x method; ``on_photo(result)`` after each method of each photo saves partial results."""
   model = vs_peers.load_model(args.model)
   config = vs_peers.elime_config(args)
   copies = heads(model, depths=args.depths, count=args.heads, seed=args.head_seed)
@@ -131,7 +132,7 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
       result["rows"] += rows
       _common.progress(f"{name} {method}: " + " ".join(f"depth {r['depth']} {r['median']:+.3f}" for r in rows)
                        + f" seed agreement {rows[0]['seed_agreement']}")
-    on_photo(result)
+      on_photo(result)  # after every method: a long run keeps what it has
   return result
 
 
