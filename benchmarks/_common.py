@@ -161,15 +161,6 @@ def score(explanation: Any, genome: np.ndarray, ranking: np.ndarray, classifier:
           "num_segments": k}
 
 
-def elime_ranking(exp: el.Explanation) -> np.ndarray:
-  """E-LIME's order of importance: the one its program ranked its curves by (its selected superpixels first, each
-  group by its per-size archive, then by importance); without curves, the selected first, each group by
-  importance."""
-  if exp.faithfulness is not None:
-    return np.asarray(exp.faithfulness.ranking)
-  return np.asarray(metrics.rank(exp.importance, first=exp.genome))
-
-
 def numpy_classifier(classifier: Callable) -> Callable[[np.ndarray], np.ndarray]:
   """The classifier as a numpy function (what reference ``lime`` calls), jit-compiled per batch shape."""
   jitted = jax.jit(classifier)

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         t0 = time.perf_counter()
         exp = el.explain(photo, model.classifier, config=config, seed=seed)
         wall = time.perf_counter() - t0
-        scores = _common.score(exp, exp.genome, _common.elime_ranking(exp), model.classifier, config=config,
+        scores = _common.score(exp, exp.genome, exp.ranking, model.classifier, config=config,
                                steps=args.steps)
         rows.append({"method": method, "photo": name, "seed": seed, "p_original": exp.original_probability,
                      "p_explanation": exp.explanation_probability, "insertion_auc": scores["insertion_auc"],

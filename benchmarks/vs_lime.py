@@ -99,7 +99,7 @@ def run(args: argparse.Namespace, on_rows=lambda rows: None) -> list[dict]:
         row = {**common, "method": "e-lime", "evaluations": exp.num_evaluations, "time_s": exp.evolve_time,
                "compile_s": exp.compile_time, "generations": exp.generations_run + 1,
                "setting": f"P={config.population_size} G={config.generations}"}
-        row.update(_common.score(exp, exp.genome, _common.elime_ranking(exp), model.classifier, config=base,
+        row.update(_common.score(exp, exp.genome, exp.ranking, model.classifier, config=base,
                                  steps=args.steps))
         rows.append(row)
 

@@ -39,14 +39,8 @@ classifier, the same fill):
 * ``deletion_auc`` / ``insertion_auc`` along the ranking, one superpixel per step (``--steps 0``, the default) or
   ``--steps`` even steps;
 * ``stability``: mean pairwise Jaccard index of the top-5 sets over the seeds 0..S-1 (``--seeds``);
-* ``sanity`` (seed 0 only, to save time): Spearman's rank correlation of the per-superpixel scores with the same
-  method's scores, same seed, under a copy of the model whose last ``--sanity-layers`` parameterised top-level
-  layers are re-initialised (LeCun-normal kernels, zero biases, identity BatchNorm; lower is better). JAX side:
-  ``models.randomised.randomised(model, layers=n, seed=0)`` through ``explain(..., randomised=...)``. Torch
-  Lite0: the same layers of the torch twin, mapped one to one onto the JAX port's order (stem = ``_conv_stem`` +
-  ``_bn0``, block i = ``_blocks[i]``, head = ``_conv_head`` + ``_bn1``, classifier = ``_fc``; n = 1 is the
-  classifier head), re-initialised the same way from ``torch.Generator().manual_seed(0)``. None where either
-  score vector is constant (the correlation is undefined).
+* ``sanity``: not here; ``benchmarks/sanity.py`` scores every method's ranking against its rankings under
+  randomised copies of the model (the same copies for every method), on the same photos.
 
 A photo's value is the median over seeds of the time and the mean over seeds of p@k and the AUCs; the tables show
 the median over photos, with and without the photos the engine's defaults were tuned on (chelsea, coffee).
@@ -59,11 +53,9 @@ the median over photos, with and without the photos the engine's defaults were t
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import functools
 import importlib
-import math
 import os
 import time
 from typing import Any, Callable, Optional
@@ -83,6 +75,8 @@ from benchmarks.time_to_quality import (TUNED_ON, _median, photo_args, probabili
                                         torch_lite0_net, warm_classifier)
 from benchmarks.vs_lime import HIDE_COLOR, reference_lime
 from evojax_lime import scores
+from evojax_lime.engine.search import Search
+from evojax_lime.engine.seeds import independent_seeds
 from evojax_lime.evaluation.fill import make_fill
 from evojax_lime.strategies import extremal
 
@@ -90,10 +84,10 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # reference lime's per-sample progre
 
 METHODS = ("elime", "kernelshap", "extremal", "lime", "captum_lime", "captum_kernelshap")
 ENGINE_STRATEGIES = ("kernelshap", "extremal")  # the engine's other strategies, on E-LIME's evaluation
+ENGINE_METHODS = ("elime", *ENGINE_STRATEGIES)
 EXTREMAL_AREAS = 4  # the extremal strategy's rows: areas of about 1/5, 2/5, 3/5 and 4/5 of the superpixels
 BATCH = 100  # images per classifier call for lime and captum (captum's docs recommend batching perturbations)
 STABILITY_K = 5  # the top-k sets whose agreement across seeds is the stability
-SANITY_SEED = 0
 Classify = Callable[[np.ndarray], np.ndarray]
 
 
@@ -119,24 +113,21 @@ class Subject:
 
 @dataclasses.dataclass(frozen=True)
 class Answer:
-  """One method's explanation for one seed: per-superpixel scores (what sanity correlates), ranking, wall time."""
+  """One method's explanation for one seed: per-superpixel scores, ranking (most important first), wall time."""
 
   scores: np.ndarray
   ranking: np.ndarray
   seconds: float
   evaluations: int
-  sanity: Optional[float] = None
   extra: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
 class Classifiers:
-  """The JAX model (E-LIME, scoring) and the peers' numpy classifier, each with its randomised twin."""
+  """The JAX model (E-LIME, scoring) and the peers' numpy classifier."""
 
   model: Any
-  randomised: Any
   peer: Classify
-  peer_randomised: Classify
 
 
 def tiny_model() -> Any:
@@ -150,56 +141,26 @@ def tiny_model() -> Any:
                       tuple(str(c) for c in range(10)))
 
 
-def torch_layer_order(net) -> list[list]:
-  """The torch EfficientNet-Lite's top-level layers in the JAX port's order (``models.randomised.layer_order``:
-  stem, block_0..block_15, head, classifier), each as the torch modules that hold its parameters."""
-  return [[net._conv_stem, net._bn0], *[[block] for block in net._blocks], [net._conv_head, net._bn1], [net._fc]]
-
-
-def _reinitialise(module, generator) -> None:
-  """LeCun-normal weights and zero biases for convolutions and linear layers, identity BatchNorm (what
-  ``models.registry.initial_values`` gives the JAX port)."""
-  import torch  # pylint: disable=import-outside-toplevel
-  if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
-    fan_in = math.prod(module.weight.shape[1:])  # (out, in / groups, kh, kw) or (out, in)
-    module.weight.copy_(torch.randn(module.weight.shape, generator=generator) / math.sqrt(fan_in))
-    if module.bias is not None:
-      module.bias.zero_()
-  elif isinstance(module, torch.nn.modules.batchnorm._BatchNorm):  # pylint: disable=protected-access
-    module.reset_parameters()  # scale 1, shift 0, running mean 0 and variance 1
-
-
-def randomised_torch(net, *, layers: int, seed: int):
-  """A copy of ``net`` whose last ``layers`` top-level layers (:func:`torch_layer_order`) are re-initialised."""
-  import torch  # pylint: disable=import-outside-toplevel
-  order = torch_layer_order(net)
-  if not 1 <= layers <= len(order):
-    raise SystemExit(f"--sanity-layers must be in [1, {len(order)}] for the torch EfficientNet-Lite0")
-  twin = copy.deepcopy(net)
-  generator = torch.Generator().manual_seed(seed)
-  with torch.no_grad():
-    for group in torch_layer_order(twin)[-layers:]:
-      for module in group:
-        for sub in module.modules():
-          _reinitialise(sub, generator)
-  return twin.eval()
-
-
 def torch_peers(model: str) -> bool:
   """Whether lime and captum call the torch twin (EfficientNet-Lite0) rather than the JAX classifier."""
   return model == "efficientnet_lite0"
 
 
+def load_model(name: str) -> Any:
+  return tiny_model() if name == "tiny" else _common.flax_model(name)
+
+
 def load_classifiers(args: argparse.Namespace) -> Classifiers:
-  from models.randomised import randomised
-  model = tiny_model() if args.model == "tiny" else _common.flax_model(args.model)
-  twin = randomised(model, layers=args.sanity_layers, seed=SANITY_SEED)
+  model = load_model(args.model)
   if torch_peers(args.model):
-    net = torch_lite0_net(model.input_size, args.torch_threads)
-    return Classifiers(model, twin, torch_classifier(net),
-                       torch_classifier(randomised_torch(net, layers=args.sanity_layers, seed=SANITY_SEED)))
-  return Classifiers(model, twin, _common.numpy_classifier(model.classifier()),
-                     _common.numpy_classifier(twin.classifier()))
+    return Classifiers(model, torch_classifier(torch_lite0_net(model.input_size, args.torch_threads)))
+  return Classifiers(model, model_classifier(model))
+
+
+def model_classifier(model: Any) -> Classify:
+  """``model`` as a numpy function through its shared compiled forward (copies with other weights, such as
+  randomised heads, compile nothing new)."""
+  return lambda images: np.asarray(model.predict(np.asarray(images, np.float32)), np.float64)
 
 
 def subject_of(name: str, tuned_on: bool, pixels: np.ndarray, config: el.ELimeConfig,
@@ -221,18 +182,35 @@ def descending(values: np.ndarray) -> np.ndarray:
 
 # --- the methods -----------------------------------------------------------------------------------------------
 
-def run_elime(subject: Subject, classifiers: Classifiers, *, seed: int, config: el.ELimeConfig,
-              sanity: bool) -> Answer:
-  """One E-LIME run; with ``sanity`` the engine reruns it on the randomised twin and scores the agreement."""
-  twin = classifiers.randomised.classifier() if sanity else None
-  exp = el.explain(subject.image, classifiers.model.classifier(), segments=subject.labels, config=config, seed=seed,
-                   target=subject.target, randomised=twin)
-  best = np.fmax.accumulate(np.nan_to_num(exp.size_probabilities, nan=-np.inf))  # at most k kept
-  return Answer(np.asarray(exp.importance), _common.elime_ranking(exp), exp.evolve_time,
-                exp.num_evaluations + exp.scoring_evaluations,
-                sanity=_finite(exp.sanity),
-                extra={"kept": len(exp.selected), "explanation_probability": exp.explanation_probability,
-                       "archive_p": [float(b) if np.isfinite(b) else None for b in best]})
+def engine_config(method: str, config: el.ELimeConfig, evaluations: int) -> el.ELimeConfig:
+  return config if method == "elime" else strategy_config(method, config, evaluations)
+
+
+def engine_answer(method: str, exp: el.Explanation) -> Answer:
+  """E-LIME: ranked as its program ranks its curves (``exp.ranking``), scored by importance; the other strategies:
+  ranked and scored by their importance (the Shapley values, the mean mask)."""
+  extra = {"compile_s": exp.compile_time}
+  if method == "elime":
+    best = np.fmax.accumulate(np.nan_to_num(exp.size_probabilities, nan=-np.inf))  # at most k kept
+    extra |= {"kept": len(exp.selected), "explanation_probability": exp.explanation_probability,
+             "archive_p": [float(b) if np.isfinite(b) else None for b in best]}
+  ranking = exp.ranking if method == "elime" else descending(exp.importance)
+  return Answer(np.asarray(exp.importance), ranking, exp.evolve_time, exp.num_evaluations + exp.scoring_evaluations,
+                extra=extra)
+
+
+def run_engine(method: str, subject: Subject, classifier: Any, *, seed: int, config: el.ELimeConfig,
+               evaluations: int, reruns: tuple = ()) -> tuple[Answer, list[Answer]]:
+  """One run of E-LIME (``"elime"``) or the engine's ``kernelshap`` or ``extremal`` strategy, and its reruns on
+  each classifier of ``reruns`` through the same compiled program, under keys independent of ``seed``'s
+  (:func:`evojax_lime.engine.seeds.independent_seeds`). Time and evaluations: the run's, its answer's curve
+  step included."""
+  search = Search([subject.image], classifier, strategy="ga" if method == "elime" else method,
+                  targets=[subject.target], segments=[subject.labels],
+                  config=engine_config(method, config, evaluations), seeds=[seed]).advance()
+  exp, = search.explanations()
+  keys = independent_seeds([seed])
+  return engine_answer(method, exp), [engine_answer(method, search.rerun(c, seeds=keys)[0]) for c in reruns]
 
 
 def strategy_config(method: str, config: el.ELimeConfig, evaluations: int) -> el.ELimeConfig:
@@ -244,18 +222,6 @@ def strategy_config(method: str, config: el.ELimeConfig, evaluations: int) -> el
   cost = 2 + extremal.BACKWARD_COST
   generations = max(1, int((evaluations / EXTREMAL_AREAS - 1) // cost))
   return dataclasses.replace(config, population_size=EXTREMAL_AREAS, generations=generations)
-
-
-def run_strategy(method: str, subject: Subject, classifiers: Classifiers, *, seed: int, config: el.ELimeConfig,
-                 evaluations: int, sanity: bool) -> Answer:
-  """The engine's ``kernelshap`` or ``extremal`` strategy; ranking and scores: its importance (the Shapley values,
-  the mean mask), descending. Time and evaluations as E-LIME's, its answer's curve step included."""
-  twin = classifiers.randomised.classifier() if sanity else None
-  exp, = el.explain_batch([subject.image], classifiers.model.classifier(), targets=[subject.target],
-                          segments=[subject.labels], config=strategy_config(method, config, evaluations),
-                          strategy=method, seeds=seed, randomised=twin)
-  return Answer(np.asarray(exp.importance), descending(exp.importance), exp.evolve_time,
-                exp.num_evaluations + exp.scoring_evaluations, sanity=_finite(exp.sanity))
 
 
 def run_lime(subject: Subject, classify: Classify, *, seed: int, evaluations: int) -> Answer:
@@ -299,19 +265,12 @@ PEERS: dict[str, Callable[..., Answer]] = {
 
 
 def explain(method: str, subject: Subject, classifiers: Classifiers, *, seed: int, config: el.ELimeConfig,
-            evaluations: int, sanity: bool) -> Answer:
-  """``method``'s answer for ``seed``; with ``sanity`` also its rank correlation with the randomised twin's."""
-  if method == "elime":
-    return run_elime(subject, classifiers, seed=seed, config=config, sanity=sanity)
-  if method in ENGINE_STRATEGIES:
-    return run_strategy(method, subject, classifiers, seed=seed, config=config, evaluations=evaluations,
-                        sanity=sanity)
-  run = PEERS[method]
-  answer = run(subject, classifiers.peer, seed=seed, evaluations=evaluations)
-  if not sanity:
-    return answer
-  twin = run(subject, classifiers.peer_randomised, seed=seed, evaluations=evaluations)
-  return dataclasses.replace(answer, sanity=_finite(scores.rank_correlation(answer.scores, twin.scores)))
+            evaluations: int) -> Answer:
+  """``method``'s answer for ``seed``."""
+  if method in ENGINE_METHODS:
+    return run_engine(method, subject, classifiers.model.classifier(), seed=seed, config=config,
+                      evaluations=evaluations)[0]
+  return PEERS[method](subject, classifiers.peer, seed=seed, evaluations=evaluations)
 
 
 # --- scoring ---------------------------------------------------------------------------------------------------
@@ -335,22 +294,18 @@ def quality(subject: Subject, answer: Answer, classifiers: Classifiers, *, confi
 
 
 def warm_up(subject: Subject, classifiers: Classifiers, args: argparse.Namespace, config: el.ELimeConfig,
-            warmed: set) -> Optional[float]:
-  """Untimed calls that compile E-LIME's program (its compile time, or None when already compiled) and warm the
-  peer classifier on the batch shapes lime and captum use, so their times are their own."""
-  compile_s = None
+            warmed: set) -> dict[str, float]:
+  """Untimed calls that compile the engine methods' programs (each one's compile time, where this call compiled
+  it) and warm the peer classifier on the batch shapes lime and captum use, so their times are their own."""
+  compile_s = {}
   shape = subject.image.shape
-  key = ("elime", config, shape, el.genome_length(subject.num_segments, config.genome_length))
-  if "elime" in args.methods and key not in warmed:
-    compile_s = el.explain(subject.image, classifiers.model.classifier(), segments=subject.labels, config=config,
-                           seed=args.seeds, target=subject.target).compile_time
-    warmed.add(key)
-  for method in set(args.methods) & set(ENGINE_STRATEGIES):  # their programs compiled, untimed
-    strategy_key = (method, shape, el.genome_length(subject.num_segments, config.genome_length))
-    if strategy_key not in warmed:
-      run_strategy(method, subject, classifiers, seed=args.seeds, config=config, evaluations=args.evaluations,
-                   sanity=False)
-      warmed.add(strategy_key)
+  for method in [m for m in args.methods if m in ENGINE_METHODS]:
+    key = (method, shape, el.genome_length(subject.num_segments, config.genome_length))
+    if key not in warmed:
+      answer, _ = run_engine(method, subject, classifiers.model.classifier(), seed=args.seeds, config=config,
+                             evaluations=args.evaluations)
+      compile_s[method] = answer.extra["compile_s"]
+      warmed.add(key)
   if set(args.methods) & set(PEERS) and ("peer", shape) not in warmed:
     warm_classifier(classifiers.peer, subject.image, args.evaluations, BATCH)
     warmed.add(("peer", shape))
@@ -358,24 +313,23 @@ def warm_up(subject: Subject, classifiers: Classifiers, args: argparse.Namespace
 
 
 def photo_rows(subject: Subject, method: str, answers: list[Answer], qualities: list[dict], *, ks: list[int],
-               compile_s: Optional[float]) -> tuple[list[dict], dict]:
+               compile_s: dict[str, float]) -> tuple[list[dict], dict]:
   """Each seed's row, and the photo's row for ``method`` (median time, mean quality over seeds)."""
   k_all = subject.num_segments
   head = {"photo": subject.name, "tuned_on": subject.tuned_on, "method": method, "K": k_all,
           "target": subject.target}
-  runs = [{**head, "seed": seed, "time_s": a.seconds, "evaluations": a.evaluations, **q, "sanity": a.sanity,
+  runs = [{**head, "seed": seed, "time_s": a.seconds, "evaluations": a.evaluations, **q,
            "nonzero_scores": int(np.count_nonzero(a.scores)),
            "top5": np.flatnonzero(top(a.ranking, STABILITY_K, k_all)).tolist(), "ranking": a.ranking.tolist(),
            "scores": np.asarray(a.scores, np.float64).tolist(), **a.extra}
           for seed, (a, q) in enumerate(zip(answers, qualities))]
   mean = lambda field: float(np.mean([q[field] for q in qualities]))
   photo = {**head, "seeds": len(answers), "time_s": float(np.median([a.seconds for a in answers])),
-           "compile_s": compile_s if method == "elime" else None,
+           "compile_s": compile_s.get(method),
            **{f"p_at_{k}": mean(f"p_at_{k}") for k in ks}, "deletion_auc": mean("deletion_auc"),
            "insertion_auc": mean("insertion_auc"),
            "nonzero_scores": float(np.mean([np.count_nonzero(a.scores) for a in answers])),
-           "stability": stability([top(a.ranking, STABILITY_K, k_all) for a in answers]),
-           "sanity": answers[0].sanity}
+           "stability": stability([top(a.ranking, STABILITY_K, k_all) for a in answers])}
   return runs, photo
 
 
@@ -405,18 +359,19 @@ def run(args: argparse.Namespace, on_photo=lambda result: None) -> dict:
     result["photos"].append({"photo": name, "tuned_on": tuned, "K": subject.num_segments, "target": subject.target,
                              "target_name": classifiers.model.class_names[subject.target],
                              "jax_p": subject.original_probability, "peer_p": float(peer_p[subject.target]),
-                             "peer_top1": int(np.argmax(peer_p)), "elime_compile_s": compile_s})
+                             "peer_top1": int(np.argmax(peer_p)),
+                             **{f"{m}_compile_s": compile_s.get(m) for m in args.methods if m in ENGINE_METHODS}})
     _common.progress(f"{name}: target {result['photos'][-1]['target_name']}, K={subject.num_segments}")
     for method in args.methods:
-      answers = [explain(method, subject, classifiers, seed=seed, config=config, evaluations=args.evaluations,
-                         sanity=seed == SANITY_SEED) for seed in range(args.seeds)]
+      answers = [explain(method, subject, classifiers, seed=seed, config=config, evaluations=args.evaluations)
+                 for seed in range(args.seeds)]
       qualities = [quality(subject, a, classifiers, config=config, ks=ks, steps=args.steps) for a in answers]
       runs, photo = photo_rows(subject, method, answers, qualities, ks=ks, compile_s=compile_s)
       result["runs"] += runs
       result["per_photo"].append(photo)
       _common.progress(f"{name} {method}: {photo['time_s']:.2f}s " + " ".join(
           f"p@{k} {photo[f'p_at_{k}']:.3f}" for k in ks) + f" del {photo['deletion_auc']:.3f} ins "
-          f"{photo['insertion_auc']:.3f} stability {_fmt(photo['stability'])} sanity {_fmt(photo['sanity'])}")
+          f"{photo['insertion_auc']:.3f} stability {_fmt(photo['stability'])}")
     on_photo(result)
   return result
 
@@ -438,7 +393,7 @@ def summarise(per_photo: list[dict], ks: list[int], *, untuned: bool = False) ->
     rows = [r for r in per_photo if r["method"] == method and not (untuned and r["tuned_on"])]
     if rows:
       fields = ["time_s", "compile_s", *[f"p_at_{k}" for k in ks], "deletion_auc", "insertion_auc", "stability",
-                "sanity", "nonzero_scores"]
+                "nonzero_scores"]
       out.append({"method": method, "photos": len(rows), **{f: _median(r.get(f) for r in rows) for f in fields}})
   return out
 
@@ -455,8 +410,6 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument("--ks", type=int, nargs="+", default=[3, 5, 10], help="top-k sizes scored (p@k)")
   p.add_argument("--steps", type=int, default=0,
                  help="deletion/insertion steps (0: one superpixel per step; otherwise at most K)")
-  p.add_argument("--sanity-layers", type=int, default=1,
-                 help="last parameterised top-level layers re-initialised for the sanity score (1: the head)")
   p.add_argument("--segmentation", default=None, choices=el.config.SEGMENTATIONS,
                  help="superpixels for every method (default: ELimeConfig's, the engine's quickshift)")
   p.add_argument("--torch-threads", type=int, default=2, help="torch threads for the torch Lite0")
@@ -468,11 +421,11 @@ def parser() -> argparse.ArgumentParser:
 def report(args: argparse.Namespace, result: dict, seconds: float) -> str:
   ks = list(args.ks)
   columns = ["method", "photos", "time_s", "compile_s", *[f"p_at_{k}" for k in ks], "deletion_auc", "insertion_auc",
-             "stability", "sanity", "nonzero_scores"]
+             "stability", "nonzero_scores"]
   config = elime_config(args)
   peer = "the torch EfficientNet-Lite0" if torch_peers(args.model) else "the JAX classifier (numpy)"
   steps = "one superpixel per step" if not args.steps else f"{args.steps} steps"
-  legend = "".join(f"- {scores.legend_line(name)}\n" for name in ("deletion_auc", "insertion_auc", "sanity"))
+  legend = "".join(f"- {scores.legend_line(name)}\n" for name in ("deletion_auc", "insertion_auc"))
   return (_report.markdown_table(summarise(result["per_photo"], ks), columns)
           + f"\nMedians over photos (a photo's time: median over seeds; p@k and AUCs: mean over seeds). Model "
           f"{args.model}; {args.evaluations} classifier evaluations per explanation; {args.seeds} seed(s); "
@@ -481,9 +434,8 @@ def report(args: argparse.Namespace, result: dict, seconds: float) -> str:
           f"{BATCH}, classifier {peer}"
           f"{f' ({args.torch_threads} torch threads)' if torch_peers(args.model) else ''}. p@k: "
           f"p(target) with only the top k superpixels shown, JAX classifier; AUCs: {steps}; stability: mean "
-          f"pairwise Jaccard of the top-{STABILITY_K} sets across seeds (higher is better); sanity: seed "
-          f"{SANITY_SEED} only, last {args.sanity_layers} layer(s) re-initialised, None where a method's scores were "
-          f"constant (e.g. a Lasso that zeroed every coefficient); nonzero_scores: superpixels with a non-zero score "
+          f"pairwise Jaccard of the top-{STABILITY_K} sets across seeds (higher is better); sanity: "
+          f"benchmarks/sanity.py; nonzero_scores: superpixels with a non-zero score "
           f"(ties in a ranking keep superpixel order). Times cover the whole stack, classifier forwards included, so "
           f"they also compare the JAX and torch forwards (forward_cpu.md). Total {seconds:.0f} s.\n\n"
           + legend

@@ -11,12 +11,12 @@ from evojax_lime import robustness as robust
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.engine.preparation import per_image
 from evojax_lime.engine.search import Progress, Search
-from evojax_lime.engine.seeds import per_image_seeds, prng_key
+from evojax_lime.engine.seeds import independent_seeds, per_image_seeds, prng_key
 from evojax_lime.evaluation.classifier import check_same_structure
 from evojax_lime.evaluation.fitness import Classifier
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
-from evojax_lime.scores import rank_correlation
+from evojax_lime.scores import ranking_correlation
 
 
 def _one(value: Any) -> Optional[list]:
@@ -42,8 +42,10 @@ def _explained(search: Search, *, randomised: Optional[list[Classifier]], cascad
   (one, or a ``cascade`` of them), robustness from each image's variant rows (see :func:`_with_variants`)."""
   exps = search.advance(progress=progress).explanations()
   if randomised is not None:
-    reruns = [search.rerun(c) for c in randomised]
-    correlations = [[rank_correlation(e.importance, others[i].importance) for others in reruns]
+    # Independent keys: a rerun from the search's own keys would repeat its every random draw.
+    seeds = independent_seeds(search.seeds)
+    reruns = [search.rerun(c, seeds=seeds) for c in randomised]
+    correlations = [[ranking_correlation(e.ranking, others[i].ranking) for others in reruns]
                     for i, e in enumerate(exps)]
     exps = [dataclasses.replace(e, sanity=values[0], sanity_cascade=tuple(values) if cascade else None)
             for e, values in zip(exps, correlations)]
@@ -105,8 +107,9 @@ def explain(image: Any, classifier: Classifier, *, target: Optional[int] = None,
       it costs R times the evaluations, plus one. 1 (default) is a single run with ``seed`` itself.
     randomised: optional copy of ``classifier`` with randomised layers (``models.randomised.randomised(model,
       layers=n).classifier()``): the same search runs again on it, through the same compiled program, for the same
-      target, and ``sanity`` (in :meth:`Explanation.scores`) is the rank correlation of the two importances.
-      Costs a second search.
+      target, under keys of its own (:func:`~evojax_lime.engine.seeds.independent_seeds` of ``seed``), and
+      ``sanity`` (in :meth:`Explanation.scores`) is the rank correlation of the two rankings
+      (:attr:`Explanation.ranking`). Costs a second search.
     cascade: instead of ``randomised``, a list of copies randomised ever deeper (``models.randomised.cascade``):
       Adebayo et al.'s cascade, one more search each, ``sanity_cascade`` the correlation under each (in order)
       and ``sanity`` the first.

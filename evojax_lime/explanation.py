@@ -21,7 +21,10 @@ class Explanation:
     labels: ``(H, W)`` int32 superpixel ids 0..K-1.
     fill: ``(H, W, 3)`` float32 shown in place of hidden superpixels.
     genome: ``(K,)`` bool, the best genome: True = superpixel kept.
-    importance: ``(K,)`` float32 in [0, 1], fitness-weighted frequency of each superpixel in the final population.
+    importance: ``(K,)`` float32 per superpixel, higher = more important; what it is depends on the strategy:
+      the GA's is the fitness-weighted frequency of each superpixel in the final population (in [0, 1]),
+      KernelSHAP's the Shapley values (signed: negative for a superpixel that lowers p(target)), the extremal
+      masks' the mean of their masks (in [0, 1]).
     target: class explained.
     original_probability: p(target | full image).
     explanation_probability: p(target | only the kept superpixels).
@@ -31,8 +34,9 @@ class Explanation:
     generations_run: generations evolved (fewer than configured after an early stop).
     num_evaluations: classifier evaluations spent by the search.
     scoring_evaluations: classifier evaluations spent on the answer's curves after the search (0 without).
-    sanity: with ``explain(..., randomised=...)``, the rank correlation of ``importance`` with the importance the
-      same search finds under the randomised model (see :mod:`evojax_lime.scores`); ``None`` otherwise.
+    sanity: with ``explain(..., randomised=...)``, the rank correlation of :attr:`ranking` with the ranking the
+      same search finds under the randomised model, rerun under independent keys (see :mod:`evojax_lime.scores`);
+      ``None`` otherwise.
     sanity_cascade: with a cascade (``cascade=[...]``), the correlation under each randomised model, in the
       order given (``sanity`` is the first); ``None`` otherwise.
     robustness: with ``explain(..., robustness=True)``, the mean pixel Jaccard of the answer's mask with the
@@ -99,6 +103,15 @@ class Explanation:
     """Whether the answer keeps at most half of the superpixels. An answer that keeps more says little beyond
     "most of the photo" and is reported as no compact explanation found."""
     return 2 * len(self.selected) <= self.num_segments
+
+  @property
+  def ranking(self) -> np.ndarray:
+    """``(K,)`` int superpixel ids, most important first: the order the answer's curves were evaluated in (the
+    kept superpixels first, each group by the per-size archive, then by importance); without curves, the kept
+    superpixels first, each group by importance (equal scores keep id order)."""
+    if self.faithfulness is not None:
+      return np.asarray(self.faithfulness.ranking)
+    return np.lexsort((np.arange(self.num_segments), -np.asarray(self.importance, np.float64), ~self.genome))
 
   @property
   def selected(self) -> np.ndarray:

@@ -13,10 +13,11 @@ known (see :mod:`evojax_lime.evaluation.faithfulness`); this module turns them i
 * ``size_auc``: the best p(target) the search evaluated with at most k superpixels kept, integrated over
   k / K: how good an answer the search holds at every size (higher is better), at no extra forward.
 * ``sanity`` (Adebayo et al., "Sanity Checks for Saliency Maps", NeurIPS 2018): Spearman's rank correlation
-  between the superpixels' importance and their importance when the same search explains the same class under
-  a copy of the model whose last layers are re-initialised (:mod:`models.randomised`). An explanation of the
-  prediction must change when the layers that make it are destroyed: near 0 or below is sane, near 1 means
-  the explanation does not depend on what the model learnt (lower is better).
+  between the explanation's ranking of the superpixels (the one its curves and top-k use) and the ranking the
+  same search finds for the same class under a copy of the model whose last layers are re-initialised
+  (:mod:`models.randomised`), rerun under keys of its own so that the two runs share no random draw. An
+  explanation of the prediction must change when the layers that make it are destroyed: near 0 or below is
+  sane, near 1 means the explanation does not depend on what the model learnt (lower is better).
 * ``robustness``: the mean pixel Jaccard index of the answer with the answers found when the same image is cut
   by other segmentations or filled otherwise (:mod:`evojax_lime.robustness`; higher is better).
 * ``stability``: mean pairwise Jaccard index of the selected superpixels of independent runs (restarts or
@@ -40,8 +41,8 @@ LEGEND: dict[str, tuple[str, str, str]] = {
                      "area over the fraction shown", "lower"),
     "size_auc": ("size AUC", "best p(target) the search found with at most k superpixels, area over k / K",
                  "higher"),
-    "sanity": ("sanity", "rank correlation of superpixel importance with that under a model whose last layers "
-               "are randomised", "lower"),
+    "sanity": ("sanity", "rank correlation of the superpixel ranking with that under a model whose last layers "
+               "are randomised (an independent rerun)", "lower"),
     "robustness": ("robustness", "mean pixel Jaccard of the answer with those under other segmentations and "
                    "another fill", "higher"),
     "stability": ("stability", "mean pairwise Jaccard index of the runs' selected superpixels", "higher"),
@@ -167,6 +168,17 @@ class Faithfulness:
 def rank_correlation(a: Any, b: Any) -> float:
   """:func:`rank_correlation_of` as a Python float."""
   return float(rank_correlation_of(a, b))
+
+
+def ranking_correlation(a: Any, b: Any) -> float:
+  """Spearman's rank correlation of two rankings, each a ``(K,)`` permutation of ``0..K-1``, most important
+  first (the correlation of each superpixel's place in the two): a Python float."""
+  a, b = np.asarray(a), np.asarray(b)
+  if a.shape != b.shape or a.ndim != 1 or sorted(a.tolist()) != list(range(a.size)) or \
+      sorted(b.tolist()) != list(range(b.size)):
+    raise ValueError(f"rankings must be two permutations of 0..K-1 of one length, got shapes {a.shape}, {b.shape}")
+  place = lambda ranking: np.argsort(ranking).astype(np.float32)  # superpixel -> its place
+  return rank_correlation(place(a), place(b))
 
 
 def size_auc(size_probabilities: Optional[Any]) -> float:

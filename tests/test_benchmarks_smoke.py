@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # minutes on 2 cores: the fast tier skips it, CI 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--model", "tiny", "--segmentation", "grid", "--photos", "chelsea"]
 HELP_ONLY = ("vs_lime", "paper_study", "gpu_run", "reader_adversarial", "cli_throughput", "pareto_vs_parsimony",
-             "paper_protocol", "stability", "vs_peers", "kernelshap_speed", "backward_cost", "ground_truth")
+             "paper_protocol", "stability", "vs_peers", "kernelshap_speed", "backward_cost", "ground_truth", "sanity")
 
 
 # Scripts run at most this many at a time: each is a JAX process of about a gigabyte that compiles on the CPU.

@@ -264,20 +264,29 @@ class Search:
       raise ValueError("the search has not run yet: call advance() first")
     return jax.device_get(self.state)
 
-  def rerun(self, classifier: Classifier) -> list[Explanation]:
+  def rerun(self, classifier: Classifier, *, seeds: Any) -> list[Explanation]:
     """The whole search again with another classifier of the same structure (for example the same network with
     randomised layers, see :mod:`models.randomised`), through the same compiled program, for the targets this
-    search explained; this search's own state is left as it is.
+    search explained, from the keys of ``seeds``; this search's own state is left as it is.
+
+    Args:
+      classifier: the classifier to explain again.
+      seeds: as for the search, one for all images or one per image. A sanity score needs seeds other than the
+        search's own (:func:`evojax_lime.engine.seeds.independent_seeds`): with the same keys the rerun repeats
+        every random draw of the first run, and the two answers agree through the draws, not the classifier.
 
     Raises:
-      ValueError: ``classifier``'s weights differ in number, shape or dtype from the search's classifier, or the
-        search has not run yet.
+      ValueError: ``classifier``'s weights differ in number, shape or dtype from the search's classifier, a seed
+        is invalid, or the search has not run yet.
     """
     weights = check_same_structure(self._classifier, classifier, name="the classifier to rerun with")
+    seeds = per_image_seeds(seeds, len(self.prepared))
     resolved = self._host_state().problem  # targets found: the rerun explains the same classes
-    state = run_checked(classifier, self._run, weights, self._initial.replace(problem=resolved),
-                        np.int32(self.schedule.steps))
-    return results.explanations(jax.device_get(state), self._result_context())
+    initial = start(self.strategy, row_keys(seeds, self.restarts), resolved, self._initial.params,
+                    schedule=self.schedule, length=self.length)
+    state = run_checked(classifier, self._run, weights, initial, np.int32(self.schedule.steps))
+    explained = results.explanations(jax.device_get(state), self._result_context())
+    return [dataclasses.replace(e, seed=seed) for e, seed in zip(explained, seeds)]
 
   def explanations(self) -> list[Explanation]:
     """One :class:`Explanation` per image (with restarts, the consensus with its runs); timings are the

@@ -78,3 +78,18 @@ def recorded(seed: Any) -> Any:
     return int(seed)
   data = jax.random.key_data(seed) if _is_typed_key(seed) else seed
   return np.asarray(data).tolist()
+
+
+# The stream a seed's independent keys are folded from (fold_in is used nowhere else).
+_INDEPENDENT_STREAM = 0x5A11
+
+
+def independent_seeds(seeds: list) -> list:
+  """A key per seed (int or key) for a second run that must share no random draw with the first, such as the
+  rerun under a randomised classifier that a sanity score compares with: ``fold_in(prng_key(seed), stream)``,
+  raw ``uint32 (2,)``. Deterministic, so the score is a function of the seed too."""
+  out = []
+  for seed in seeds:
+    key = jax.random.fold_in(prng_key(seed), _INDEPENDENT_STREAM)
+    out.append(np.asarray(jax.random.key_data(key) if _is_typed_key(key) else key, np.uint32))
+  return out
