@@ -48,7 +48,7 @@ def stages(size: int) -> list[dict]:
   complete = functools.partial(programs.complete_problems, key=key)
   problem = complete(run.problem)
   evaluator = Evaluator(classifier=classifier, logits=False, chunk_size=search.chunk_size,
-                        exact=programs.exact_evaluation(False))
+                        exact=programs.exact_evaluation(False, host=False))
   evaluate = lambda g, p, parsimony, live, multiple: evaluate_rows(g, p, parsimony, evaluator, live=live,
                                                                    multiple=multiple)
 

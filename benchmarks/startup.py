@@ -104,11 +104,14 @@ def default_command(runs: tuple[str, ...] = ("cold", "warm")) -> list[dict]:
       process, process_cpu = time.perf_counter() - t0, _children_cpu() - c0
       if done.returncode != 0:
         raise RuntimeError(f"the {name} command failed: {done.stderr.strip()[-500:]}")
-      inside = json.loads(done.stdout.strip().splitlines()[-1])
+      *printed, last = done.stdout.strip().splitlines()
+      inside = json.loads(last)
       records = [p for p in _json_files(out) if os.path.basename(p) != "summary.json"]
       with open(records[0]) as f:
-        timings = json.load(f)["timings"]
-      rows.append({"run": name, "process_s": process, "process_cpu_s": process_cpu, "interpreter_s": interpreter,
+        record = json.load(f)
+      timings = record["timings"]
+      rows.append({"run": name, "printed": " ".join(line.strip() for line in printed if line.strip()),
+                   "scores": record.get("scores"), "process_s": process, "process_cpu_s": process_cpu, "interpreter_s": interpreter,
                    "imports_s": inside["imports_s"], "imports_cpu_s": inside["imports_cpu_s"],
                    "model_s": inside["model_s"], **{f"{k}_s": v for k, v in timings.items() if k != "wall"}})
   return rows
@@ -206,6 +209,9 @@ def main(argv=None) -> None:
     table += "\n" + _report.markdown_table(commands, ["run", "process_s", "process_cpu_s", "interpreter_s",
                                                       "imports_s", "imports_cpu_s", "model_s", "segmentation_s",
                                                       "compile_s", "evolve_s", "write_s"])
+    # What the command printed and scored, so the README's example line is a recorded one.
+    table += "".join(f"\nThe {row['run']} command printed: `{row['printed']}`; scores: {json.dumps(row['scores'])}\n"
+                     for row in commands)
   name = args.name or f"startup_{jax.default_backend()}"
   path = _report.write(args.out, name, {"args": vars(args), "compile": compiles, "warm_start": warms,
                                         "default_command": commands}, table,

@@ -24,6 +24,7 @@ from evojax_lime.evaluation.classifier import split_classifier
 from evojax_lime.evaluation.fill import make_fill
 from evojax_lime.evaluation.fitness import Classifier, Evaluator, Problem, evaluate_rows
 from evojax_lime.evaluation.gradient import probability_and_gradient
+from evojax_lime.evaluation.host import is_host_classifier
 from evojax_lime.evaluation.sharding import population_mesh, round_to_devices, shard_rows
 from evojax_lime.segmentation.superpixels import in_program_labels
 from evojax_lime.strategies.base import Strategy
@@ -73,12 +74,13 @@ def complete_problems(problems: Problem, *, key: ProgramKey) -> Problem:
   return jax.vmap(one)(problems)
 
 
-def exact_evaluation(shard: bool) -> bool:
+def exact_evaluation(shard: bool, *, host: bool) -> bool:
   """Whether a program's evaluation pads no row (see :class:`~evojax_lime.evaluation.fitness.Evaluator`): on a
   CPU, where a padded row costs a forward like any other and a batch of one costs no more per image than a
   batch of 32 (Lite0 and ResNet-50 here); on an accelerator the rows of a chunk run side by side and a padded
-  last chunk costs about nothing."""
-  return not shard and jax.default_backend() == "cpu"
+  last chunk costs about nothing. Not for a ``host`` classifier: each call crosses to the host and back, and a
+  torch model runs a batch of one at a fraction of its batched rate, so its chunks keep their size."""
+  return not shard and not host and jax.default_backend() == "cpu"
 
 
 def checked_classifier(classifier: Classifier, on_shape) -> Classifier:
@@ -116,12 +118,13 @@ class Program:
     _, rebuild = split_classifier(classifier)
     self.key = key
     self.chunk_size = round_to_devices(key.chunk_size, mesh)
+    exact = exact_evaluation(key.shard, host=is_host_classifier(classifier))  # a bool: the program holds no classifier
 
     def run(weights, state: RunState, stop_at, *, on_shape):
       evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), on_shape), logits=key.logits,
                             chunk_size=self.chunk_size, dtype=jnp.dtype(key.dtype),
                             constrain=functools.partial(shard_rows, mesh=mesh),
-                            exact=exact_evaluation(key.shard))
+                            exact=exact)
       evaluate_batch = lambda g, p, parsimony, live, multiple: evaluate_rows(g, p, parsimony, evaluator, live=live,
                                                                             multiple=multiple)
       differentiate = lambda m, p, live: probability_and_gradient(m, p, evaluator, live)

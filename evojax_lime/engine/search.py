@@ -178,8 +178,8 @@ class Search:
     store, stored = self._stored_program(classifier, key, evaluated, (height, width))
     if stored is not None:
       chunk = stored.chunk_size
-    elif exact_evaluation(config.shard) and live_multiple(self.schedule, self.strategy.population_size,
-                                                          len(rows)) == 1:
+    elif (exact_evaluation(config.shard, host=is_host_classifier(classifier))
+          and live_multiple(self.schedule, self.strategy.population_size, len(rows)) == 1):
       chunk = 1  # the curves' rows vary with K: one row a call whatever the chunk, so no memory profile is traced
     else:
       chunk = traced(lambda: chunk_size(classifier, limit=config.chunk_size, rows=evaluated, height=height,
