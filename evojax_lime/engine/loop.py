@@ -277,11 +277,10 @@ def _phase(run: RunState, done: jax.Array, *, schedule: Schedule) -> jax.Array:
 
 def _ask_prune_flips(run: RunState, problem: Problem, *, strategy: Strategy) -> _Asked:
   """Every single flip of each row's answer (:func:`~evojax_lime.engine.pruning.flip_candidates`)."""
-  importance = jax.vmap(strategy.importance)(run.strategy)
-  frequency = jax.vmap(curves.archive_frequency)(run.archive_genome, run.archive_probability)
-  ranking = jax.vmap(curves.answer_ranking)(importance, run.answer, problem.num_genes, frequency)
+  answer, importance, frequency = answers(run, strategy=strategy, restarts=1)  # each row's own, before any consensus
+  ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
   flips = lambda a, r, k: pruning.flip_candidates(a, r, k, population_size=strategy.population_size)
-  candidates, live = jax.vmap(flips)(run.answer, ranking, problem.num_genes)
+  candidates, live = jax.vmap(flips)(answer, ranking, problem.num_genes)
   return _Asked(run.strategy, candidates, live, run.ranking, run.curve_shown)
 
 
