@@ -26,13 +26,14 @@ GOOD = ("a_cat.jpg", "b_astro.png", "c_big.jpg", HOSTILE)
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, chelsea):
-  """A folder of photos of four sizes (one 6000 x 4000) and a truncated one, explained in batches of two."""
+  """A folder of photos of four sizes (one 3000 x 2000, larger than an overlay is drawn) and a truncated one, explained
+  in batches of two."""
   root = tmp_path_factory.mktemp("batches")
   folder = root / "photos"
   folder.mkdir()
   Image.fromarray(chelsea).save(folder / "a_cat.jpg", quality=92)
   Image.fromarray(data.astronaut()).resize((640, 480)).save(folder / "b_astro.png")
-  Image.fromarray(data.coffee()).resize((6000, 4000)).save(folder / "c_big.jpg", quality=80)
+  Image.fromarray(data.coffee()).resize((3000, 2000)).save(folder / "c_big.jpg", quality=80)
   good = (folder / "a_cat.jpg").read_bytes()
   (folder / "d_truncated.jpg").write_bytes(good[:len(good) // 2])
   Image.fromarray(data.rocket()).resize((300, 200)).save(folder / HOSTILE)
@@ -56,7 +57,7 @@ def test_batches_of_mixed_sizes_and_a_bad_photo(run):
   assert "d_truncated.jpg" in line and "truncated" in line
   records = {name: _record(out, _stem(name)) for name in GOOD}
   sizes = {name: (r["image"]["height"], r["image"]["width"]) for name, r in records.items()}
-  assert sizes == {"a_cat.jpg": (300, 451), "b_astro.png": (480, 640), "c_big.jpg": (4000, 6000), HOSTILE: (200, 300)}
+  assert sizes == {"a_cat.jpg": (300, 451), "b_astro.png": (480, 640), "c_big.jpg": (2000, 3000), HOSTILE: (200, 300)}
   # 5 photos in batches of at most 2: [a, b], [c, truncated], [hostile]; short batches are topped up with a copy,
   # so one program (compiled in the first batch) serves all three calls.
   assert [records[n]["batch"] for n in GOOD] == [{"index": 0, "photos": 2, "size": 2}] * 2 + \
@@ -64,7 +65,7 @@ def test_batches_of_mixed_sizes_and_a_bad_photo(run):
   compiles = [records[n]["timings"]["compile"] for n in GOOD]
   assert compiles[0] == compiles[1] > 0 and compiles[2:] == [0.0, 0.0]
   assert all(len(r["kept"]) >= 1 and r["num_superpixels"] >= 2 for r in records.values())
-  # Overlays: the 6000 x 4000 photo is drawn with its longest side at 1024; smaller photos are not enlarged.
+  # Overlays: the 3000 x 2000 photo is drawn with its longest side at 1024; smaller photos are not enlarged.
   assert Image.open(out / "c_big_overlay.png").size == (1024, 683)
   assert Image.open(out / "a_cat_overlay.png").size == (451, 300)
   assert records["c_big.jpg"]["options"]["overlay_longest_side"] == 1024
@@ -220,6 +221,6 @@ def test_resume_skips_done_photos_and_redoes_changed_ones(run, tmp_path):
                "--full-resolution", "--cache-dir", cache, cwd=tmp_path)
   assert result.returncode == 0, result.stderr
   assert "already explained" not in result.stdout
-  assert Image.open(out / "c_big_overlay.png").size == (6000, 4000)
+  assert Image.open(out / "c_big_overlay.png").size == (3000, 2000)
   assert _record(out, "c_big")["options"]["overlay_longest_side"] is None
   assert (out / "a_cat.json").stat().st_mtime_ns == before["a_cat.json"]
