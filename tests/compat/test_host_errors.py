@@ -11,24 +11,30 @@ LABELS = np.arange(SIZE * SIZE).reshape(SIZE, SIZE) // 128  # 8 horizontal bands
 FAST = el.ELimeConfig(population_size=8, generations=2)
 
 
-def _failing_after(good_calls, fault):
-  """A numpy classifier (it reads pixel values, so it cannot be traced) that turns bad after ``good_calls``."""
-  calls = []
+class _Failing:
+  """A numpy classifier (it reads pixel values, so it cannot be traced) that turns bad after ``good_calls``
+  (:meth:`after`). One object serves every case: the engine's program around it is compiled once, and a wrapper
+  that failed in one run must serve the next."""
 
-  def fn(images):
+  def after(self, good_calls, fault):
+    self.good_calls, self.fault, self.calls = good_calls, fault, []
+    return self
+
+  def __call__(self, images):
     images = np.asarray(images)
-    calls.append(len(images))
+    self.calls.append(len(images))
     scores = np.tile(np.array([[0.3, 0.7]], np.float32), (len(images), 1)) * (1 + 0 * images[:, :1, 0, 0])
-    if len(calls) <= good_calls:
+    if len(self.calls) <= self.good_calls:
       return scores
-    if fault == "rows":
+    if self.fault == "rows":
       return scores[:-1]
-    if fault == "nan":
+    if self.fault == "nan":
       scores[0] = np.nan
       return scores
     raise RuntimeError("device lost\nwhile classifying")
 
-  return fn
+
+_FAILING = _Failing()
 
 
 @pytest.mark.parametrize("fault, expect", [
@@ -37,7 +43,7 @@ def _failing_after(good_calls, fault):
 def test_later_batch_gone_wrong_is_one_value_error(method, fault, expect):
   image = np.random.default_rng(0).random((SIZE, SIZE, 3)).astype(np.float32)
   # lime: the probe call, then batches of 16; elime: the probe, the full image, then populations of 8.
-  fn = _failing_after(2, fault)
+  fn = _FAILING.after(2, fault)
   options = dict(num_samples=64) if method == "lime" else dict(config=FAST)
   with pytest.raises(ValueError) as caught:
     lime_image.LimeImageExplainer(random_state=0).explain_instance(
