@@ -7,7 +7,7 @@ import shutil
 import tempfile
 
 # Two cores: keep XLA from oversubscribing them when several test processes run.
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false")
 
 import evojax_lime  # pylint: disable=wrong-import-position  (after XLA_FLAGS)
 
