@@ -110,7 +110,7 @@ def scored(selected: np.ndarray, truth: np.ndarray) -> dict:
 
 def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, seed: int,
                 evaluations: int) -> vs_peers.Answer:
-  classifiers = vs_peers.Classifiers(None, None, classify, None)
+  classifiers = vs_peers.Classifiers(None, classify)
   return vs_peers.explain(method, subject, classifiers, seed=seed, config=el.ELimeConfig(), evaluations=evaluations,
                           sanity=False)
 
@@ -236,7 +236,7 @@ def run_pasted(args: argparse.Namespace, on_composite: Callable[[dict], None] = 
   entry = _common.ModelEntry(model.name, model.classifier(), model.input_size, tuple(model.class_names))
   from benchmarks.time_to_quality import torch_lite0_net
   peer = channels_last_torch(torch_lite0_net(SIZE, args.torch_threads)) if args.peers else None
-  classifiers = vs_peers.Classifiers(model, None, peer, None)
+  classifiers = vs_peers.Classifiers(model, peer)
   # The curves are not scored here; the search itself runs under the knee (which patience watches).
   config = dataclasses.replace(CONFIGS[args.config](), answer="fittest", faithfulness=False)
   results, work = [], []
