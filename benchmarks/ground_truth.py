@@ -13,7 +13,9 @@ Two parts, each judging every explainer on the same cases at equal classifier fo
   the host) is in the object when at least half its pixels are. Scored: precision, recall and F1 of the kept
   superpixels, and the pointing game (the single most important superpixel lies in the object).
 
-Explainers, each at the forwards E-LIME's search spent (its default budget, ``ELimeConfig()``):
+Explainers, each at the forwards E-LIME's search spent (``--config``: one of
+:data:`benchmarks.time_to_quality.CONFIGS`, by default ``ELimeConfig()``; with ``patience`` each search stops
+when its knee answer has settled):
 
 * E-LIME's answer rules, all read from the archive of one ``answer="fittest"`` search (so at equal forwards by
   construction): ``fittest`` (the paper's), ``sufficient`` (the smallest mask more probable than the photo),
@@ -54,6 +56,7 @@ import evojax_lime as el
 from benchmarks import _common
 from benchmarks import _ground_truth_cases as planted_cases
 from benchmarks import vs_peers
+from benchmarks.time_to_quality import CONFIGS
 from evojax_lime.engine.loop import knee, sufficient
 from evojax_lime.evaluation.fitness import fitness_penalty
 
@@ -107,7 +110,7 @@ def scored(selected: np.ndarray, truth: np.ndarray) -> dict:
 
 def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, seed: int,
                 evaluations: int) -> vs_peers.Answer:
-  classifiers = vs_peers.Classifiers(None, None, classify, None)
+  classifiers = vs_peers.Classifiers(None, classify)
   return vs_peers.explain(method, subject, classifiers, seed=seed, config=el.ELimeConfig(), evaluations=evaluations,
                           sanity=False)
 
@@ -116,7 +119,8 @@ def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, s
 
 def run_planted(args: argparse.Namespace) -> dict:
   seeds = list(range(args.seeds))
-  config = el.ELimeConfig(fill="black", answer="knee", prune=True, **planted_overrides(args))
+  config = dataclasses.replace(CONFIGS[args.config](), fill="black", answer="knee", prune=True,
+                               **planted_overrides(args))
   results, elime_s = [], 0.0
   for case in planted_cases.cases():  # one classifier a case: each returns probabilities that sum to 1
     classifier = planted_cases.planted_classifier(case)
@@ -232,8 +236,9 @@ def run_pasted(args: argparse.Namespace, on_composite: Callable[[dict], None] = 
   entry = _common.ModelEntry(model.name, model.classifier(), model.input_size, tuple(model.class_names))
   from benchmarks.time_to_quality import torch_lite0_net
   peer = channels_last_torch(torch_lite0_net(SIZE, args.torch_threads)) if args.peers else None
-  classifiers = vs_peers.Classifiers(model, None, peer, None)
-  config = el.ELimeConfig(answer="fittest", faithfulness=False)  # the curves are not scored here
+  classifiers = vs_peers.Classifiers(model, peer)
+  # The curves are not scored here; the search itself runs under the knee (which patience watches).
+  config = dataclasses.replace(CONFIGS[args.config](), answer="fittest", faithfulness=False)
   results, work = [], []
   for comp in composites(entry, args.objects, args.backgrounds)[:args.composites]:
     image = comp["image"].astype(np.float32) / 255.0
@@ -310,6 +315,8 @@ def summarise(result: dict) -> dict:
     out["planted"] = {case: {m: {s: _mean(r[m][s] for r in rows if r["case"] == case)
                                  for s in ("precision", "recall", "kept")} for m in methods}
                       for case in dict.fromkeys(r["case"] for r in rows)}
+    out["planted_forwards"] = {case: _mean(r["forwards"] for r in rows if r["case"] == case)
+                               for case in out["planted"]}
   if "pasted" in result:
     # A method may be missing from some seeds of a run recorded in parts (the peers cost the most).
     rows = [row for row in result["pasted"]["rows"] if row["seeds"]]
@@ -318,6 +325,7 @@ def summarise(result: dict) -> dict:
                              for s in ("precision", "recall", "f1", "pointing", "kept")} for m in methods}
            for row in rows}
     out["pasted"] = per
+    out["pasted_forwards_mean"] = _mean(seed["forwards"] for row in rows for seed in row["seeds"])
     out["pasted_median_f1"] = {m: float(np.median(f1)) if (f1 := [per[n][m]["f1"] for n in per
                                                                   if per[n][m]["f1"] is not None]) else None
                                for m in methods}
@@ -333,21 +341,24 @@ def report(args: argparse.Namespace, result: dict, summary: dict) -> str:
            f"{result['date']}, commit {result['commit']}. Command: `{result['command']}`.", ""]
   if "planted" in summary:
     lines += ["## Planted classifiers", "",
-              f"Seeds 0..{args.planted_seeds - 1}, `ELimeConfig(fill=\"black\""
+              f"Seeds 0..{args.planted_seeds - 1}, config {args.config} with `fill=\"black\""
               + "".join(f", {k}={v!r}" for k, v in planted_overrides(args).items())
-              + f")` ({result['planted']['rows'][0]['forwards']} "
-              "forwards a run); every rule read from the same search. Peers: top-k at k = the right answer's size "
-              "(an oracle k), at the same forwards. Mean over seeds: precision / recall (kept).", "",
-              "| case | " + " | ".join(next(iter(summary["planted"].values()))) + " |",
-              "|---|" + "---|" * len(next(iter(summary["planted"].values())))]
+              + "` (forwards: the search's mean a run, before the pruning pass); every rule read from the same "
+              "search. Peers: top-k at k = the right answer's size (an oracle k), at the same forwards. Mean over "
+              "seeds: precision / recall (kept).", "",
+              "| case | forwards | " + " | ".join(next(iter(summary["planted"].values()))) + " |",
+              "|---|---|" + "---|" * len(next(iter(summary["planted"].values())))]
     for case, methods in summary["planted"].items():
-      lines.append(f"| {case} | " + " | ".join(f"{_f(v['precision'])} / {_f(v['recall'])} ({v['kept']:.1f})"
-                                                for v in methods.values()) + " |")
+      lines.append(f"| {case} | {summary['planted_forwards'][case]:.0f} | "
+                   + " | ".join(f"{_f(v['precision'])} / {_f(v['recall'])} ({v['kept']:.1f})"
+                                for v in methods.values()) + " |")
     lines.append("")
   if summary.get("pasted"):
     methods = list(next(iter(summary["pasted"].values())))
     lines += ["## Objects pasted into other photos", "",
-              f"Pretrained EfficientNet-Lite0, {args.seeds} seed(s), {len(summary['pasted'])} composites (objects "
+              f"Pretrained EfficientNet-Lite0, config {args.config} (E-LIME's search: "
+              f"{_f(summary['pasted_forwards_mean'])} forwards a run on average, before the pruning pass), "
+              f"{args.seeds} seed(s), {len(summary['pasted'])} composites (objects "
               f"{', '.join(args.objects)}; backgrounds {', '.join(args.backgrounds)}). Peers at their best k of "
               f"{args.ks}. Per composite: F1 (precision / recall, kept), pointing-game hit rate.", "",
               "| composite | truth / K | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
@@ -382,6 +393,8 @@ def parser() -> argparse.ArgumentParser:
   p.add_argument("--ks", nargs="+", type=int, default=[3, 5, 10])
   p.add_argument("--no-peers", dest="peers", action="store_false",
                  help="E-LIME's answers only: neither the engine's other strategies nor lime and captum")
+  p.add_argument("--config", default="default", choices=list(CONFIGS),
+                 help="E-LIME's search: a config of benchmarks.time_to_quality (default: ELimeConfig())")
   p.add_argument("--seeding", default=None, choices=el.config.SEEDINGS,
                  help="the planted search's seeding (default: the default config's)")
   p.add_argument("--population", type=int, default=None, help="the planted search's population size")

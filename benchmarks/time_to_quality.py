@@ -16,7 +16,8 @@ or ``jax``, the JAX classifier as a numpy function (any other model). Lime and E
 photo.
 
 Then each E-LIME config (``--configs``: ``paper`` = ``ELimeConfig.paper()``, the paper's GA from a random
-population; ``default`` = ``ELimeConfig()``; ``occlusion`` and ``greedy``: ``ELimeConfig(seeding=...)``) explains the
+population; ``default`` = ``ELimeConfig()``; ``occlusion`` and ``greedy``: ``ELimeConfig(seeding=...)``; ``fixed``,
+``patience2``, ``patience3``: ``ELimeConfig(patience=None / 2 / 3)``) explains the
 same class on the engine's superpixels for seeds 0..S-1, after one untimed warm-up run per image shape and genome
 length that compiles (its compile time is reported apart, as ``compile_s``). From each run's per-size archive
 (``Explanation.size_history``): the first population after which E-LIME had evaluated a mask of at most k
@@ -82,6 +83,11 @@ CONFIGS: dict[str, Callable[[], el.ELimeConfig]] = {
     # The search that spends its forwards on the sizes asked for, in populations of 8 (208 evaluations): the
     # first answers after tens of forwards, and a move list that follows each better mask sooner.
     "sizes": lambda: el.ELimeConfig(seeding="sizes", population_size=8, generations=25),
+    # The default's search at its fixed budget, and stopped once its answer has not changed for 2 or 3 populations
+    # (issue 37's candidates for the default).
+    "fixed": lambda: el.ELimeConfig(patience=None),
+    "patience2": lambda: el.ELimeConfig(patience=2),
+    "patience3": lambda: el.ELimeConfig(patience=3),
 }
 GOAL_WORST, GOAL_MEDIAN = 5.0, 10.0  # speedup on every photo, on the median photo
 GOAL_FORWARDS_WORST, GOAL_FORWARDS_MEDIAN = 200, 100  # forwards on every photo, on the median photo
@@ -185,7 +191,8 @@ def recorded_lime(path: str) -> dict[str, dict]:
     for r in records:
       topk = [{"k": int(t["k"]), "kept": int(t["kept"]), "p": float(t["p"])} for t in r["topk"]]
       out[str(r["photo"])] = {"photo": str(r["photo"]), "segmentation": str(r["segmentation"]),
-                              "lime_superpixels": str(r.get("lime_superpixels", "engine")),
+                              # A record of recorded runs names them "own (recorded in FILE)": the first word.
+                              "lime_superpixels": str(r.get("lime_superpixels", "engine")).split(" ", 1)[0],
                               "lime_K": int(r.get("lime_K", r["K"])),
                               "fill": str(r["fill"]), "K": int(r["K"]), "target": int(r["target"]),
                               "target_name": str(r["target_name"]), "lime_time_s": float(r["lime_time_s"]),
@@ -437,6 +444,9 @@ def summarise(result: dict) -> list[dict]:
                 "raised": float(np.mean([r["raised"] for r in runs])),
                 "as_lime_at_answer_size": _mean(r["answer_as_probable_as_lime"] for r in runs),
                 "answer_kept_median": _median(r["kept"] for r in runs),
+                "answer_p_median": _median(r["explanation_probability"] for r in runs),
+                "populations_mean": _mean(r["generations_run"] + 1 for r in runs),
+                "evaluations_mean": _mean(r["num_evaluations"] for r in runs),
                 "stability_k_median": _median(r["stability_k"] for r in rows),
                 "stability_k_min": _min(r["stability_k"] for r in rows),
                 "stability_default_median": _median(r["stability_default"] for r in rows),
@@ -461,7 +471,8 @@ def parser() -> argparse.ArgumentParser:
   photo_args(p)
   p.add_argument("--configs", nargs="+", default=["paper", "default"], choices=list(CONFIGS),
                  help="E-LIME configs: paper = ELimeConfig.paper(), default = ELimeConfig(), "
-                      "occlusion, greedy = ELimeConfig(seeding=...)")
+                      "occlusion, greedy = ELimeConfig(seeding=...), fixed, patience2, patience3 = "
+                      "ELimeConfig(patience=None / 2 / 3)")
   p.add_argument("--seeds", type=int, default=5, help="E-LIME seeds 0..N-1 per photo and config")
   p.add_argument("--ks", type=int, nargs="+", default=[3, 5, 10], help="mask sizes (at most k superpixels)")
   p.add_argument("--lime-samples", type=int, default=1000, help="reference lime's num_samples")
@@ -528,7 +539,8 @@ def main(argv=None):
                                            "median_speedup", "worst_speedup",
                                            "worst_photo", "share_at_10x", "goal_met", "median_speedup_untuned",
                                            "worst_speedup_untuned", "raised", "as_lime_at_answer_size",
-                                           "answer_kept_median", "stability_k_median",
+                                           "answer_kept_median", "answer_p_median", "populations_mean",
+                                           "evaluations_mean", "stability_k_median",
                                            "stability_k_min", "stability_default_median", "stability_default_min"])
           + f"\nModel {args.model}; lime: {args.lime_samples} samples, batch {args.batch_size}, classifier "
           f"{args.lime_classifier}{layouts(result)}, on {args.lime_superpixels} superpixels (K: the engine's, "

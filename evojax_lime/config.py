@@ -84,7 +84,9 @@ class ELimeConfig:
       device's total memory (not its free memory, which moves from call to call and would change the compiled
       program). Bounds memory; the result does not depend on it.
     patience: stop when the answer (see ``answer``) has not changed for this many generations (``None``:
-      never); under either rule it only changes for a better one.
+      never, the default: 2 and 3 stopped some runs right after the greedy start with larger, less probable
+      answers; ``docs/results.md``, ``benchmarks/results/time_to_quality_patience_cpu.md``); under either rule
+      the answer only changes for a better one.
     dtype: ``"float32"`` or ``"bfloat16"`` for the masked images fed to the classifier; fitness stays float32.
     shard: split each evaluated chunk over every device (``jax.devices()``); the result does not change.
     seeding: the GA's start. ``"greedy"`` (the default; ``benchmarks/time_to_quality.py``: masks of at most 3,

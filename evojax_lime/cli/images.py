@@ -169,8 +169,20 @@ def file_sha256(path: Path) -> str:
 
 def bundled_photo(folder: Path) -> Path:
   """Writes skimage's ``chelsea`` (a cat) into ``folder`` as a JPEG, so it takes the same path as any photo."""
-  from skimage import data
-
   path = folder / "chelsea.jpg"
-  Image.fromarray(data.chelsea()).save(path, quality=95)
+  Image.fromarray(chelsea()).save(path, quality=95)
   return path
+
+
+def chelsea() -> np.ndarray:
+  """skimage's ``chelsea``, ``(300, 451, 3)`` uint8: read straight from the PNG scikit-image ships, since
+  ``skimage.data``'s fetcher spends about half a second of the default command on its imports and registry; through
+  ``skimage.data`` where that file is absent."""
+  import skimage  # pylint: disable=import-outside-toplevel
+
+  shipped = Path(skimage.__file__).parent / "data" / "chelsea.png"
+  if shipped.is_file():
+    with Image.open(shipped) as image:
+      return np.asarray(image.convert("RGB"))
+  from skimage import data  # pylint: disable=import-outside-toplevel
+  return data.chelsea()
