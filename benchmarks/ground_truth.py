@@ -107,9 +107,8 @@ def scored(selected: np.ndarray, truth: np.ndarray) -> dict:
 
 def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, seed: int,
                 evaluations: int) -> vs_peers.Answer:
-  classifiers = vs_peers.Classifiers(None, None, classify, None)
-  return vs_peers.explain(method, subject, classifiers, seed=seed, config=el.ELimeConfig(), evaluations=evaluations,
-                          sanity=False)
+  classifiers = vs_peers.Classifiers(None, classify)
+  return vs_peers.explain(method, subject, classifiers, seed=seed, config=el.ELimeConfig(), evaluations=evaluations)
 
 
 # --- planted ---------------------------------------------------------------------------------------------------
@@ -232,7 +231,7 @@ def run_pasted(args: argparse.Namespace, on_composite: Callable[[dict], None] = 
   entry = _common.ModelEntry(model.name, model.classifier(), model.input_size, tuple(model.class_names))
   from benchmarks.time_to_quality import torch_lite0_net
   peer = channels_last_torch(torch_lite0_net(SIZE, args.torch_threads)) if args.peers else None
-  classifiers = vs_peers.Classifiers(model, None, peer, None)
+  classifiers = vs_peers.Classifiers(model, peer)
   config = el.ELimeConfig(answer="fittest", faithfulness=False)  # the curves are not scored here
   results, work = [], []
   for comp in composites(entry, args.objects, args.backgrounds)[:args.composites]:
@@ -280,7 +279,7 @@ def _pasted_seed(args: argparse.Namespace, comp: dict, image: np.ndarray, labels
                              np.asarray(exp.fill, np.float32), comp["target"], exp.original_probability)
   for method in ENGINE + PEERS if args.peers else ():
     t0 = time.perf_counter()
-    answer = vs_peers.explain(method, subject, classifiers, seed=seed, evaluations=evaluations, sanity=False,
+    answer = vs_peers.explain(method, subject, classifiers, seed=seed, evaluations=evaluations,
                               config=config)
     by_k = {k: scored(np.sort(answer.ranking[:k]), truth) for k in args.ks}
     best_k = max(args.ks, key=lambda k: (by_k[k]["f1"], -k))
