@@ -111,8 +111,7 @@ def scored(selected: np.ndarray, truth: np.ndarray) -> dict:
 def peer_answer(method: str, subject: vs_peers.Subject, classify: Callable, *, seed: int,
                 evaluations: int) -> vs_peers.Answer:
   classifiers = vs_peers.Classifiers(None, classify)
-  return vs_peers.explain(method, subject, classifiers, seed=seed, config=el.ELimeConfig(), evaluations=evaluations,
-                          sanity=False)
+  return vs_peers.explain(method, subject, classifiers, seed=seed, config=el.ELimeConfig(), evaluations=evaluations)
 
 
 # --- planted ---------------------------------------------------------------------------------------------------
@@ -285,7 +284,7 @@ def _pasted_seed(args: argparse.Namespace, comp: dict, image: np.ndarray, labels
                              np.asarray(exp.fill, np.float32), comp["target"], exp.original_probability)
   for method in ENGINE + PEERS if args.peers else ():
     t0 = time.perf_counter()
-    answer = vs_peers.explain(method, subject, classifiers, seed=seed, evaluations=evaluations, sanity=False,
+    answer = vs_peers.explain(method, subject, classifiers, seed=seed, evaluations=evaluations,
                               config=config)
     by_k = {k: scored(np.sort(answer.ranking[:k]), truth) for k in args.ks}
     best_k = max(args.ks, key=lambda k: (by_k[k]["f1"], -k))
