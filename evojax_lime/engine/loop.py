@@ -252,12 +252,20 @@ def _ask_consensus(run: RunState, *, population_size: int, restarts: int) -> _As
 def _ask_curves(run: RunState, problem: Problem, *, strategy: Strategy, restarts: int) -> _Asked:
   """The insertion and deletion curve points of each leading row's answer."""
   pop = strategy.population_size
-  answer, importance, frequency = answers(run, strategy=strategy, restarts=restarts)
-  ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
+  answer, ranking = _ranked(run, problem, strategy=strategy, restarts=restarts)
   shown = jax.vmap(lambda k: curves.shown_counts(k, curves.max_steps(pop)))(problem.num_genes)
   candidates, live = jax.vmap(lambda r, s, k: curves.curve_candidates(r, s, k, population_size=pop))(
       ranking, shown, problem.num_genes)
   return _Asked(run.strategy, candidates, live & leads(answer.shape[0], restarts)[:, None], ranking, shown)
+
+
+def _ranked(run: RunState, problem: Problem, *, strategy: Strategy, restarts: int) -> tuple[jax.Array, jax.Array]:
+  """``((B, L) answer, (B, L) int32 ranking)``: each row's answer (see :func:`answers`) and its superpixels in the
+  order the strategy's features rank them (:attr:`~evojax_lime.strategies.base.Features.ranks_by_importance`)."""
+  answer, importance, frequency = answers(run, strategy=strategy, restarts=restarts)
+  if strategy.features.ranks_by_importance:
+    return answer, jax.vmap(curves.importance_ranking)(importance, problem.num_genes)
+  return answer, jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
 
 
 def _phase(run: RunState, done: jax.Array, *, schedule: Schedule) -> jax.Array:
@@ -277,8 +285,7 @@ def _phase(run: RunState, done: jax.Array, *, schedule: Schedule) -> jax.Array:
 
 def _ask_prune_flips(run: RunState, problem: Problem, *, strategy: Strategy) -> _Asked:
   """Every single flip of each row's answer (:func:`~evojax_lime.engine.pruning.flip_candidates`)."""
-  answer, importance, frequency = answers(run, strategy=strategy, restarts=1)  # each row's own, before any consensus
-  ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
+  answer, ranking = _ranked(run, problem, strategy=strategy, restarts=1)  # each row's own, before any consensus
   flips = lambda a, r, k: pruning.flip_candidates(a, r, k, population_size=strategy.population_size)
   candidates, live = jax.vmap(flips)(answer, ranking, problem.num_genes)
   return _Asked(run.strategy, candidates, live, run.ranking, run.curve_shown)

@@ -62,7 +62,7 @@ def schedule_for(strategy: Strategy, config: ELimeConfig, restarts: int) -> Sche
   features (:class:`~evojax_lime.strategies.base.Features`)."""
   features = strategy.features
   return Schedule(config.generations, patience=config.patience if features.patience else None, restarts=restarts,
-                  faithfulness=config.faithfulness and features.faithfulness,
+                  faithfulness=config.faithfulness,
                   answer=config.answer if features.answer_rule else "fittest", prune=config.prune)
 
 

@@ -32,8 +32,15 @@ def test_the_schedule_follows_the_features():
   config = el.ELimeConfig(patience=3, answer="sufficient")
   rules = {name: schedule_for(cls(population_size=8), config, 1) for name, cls in STRATEGIES.items()}
   assert (rules["ga"].answer, rules["ga"].patience, rules["ga"].faithfulness) == ("sufficient", 3, True)
-  assert (rules["nsga2"].answer, rules["nsga2"].patience, rules["nsga2"].faithfulness) == ("fittest", None, False)
+  assert (rules["nsga2"].answer, rules["nsga2"].patience, rules["nsga2"].faithfulness) == ("fittest", None, True)
   assert (rules["kernelshap"].answer, rules["kernelshap"].patience) == ("sufficient", None)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
+def test_every_strategy_honours_faithfulness(cls):
+  strategy = cls(population_size=8)
+  for on in (True, False):
+    assert schedule_for(strategy, el.ELimeConfig(faithfulness=on), 1).faithfulness is on
 
 
 @dataclasses.dataclass(frozen=True)
