@@ -20,7 +20,7 @@ import numpy as np
 
 from evojax_lime.config import GAParams
 from evojax_lime.evaluation import faithfulness as curves
-from evojax_lime.evaluation.fitness import Problem, fitness_penalty
+from evojax_lime.evaluation.fitness import Problem, mask_fitness
 from evojax_lime.engine import pruning
 from evojax_lime.engine.state import RunState
 from evojax_lime.strategies.base import Strategy
@@ -307,8 +307,8 @@ def _answer(fittest: tuple, archive_p: jax.Array, archive_g: jax.Array, original
     return fittest
   found, mask, mask_p = (sufficient(archive_p, archive_g, original, problem.num_genes)
                          if rule == "sufficient" else knee(archive_p, archive_g, problem.num_genes))
-  mask_fitness = mask_p - fitness_penalty(mask.sum(axis=-1), parsimony, problem.num_genes)
-  return tuple(_by_row(found, new, old) for new, old in zip((mask, mask_fitness, mask_p), fittest))
+  fitness = mask_fitness(mask_p, mask, parsimony, problem.num_genes)
+  return tuple(_by_row(found, new, old) for new, old in zip((mask, fitness, mask_p), fittest))
 
 
 def _tell_population(run: RunState, asked: _Asked, fitness: jax.Array, prob: jax.Array, problem: Problem,
@@ -354,7 +354,7 @@ def _store_flips(run: RunState, asked: _Asked, prob: jax.Array, problem: Problem
   archive_p, archive_g = _update_archive(run, asked.candidates, prob, asked.live)
   return run.replace(
       answer=single, answer_probability=single_p, pruning_stage=jnp.int32(1),
-      answer_fitness=single_p - fitness_penalty(single.sum(-1), run.params.parsimony, problem.num_genes),
+      answer_fitness=mask_fitness(single_p, single, run.params.parsimony, problem.num_genes),
       pruning_mask=jnp.where(needs[:, None], mask, single), pruning_base=run.answer_probability,
       pruning_forwards=asked.live.sum(-1, dtype=jnp.int32), archive_probability=archive_p, archive_genome=archive_g)
 
@@ -366,7 +366,7 @@ def _store_pruned(run: RunState, asked: _Asked, prob: jax.Array, problem: Proble
   archive_p, archive_g = _update_archive(run, asked.candidates, prob, asked.live)
   return run.replace(
       answer=answer, answer_probability=answer_p, pruning_stage=jnp.int32(2),
-      answer_fitness=answer_p - fitness_penalty(answer.sum(-1), run.params.parsimony, problem.num_genes),
+      answer_fitness=mask_fitness(answer_p, answer, run.params.parsimony, problem.num_genes),
       pruning_forwards=run.pruning_forwards + evaluated, archive_probability=archive_p, archive_genome=archive_g)
 
 

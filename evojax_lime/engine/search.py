@@ -173,12 +173,12 @@ class Search:
                      # A sigma only where it blurs: one no fill uses must not make another program.
                      fill=(config.fill, float(config.blur_sigma) if config.fill == "blur" else None),
                      length=self.length, chunk_size=config.chunk_size,
-                     logits=logits, dtype=config.dtype, shard=config.shard)
+                     logits=logits, dtype=config.dtype, shard=config.shard, host=is_host_classifier(classifier))
     evaluated = len(rows) * self.strategy.population_size  # rows a step evaluates
     store, stored = self._stored_program(classifier, key, evaluated, (height, width))
     if stored is not None:
       chunk = stored.chunk_size
-    elif (exact_evaluation(config.shard, host=is_host_classifier(classifier))
+    elif (exact_evaluation(config.shard, host=key.host)
           and live_multiple(self.schedule, self.strategy.population_size, len(rows)) == 1):
       chunk = 1  # the curves' rows vary with K: one row a call whatever the chunk, so no memory profile is traced
     else:
@@ -197,7 +197,7 @@ class Search:
                       image_size: tuple[int, int]) -> tuple[Optional[str], Any]:
     """The key under which this search's program is kept across processes (``None``: not kept), and the
     program when a process before this one stored it (:func:`program_store.find`)."""
-    if requested.shard or is_host_classifier(classifier):
+    if requested.shard or requested.host:
       return None, None
     return program_store.find(classifier, requested, weights=self._weights, state=self.state,
                               shapes=shape_key(self._weights, self.state), rows=evaluated, image_size=image_size)
