@@ -70,11 +70,12 @@ def load_photos(names: Sequence[str], size: int, images_dir: Optional[str] = Non
 
 def lime_config(config: el.ELimeConfig) -> el.ELimeConfig:
   """``config``'s image options (segmentation, fill, dtype, chunk) for ``explain_lime``, whose budget is its
-  sample count and which refuses the GA's options."""
+  sample count and which refuses the GA's options. Without the in-program curves: the benchmarks score every
+  method themselves (:func:`score`), and lime's time is its samples and fit, as recorded before."""
   from evojax_lime.strategies import STRATEGIES
   searched = set().union(*(cls.options for cls in STRATEGIES.values())) | {"population_size", "generations"}
   defaults = el.ELimeConfig()
-  return dataclasses.replace(config, **{f: getattr(defaults, f) for f in searched})
+  return dataclasses.replace(config, faithfulness=False, **{f: getattr(defaults, f) for f in searched})
 
 
 def load_model(spec: str, *, dtype: str = "float32") -> ModelEntry:

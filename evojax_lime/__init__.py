@@ -19,7 +19,7 @@ _LAZY = {
     "operators": "evojax_lime.strategies.operators",
     "LimeExplanation": "evojax_lime.baselines.lime",
     "explain_lime": "evojax_lime.baselines.lime",
-    "lime_weights": "evojax_lime.baselines.lime",
+    "lime_weights": "evojax_lime.strategies.lime_fit",
     "ELimeConfig": "evojax_lime.config",
     "GAParams": "evojax_lime.config",
     "clear_caches": "evojax_lime.engine.cache",

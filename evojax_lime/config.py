@@ -116,11 +116,12 @@ class ELimeConfig:
     prune: after the search, prune the answer (:mod:`evojax_lime.engine.pruning`): drop each kept superpixel
       whose removal lowers p by at most 0.02 and add each one whose addition raises it by more, in two more
       steps of the same program (at most P + 1 more forwards, counted). GA searches only.
-    faithfulness: after the search, evaluate the answer's insertion and deletion curves in one more step of
-      the same program (at most P - 1 more forwards; see :mod:`evojax_lime.evaluation.faithfulness`), for the
-      scores of :mod:`evojax_lime.scores`. Read by the strategies whose answer is one mask (``ga``,
-      ``kernelshap``, ``extremal``: ``Features(faithfulness=True)``); a front has no single answer to score, and
-      LIME's answer is fitted after its search, so for them it changes nothing either way.
+    faithfulness: after the search, evaluate the insertion and deletion curves of the explanation's ranking of
+      the superpixels in one more step of the same program (at most P - 1 more forwards; see
+      :mod:`evojax_lime.evaluation.faithfulness`), for the scores of :mod:`evojax_lime.scores`. Every strategy
+      is scored by these curves: those with one answer (``ga``, ``kernelshap``, ``extremal``) rank its
+      superpixels first; ``nsga2`` ranks them by how often its front keeps them, weighted by p, and LIME by its
+      ridge weights (``Features(ranks_by_importance=True)``).
   """
 
   population_size: int = 64

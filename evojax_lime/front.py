@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from evojax_lime.config import ELimeConfig
 from evojax_lime.engine.seeds import recorded
 from evojax_lime.explanation import Explanation
+from evojax_lime.scores import Faithfulness
 
 
 def non_dominated_sizes(probabilities: np.ndarray) -> np.ndarray:
@@ -55,6 +56,9 @@ class ParetoFront:
     num_evaluations: classifier evaluations spent.
     segmentation_time, compile_time, evolve_time, wall_time: seconds.
     config: the options used; seed: the seed.
+    faithfulness: the insertion and deletion curves of the superpixels ranked by how often the front keeps
+      them, weighted by p (``None`` with ``ELimeConfig(faithfulness=False)``).
+    scoring_evaluations: classifier evaluations of those curves (0 without them).
   """
 
   image: np.ndarray
@@ -73,6 +77,8 @@ class ParetoFront:
   wall_time: float
   config: ELimeConfig
   seed: Any
+  faithfulness: Optional[Faithfulness] = None
+  scoring_evaluations: int = 0
 
   @property
   def num_segments(self) -> int:
@@ -126,7 +132,7 @@ class ParetoFront:
 
   def summary(self) -> dict[str, Any]:
     """JSON-ready: the non-dominated front (size, probability, kept superpixels), every size's best
-    probability, the hypervolume, evaluations and timings."""
+    probability, the hypervolume, evaluations and timings, and the curves where they were evaluated."""
     finite = lambda v: None if np.isnan(v) else float(v)
     return {
         "target": self.target,
@@ -137,8 +143,10 @@ class ParetoFront:
         "best_probability_by_size": [finite(v) for v in self.probabilities],
         "hypervolume": self.hypervolume(),
         "num_evaluations": self.num_evaluations,
+        "scoring_evaluations": self.scoring_evaluations,
         "timings": {"segmentation": self.segmentation_time, "compile": self.compile_time,
                     "evolve": self.evolve_time, "wall": self.wall_time},
         "config": dataclasses.asdict(self.config),
         "seed": recorded(self.seed),
+        **({} if self.faithfulness is None else {"faithfulness": self.faithfulness.summary()}),
     }

@@ -15,6 +15,7 @@ import numpy as np
 
 from evojax_lime.config import ELimeConfig
 from evojax_lime.engine.checks import as_image
+from evojax_lime.scores import jaccard
 from evojax_lime.segmentation.superpixels import segment
 
 # name -> (segmentation method, params) for the cuts; "fill" is another fill on the image's own superpixels.
@@ -52,9 +53,9 @@ def _fill(pixels: np.ndarray, kind: str, sigma: float) -> np.ndarray:
 
 
 def pixel_jaccard(a: np.ndarray, b: np.ndarray) -> float:
-  """Jaccard index of two ``(H, W)`` bool masks (1.0 when both are empty)."""
-  union = np.logical_or(a, b).sum()
-  return float(np.logical_and(a, b).sum() / union) if union else 1.0
+  """:func:`~evojax_lime.scores.jaccard` of two ``(H, W)`` bool masks, their pixels as the sets (1.0 when both are
+  empty)."""
+  return float(jaccard(np.ravel(a), np.ravel(b)))
 
 
 def agreement(mask: np.ndarray, variant_masks: list[np.ndarray]) -> dict[str, float]:

@@ -21,6 +21,7 @@ from evojax_lime.cli.errors import CliError, shown
 from evojax_lime.cli.outputs import OutputFolder
 from evojax_lime.cli.progress import PhotosBar
 from evojax_lime.config import ELimeConfig
+from evojax_lime.engine.checks import check_superpixel_count
 from evojax_lime.explanation import Explanation
 from evojax_lime.front import ParetoFront
 from evojax_lime.front_render import front_strip, plot_front, strip_sizes
@@ -62,8 +63,9 @@ class PhotoInput:
     size: ``(height, width)`` of the original.
     display: ``(h, w, 3)`` uint8 the overlay is drawn on: the photo bounded to the overlay size, or itself.
     image: ``(S, S, 3)`` float32 model input.
-    labels: ``(S, S)`` int32 superpixels; ``None`` when the compiled program cuts them (an in-program
-      segmentation: the default ``quickshift_jax``, or ``slic_jax``).
+    labels: ``(S, S)`` int32 superpixels; ``None`` when the compiled program cuts them (``quickshift_jax``,
+      ``slic_jax``, or the default ``auto`` on an accelerator: see
+      :func:`~evojax_lime.segmentation.superpixels.runs_in_program`).
     segmentation_time: seconds cutting.
     seconds: seconds reading, resizing and cutting.
   """
@@ -98,15 +100,14 @@ def _photo_input(photo: Photo, *, input_size: int, config: ELimeConfig,
   size = original.shape[:2]
   del original  # a phone photo is 36 MB; only the bounded copy lives on
   t0 = time.perf_counter()
-  if config.segments_in_program:  # quickshift_jax or slic_jax: cut inside the compiled program, with the evolution
+  if config.segments_in_program:  # cut inside the compiled program, with the evolution
     return PhotoInput(photo, size, display, image, None, 0.0, time.perf_counter() - start)
   try:
     labels = segment(image, config.segmentation, dict(config.segmentation_params))
+    check_superpixel_count(int(labels.max()) + 1)  # e.g. a blank photo: nothing to select between
   except ValueError as err:
     raise CliError(f"{shown(photo.path)}: {err}") from None
   segmentation_time = time.perf_counter() - t0
-  if int(labels.max()) + 1 < 2:  # e.g. a blank photo: nothing to select between
-    raise CliError(f"{shown(photo.path)}: the photo has fewer than 2 superpixels; there is nothing to select between")
   return PhotoInput(photo, size, display, image, labels, segmentation_time, time.perf_counter() - start)
 
 
@@ -313,21 +314,14 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
   writer = cf.ThreadPoolExecutor(1, thread_name_prefix="write")
   outcomes = _InOrder(photos, on_done)
   try:
-    pending = [workers.submit(read, p) for p in photos[:starts[1]]] if sizes else []
-    for index, (first, last) in enumerate(zip(starts[:-1], starts[1:])):
-      current = pending
-      pending = [workers.submit(read, p) for p in photos[last:starts[min(index + 2, len(sizes))]]]
+    pending = _reads(workers, read, photos, starts, 0)
+    for index, first in enumerate(starts[:-1]):
+      current, pending = pending, _reads(workers, read, photos, starts, index + 1)
       ready = outcomes.inputs(current, first)
       if index >= 2:  # back-pressure: files of at most two batches wait in memory for the writer
         outcomes.wait(starts[index - 2], starts[index - 1])
-      if ready:
-        inputs = [inp for _, inp in ready]
-        for (slot, _), (inp, exp, run) in zip(ready, explainer.explain(inputs, size=sizes[0], index=index,
-                                                                      progress=progress)):
-          outcomes[slot] = (report.Outcome(name=inp.photo.label, error=str(exp)) if isinstance(exp, CliError)
-                            else writer.submit(explainer.write, out, inp, exp, run))
-        if progress is not None:
-          progress.photos_done(len(ready))
+      _explain_ready(explainer, ready, outcomes, writer=lambda *a: writer.submit(explainer.write, out, *a),
+                     size=sizes[0], index=index, progress=progress)
       outcomes.report(wait=False)
     outcomes.report(wait=True)
   finally:
@@ -335,6 +329,29 @@ def run_batches(explainer: BatchExplainer, photos: Sequence[Photo], *, batch_siz
     workers.shutdown(wait=False, cancel_futures=True)
     writer.shutdown(wait=True)
   return outcomes.items
+
+
+def _reads(workers: cf.Executor, read: Callable[[Photo], PhotoInput], photos: Sequence[Photo],
+           starts: Sequence[int], batch: int) -> list[cf.Future]:
+  """The futures reading the photos of batch ``batch`` (photos ``starts[batch]`` to ``starts[batch + 1]``;
+  none past the last batch)."""
+  if batch >= len(starts) - 1:
+    return []
+  return [workers.submit(read, p) for p in photos[starts[batch]:starts[batch + 1]]]
+
+
+def _explain_ready(explainer: BatchExplainer, ready: list[tuple[int, PhotoInput]], outcomes: "_InOrder", *,
+                   writer: Callable[..., cf.Future], size: int, index: int, progress: Optional[PhotosBar]) -> None:
+  """Explains the photos of batch ``index`` that could be read (``(slot, input)`` each): a failed photo's outcome,
+  or the future of ``writer(input, explanation, run)`` writing its files, goes into its slot."""
+  if not ready:
+    return
+  results = explainer.explain([inp for _, inp in ready], size=size, index=index, progress=progress)
+  for (slot, _), (inp, exp, run) in zip(ready, results):
+    outcomes[slot] = (report.Outcome(name=inp.photo.label, error=str(exp)) if isinstance(exp, CliError)
+                      else writer(inp, exp, run))
+  if progress is not None:
+    progress.photos_done(len(ready))
 
 
 class _InOrder:

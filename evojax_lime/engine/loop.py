@@ -20,7 +20,7 @@ import numpy as np
 
 from evojax_lime.config import GAParams
 from evojax_lime.evaluation import faithfulness as curves
-from evojax_lime.evaluation.fitness import Problem, fitness_penalty
+from evojax_lime.evaluation.fitness import Problem, mask_fitness
 from evojax_lime.engine import pruning
 from evojax_lime.engine.state import RunState
 from evojax_lime.strategies.base import Strategy
@@ -252,12 +252,20 @@ def _ask_consensus(run: RunState, *, population_size: int, restarts: int) -> _As
 def _ask_curves(run: RunState, problem: Problem, *, strategy: Strategy, restarts: int) -> _Asked:
   """The insertion and deletion curve points of each leading row's answer."""
   pop = strategy.population_size
-  answer, importance, frequency = answers(run, strategy=strategy, restarts=restarts)
-  ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
+  answer, ranking = _ranked(run, problem, strategy=strategy, restarts=restarts)
   shown = jax.vmap(lambda k: curves.shown_counts(k, curves.max_steps(pop)))(problem.num_genes)
   candidates, live = jax.vmap(lambda r, s, k: curves.curve_candidates(r, s, k, population_size=pop))(
       ranking, shown, problem.num_genes)
   return _Asked(run.strategy, candidates, live & leads(answer.shape[0], restarts)[:, None], ranking, shown)
+
+
+def _ranked(run: RunState, problem: Problem, *, strategy: Strategy, restarts: int) -> tuple[jax.Array, jax.Array]:
+  """``((B, L) answer, (B, L) int32 ranking)``: each row's answer (see :func:`answers`) and its superpixels in the
+  order the strategy's features rank them (:attr:`~evojax_lime.strategies.base.Features.ranks_by_importance`)."""
+  answer, importance, frequency = answers(run, strategy=strategy, restarts=restarts)
+  if strategy.features.ranks_by_importance:
+    return answer, jax.vmap(curves.importance_ranking)(importance, problem.num_genes)
+  return answer, jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
 
 
 def _phase(run: RunState, done: jax.Array, *, schedule: Schedule) -> jax.Array:
@@ -277,8 +285,7 @@ def _phase(run: RunState, done: jax.Array, *, schedule: Schedule) -> jax.Array:
 
 def _ask_prune_flips(run: RunState, problem: Problem, *, strategy: Strategy) -> _Asked:
   """Every single flip of each row's answer (:func:`~evojax_lime.engine.pruning.flip_candidates`)."""
-  answer, importance, frequency = answers(run, strategy=strategy, restarts=1)  # each row's own, before any consensus
-  ranking = jax.vmap(curves.answer_ranking)(importance, answer, problem.num_genes, frequency)
+  answer, ranking = _ranked(run, problem, strategy=strategy, restarts=1)  # each row's own, before any consensus
   flips = lambda a, r, k: pruning.flip_candidates(a, r, k, population_size=strategy.population_size)
   candidates, live = jax.vmap(flips)(answer, ranking, problem.num_genes)
   return _Asked(run.strategy, candidates, live, run.ranking, run.curve_shown)
@@ -300,8 +307,8 @@ def _answer(fittest: tuple, archive_p: jax.Array, archive_g: jax.Array, original
     return fittest
   found, mask, mask_p = (sufficient(archive_p, archive_g, original, problem.num_genes)
                          if rule == "sufficient" else knee(archive_p, archive_g, problem.num_genes))
-  mask_fitness = mask_p - fitness_penalty(mask.sum(axis=-1), parsimony, problem.num_genes)
-  return tuple(_by_row(found, new, old) for new, old in zip((mask, mask_fitness, mask_p), fittest))
+  fitness = mask_fitness(mask_p, mask, parsimony, problem.num_genes)
+  return tuple(_by_row(found, new, old) for new, old in zip((mask, fitness, mask_p), fittest))
 
 
 def _tell_population(run: RunState, asked: _Asked, fitness: jax.Array, prob: jax.Array, problem: Problem,
@@ -347,7 +354,7 @@ def _store_flips(run: RunState, asked: _Asked, prob: jax.Array, problem: Problem
   archive_p, archive_g = _update_archive(run, asked.candidates, prob, asked.live)
   return run.replace(
       answer=single, answer_probability=single_p, pruning_stage=jnp.int32(1),
-      answer_fitness=single_p - fitness_penalty(single.sum(-1), run.params.parsimony, problem.num_genes),
+      answer_fitness=mask_fitness(single_p, single, run.params.parsimony, problem.num_genes),
       pruning_mask=jnp.where(needs[:, None], mask, single), pruning_base=run.answer_probability,
       pruning_forwards=asked.live.sum(-1, dtype=jnp.int32), archive_probability=archive_p, archive_genome=archive_g)
 
@@ -359,7 +366,7 @@ def _store_pruned(run: RunState, asked: _Asked, prob: jax.Array, problem: Proble
   archive_p, archive_g = _update_archive(run, asked.candidates, prob, asked.live)
   return run.replace(
       answer=answer, answer_probability=answer_p, pruning_stage=jnp.int32(2),
-      answer_fitness=answer_p - fitness_penalty(answer.sum(-1), run.params.parsimony, problem.num_genes),
+      answer_fitness=mask_fitness(answer_p, answer, run.params.parsimony, problem.num_genes),
       pruning_forwards=run.pruning_forwards + evaluated, archive_probability=archive_p, archive_genome=archive_g)
 
 

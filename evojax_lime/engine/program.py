@@ -24,7 +24,6 @@ from evojax_lime.evaluation.classifier import split_classifier
 from evojax_lime.evaluation.fill import make_fill
 from evojax_lime.evaluation.fitness import Classifier, Evaluator, Problem, evaluate_rows
 from evojax_lime.evaluation.gradient import probability_and_gradient
-from evojax_lime.evaluation.host import is_host_classifier
 from evojax_lime.evaluation.sharding import population_mesh, round_to_devices, shard_rows
 from evojax_lime.segmentation.superpixels import in_program_labels
 from evojax_lime.strategies.base import Strategy
@@ -46,6 +45,8 @@ class ProgramKey:
     logits: the classifier returns logits.
     dtype: dtype of the masked images.
     shard: split each chunk over every device.
+    host: the classifier is a host classifier (:func:`~evojax_lime.evaluation.host.is_host_classifier`: each
+      call crosses to the host), asked once, by the search.
   """
 
   strategy: Strategy
@@ -57,6 +58,7 @@ class ProgramKey:
   logits: bool
   dtype: str
   shard: bool
+  host: bool
 
 
 def complete_problems(problems: Problem, *, key: ProgramKey) -> Problem:
@@ -118,7 +120,7 @@ class Program:
     _, rebuild = split_classifier(classifier)
     self.key = key
     self.chunk_size = round_to_devices(key.chunk_size, mesh)
-    exact = exact_evaluation(key.shard, host=is_host_classifier(classifier))  # a bool: the program holds no classifier
+    exact = exact_evaluation(key.shard, host=key.host)
 
     def run(weights, state: RunState, stop_at, *, on_shape):
       evaluator = Evaluator(classifier=checked_classifier(rebuild(weights), on_shape), logits=key.logits,

@@ -160,6 +160,7 @@ def _front(b: int, state: Any, context: ResultContext) -> ParetoFront:
   original, k = _checked_row(i, state, context.logits)
   probs, genomes = _archive(i, state, k)
   gens = int(np.asarray(state.strategy.generation)[i]) - 1
+  curves = _faithfulness(i, state, k)
   return ParetoFront(
       image=prep.image, labels=np.asarray(state.problem.labels[i]), fill=np.asarray(state.problem.fill[i]),
       target=int(state.problem.target[i]), original_probability=original, probabilities=probs, genomes=genomes,
@@ -167,4 +168,5 @@ def _front(b: int, state: Any, context: ResultContext) -> ParetoFront:
       mean_history=np.asarray(state.mean_history[i, :gens + 1], np.float64),
       num_evaluations=evaluations(context.strategy, gens), segmentation_time=prep.segmentation_time,
       compile_time=context.compile_time, evolve_time=context.evolve_time, wall_time=context.wall_time,
-      config=context.config, seed=context.seeds[b])
+      config=context.config, seed=context.seeds[b], faithfulness=curves,
+      scoring_evaluations=0 if curves is None else curves.num_evaluations)

@@ -62,7 +62,7 @@ def schedule_for(strategy: Strategy, config: ELimeConfig, restarts: int) -> Sche
   features (:class:`~evojax_lime.strategies.base.Features`)."""
   features = strategy.features
   return Schedule(config.generations, patience=config.patience if features.patience else None, restarts=restarts,
-                  faithfulness=config.faithfulness and features.faithfulness,
+                  faithfulness=config.faithfulness,
                   answer=config.answer if features.answer_rule else "fittest", prune=config.prune)
 
 
@@ -158,14 +158,19 @@ class Search:
     check_sizes(length=self.length, **sizes)
     keys = self._keys = row_keys(self.seeds, self.restarts)
     self.schedule = schedule_for(self.strategy, config, self.restarts)
-    height, width = self.prepared[0].image.shape[:2]
-    num_devices = jax.device_count() if config.shard else 1
     self._classifier = classifier
     self._weights, _ = split_classifier(classifier)
     per_image_rates = batched_params(params, config, len(images))
     rates = jax.tree_util.tree_map(lambda x: np.repeat(x, self.restarts, axis=0), per_image_rates)
     self.state = start(self.strategy, keys, stacked(rows), rates, schedule=self.schedule, length=self.length)
     self._initial = self.state
+    self._compile(classifier, config, logits, num_rows=len(rows))
+    check_targets([p.target for p in self.prepared], self.num_classes)
+    self.evolve_time = 0.0
+
+  def _compile(self, classifier: Classifier, config: ELimeConfig, logits: bool, *, num_rows: int) -> None:
+    """The search's program, compiled (or found compiled) for its state: sets ``_program``, ``_run``,
+    ``compile_time`` and ``num_classes``."""
     t0 = time.perf_counter()
     cuts = any(p.labels is None for p in self.prepared)
     key = ProgramKey(strategy=self.strategy, schedule=self.schedule,
@@ -173,15 +178,17 @@ class Search:
                      # A sigma only where it blurs: one no fill uses must not make another program.
                      fill=(config.fill, float(config.blur_sigma) if config.fill == "blur" else None),
                      length=self.length, chunk_size=config.chunk_size,
-                     logits=logits, dtype=config.dtype, shard=config.shard)
-    evaluated = len(rows) * self.strategy.population_size  # rows a step evaluates
+                     logits=logits, dtype=config.dtype, shard=config.shard, host=is_host_classifier(classifier))
+    height, width = self.prepared[0].image.shape[:2]
+    evaluated = num_rows * self.strategy.population_size  # rows a step evaluates
     store, stored = self._stored_program(classifier, key, evaluated, (height, width))
     if stored is not None:
       chunk = stored.chunk_size
-    elif (exact_evaluation(config.shard, host=is_host_classifier(classifier))
-          and live_multiple(self.schedule, self.strategy.population_size, len(rows)) == 1):
+    elif (exact_evaluation(config.shard, host=key.host)
+          and live_multiple(self.schedule, self.strategy.population_size, num_rows) == 1):
       chunk = 1  # the curves' rows vary with K: one row a call whatever the chunk, so no memory profile is traced
     else:
+      num_devices = jax.device_count() if config.shard else 1
       chunk = traced(lambda: chunk_size(classifier, limit=config.chunk_size, rows=evaluated, height=height,
                                         width=width, dtype=config.dtype, num_devices=num_devices))
     self._program = program(classifier, dataclasses.replace(key, chunk_size=chunk))
@@ -190,14 +197,12 @@ class Search:
     self.compile_time = time.perf_counter() - t0 if fresh else 0.0
     self._run = built.run
     self.num_classes = built.num_classes  # the classifier's number of classes, as its trace found it
-    check_targets([p.target for p in self.prepared], self.num_classes)
-    self.evolve_time = 0.0
 
   def _stored_program(self, classifier: Classifier, requested: ProgramKey, evaluated: int,
                       image_size: tuple[int, int]) -> tuple[Optional[str], Any]:
     """The key under which this search's program is kept across processes (``None``: not kept), and the
     program when a process before this one stored it (:func:`program_store.find`)."""
-    if requested.shard or is_host_classifier(classifier):
+    if requested.shard or requested.host:
       return None, None
     return program_store.find(classifier, requested, weights=self._weights, state=self.state,
                               shapes=shape_key(self._weights, self.state), rows=evaluated, image_size=image_size)

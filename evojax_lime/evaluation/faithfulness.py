@@ -2,7 +2,8 @@
 
 Once the answer is known, the program spends one last step on its curves (see :mod:`evojax_lime.engine.loop`):
 the superpixels are ranked (kept ones first, each group by how many of the search's best masks of each size keep
-them, then by importance), and the masks that reveal or hide them
+them, then by importance; or by importance alone, for a strategy that explains by it), and the masks that reveal
+or hide them
 in that order are evaluated like any population, through the same chunked evaluation. With P candidates a step
 holds ``2 T - 1`` of them: the all-hidden image and the ``T - 1`` inner points of each curve; the full image is
 the search's own first evaluation. ``T = min(K, (P + 1) // 2)`` steps, so a population of 64 draws the exact
@@ -37,6 +38,13 @@ def answer_ranking(importance: jax.Array, answer: jax.Array, num_genes: jax.Arra
   real = jnp.arange(length) < num_genes
   # lexsort: the last key is the primary one.
   return jnp.lexsort((-importance.astype(jnp.float32), -frequency, ~(answer & real), ~real)).astype(jnp.int32)
+
+
+def importance_ranking(importance: jax.Array, num_genes: jax.Array) -> jax.Array:
+  """``(L,)`` int32 gene ids: the real genes by importance (equal keys keep id order), then the padding; the
+  ranking of a strategy that explains by its importance (LIME's weights, NSGA-II's front)."""
+  real = jnp.arange(importance.shape[0]) < num_genes
+  return jnp.lexsort((-importance.astype(jnp.float32), ~real)).astype(jnp.int32)
 
 
 def shown_counts(num_genes: jax.Array, steps: int) -> jax.Array:

@@ -158,6 +158,12 @@ def fitness_penalty(kept: Any, parsimony: jax.Array, num_genes: jax.Array) -> ja
   return kept * (parsimony / jnp.maximum(num_genes, 1).astype(jnp.float32))
 
 
+def mask_fitness(probability: jax.Array, masks: jax.Array, parsimony: jax.Array, num_genes: jax.Array) -> jax.Array:
+  """``probability - parsimony * kept / K``: the fitness of ``(..., L)`` bool masks whose p is known (an
+  archived or pruned answer), without another evaluation."""
+  return probability - fitness_penalty(masks.sum(axis=-1), parsimony, num_genes)
+
+
 def evaluate_rows(genomes: jax.Array, problems: Problem, parsimony: jax.Array, evaluator: Evaluator, *,
                   live: Optional[jax.Array] = None, multiple: int = 1
                   ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:

@@ -18,8 +18,10 @@ each ``ask`` after the first, the engine evaluates those masks forward and backw
 (:mod:`evojax_lime.evaluation.gradient`) and hands it the result. One with ``num_evaluations(generations_run)``
 counts its own cost in forwards (its backward passes).
 
-What the engine does around the search (the answer rule, the stop on a settled answer, the answer's curves,
-restarts) each strategy declares in its :class:`Features`; the engine reads them, never the strategy's name.
+What the engine does around the search (the answer rule, the stop on a settled answer, the order its curves
+rank the superpixels in, restarts) each strategy declares in its :class:`Features`; the engine reads them, never
+the strategy's name. Every strategy's explanation is scored by the same insertion and deletion curves, in the
+program (the config's ``faithfulness``).
 """
 from __future__ import annotations
 
@@ -44,21 +46,22 @@ class Features:
     answer_rule: its one answer is chosen by the config's ``answer`` rule (``knee``, ``sufficient``,
       ``fittest``); without it, the answer is the strategy's own :meth:`Strategy.best`.
     patience: the search may stop once that answer has settled (the config's ``patience``).
-    faithfulness: that answer is scored by its insertion and deletion curves in one more step (the config's
-      ``faithfulness``); a front has no single answer, and LIME's is fitted after its search.
+    ranks_by_importance: the curves (and the pruning pass) rank the superpixels by :meth:`Strategy.importance`
+      alone, what the strategy explains with (LIME's ridge weights, NSGA-II's frequency across its front
+      weighted by p); without it, the answer's superpixels first, then by the per-size archive, then by
+      importance (:func:`~evojax_lime.evaluation.faithfulness.answer_ranking`).
     restarts: independent runs of an image combine into a consensus (``restarts``).
   """
 
   answer_rule: bool = False
   patience: bool = False
-  faithfulness: bool = False
+  ranks_by_importance: bool = False
   restarts: bool = False
 
   @property
   def options(self) -> frozenset[str]:
     """The config fields these features read, which a search refuses for another strategy when set away from
-    the default (:func:`~evojax_lime.engine.search.strategy_for`). Not ``faithfulness``: on by default, it is
-    read where the feature is and changes nothing elsewhere."""
+    the default (:func:`~evojax_lime.engine.search.strategy_for`)."""
     return frozenset(name for name, on in (("answer", self.answer_rule), ("patience", self.patience)) if on)
 
 

@@ -93,7 +93,7 @@ class Extremal:
 
   name: ClassVar[str] = "extremal"
   options: ClassVar[frozenset[str]] = frozenset({"parsimony"})
-  features: ClassVar[Features] = Features(answer_rule=True, faithfulness=True)
+  features: ClassVar[Features] = Features(answer_rule=True)
   population_size: int = 8
   learning_rate: float = 0.3
   area_weight: tuple = (1.0, 30.0)

@@ -70,7 +70,7 @@ class GA:
   options: ClassVar[frozenset[str]] = frozenset(
       {"init_prob", "tournament_size", "crossover", "crossover_rate", "mutation_rate", "num_elite", "parsimony",
        "seeding", "sizes", "prune"})
-  features: ClassVar[Features] = Features(answer_rule=True, patience=True, faithfulness=True, restarts=True)
+  features: ClassVar[Features] = Features(answer_rule=True, patience=True, restarts=True)
   population_size: int = 64
   tournament_size: int = 3
   crossover: str = "uniform"

@@ -125,7 +125,7 @@ class KernelShap:
 
   name: ClassVar[str] = "kernelshap"
   options: ClassVar[frozenset[str]] = frozenset({"parsimony"})
-  features: ClassVar[Features] = Features(answer_rule=True, faithfulness=True)
+  features: ClassVar[Features] = Features(answer_rule=True)
   population_size: int = 64
 
   @classmethod

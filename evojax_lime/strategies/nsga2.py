@@ -17,7 +17,6 @@ from flax import struct
 
 from evojax_lime.config import ELimeConfig, GAParams
 from evojax_lime.strategies.base import Features
-from evojax_lime.strategies.importance import gene_importance
 from evojax_lime.strategies.operators import bernoulli_init, bit_flip_mutation, crossover
 from evojax_lime.strategies.operators.non_dominated import crowded_tournament, survivors
 
@@ -52,7 +51,7 @@ class NSGA2:
 
   name: ClassVar[str] = "nsga2"
   options: ClassVar[frozenset[str]] = frozenset({"init_prob", "crossover", "crossover_rate", "mutation_rate"})
-  features: ClassVar[Features] = Features()  # a front: no single answer to choose, stop on or score
+  features: ClassVar[Features] = Features(ranks_by_importance=True)  # a front: no single answer to choose
   population_size: int = 64
   crossover: str = "uniform"
 
@@ -108,4 +107,8 @@ class NSGA2:
     return state.probability
 
   def importance(self, state: NSGA2State) -> jax.Array:
-    return gene_importance(state.population, state.probability)
+    """``(L,)`` in [0, 1]: how often each gene is kept across the front (the parents of rank 0), each parent
+    weighted by its p; what the curves rank the superpixels by."""
+    weight = jnp.where((state.rank == 0) & jnp.isfinite(state.probability), state.probability, 0.0)
+    kept = jnp.matmul(weight, state.population.astype(jnp.float32), precision=jax.lax.Precision.HIGHEST)
+    return kept / jnp.maximum(weight.sum(), jnp.finfo(jnp.float32).tiny)

@@ -133,7 +133,10 @@ def test_planted_superpixels_get_the_top_weights():
   assert (masked[~np.isin(labels, PLANTED)] == 0).all()
   assert exp.samples.shape == (400, 16) and exp.samples[0].all()
   assert exp.sample_probabilities[0] == pytest.approx(exp.original_probability, abs=1e-6)
-  assert set(exp.timings) == {"segmentation", "compile", "evaluate", "fit", "wall"}
+  assert set(exp.timings) == {"segmentation", "compile", "evaluate", "wall"}  # the fit is in the program
+  # The curves of every explainer score lime's own ranking (its weights), in the same program.
+  np.testing.assert_array_equal(exp.faithfulness.ranking, exp.ranking)
+  assert exp.scoring_evaluations == exp.faithfulness.num_evaluations > 0
   # Seeded: the same seed gives the same explanation, another seed other samples.
   again = jlime.explain_lime(image, clf, segments=labels, num_samples=400, seed=0,
                              config=el.ELimeConfig(fill="black"))
@@ -174,3 +177,21 @@ def test_bad_k():
   exp = jlime.explain_lime(image, clf, segments=labels, num_samples=50)
   with pytest.raises(ValueError, match="k must be an integer >= 0"):
     exp.selected(-1)
+
+
+@pytest.mark.parametrize("num_features,feature_selection", [(None, "auto"), (3, "forward_selection"),
+                                                            (5, "highest_weights")])
+def test_the_fit_in_the_program_agrees_with_the_host_fit(num_features, feature_selection):
+  """The ridge fitted after the samples inside the search's program, on padded genomes (genome_length 24 for
+  16 superpixels), equals ``fit_program`` on the host on the same samples, to 1e-5."""
+  image, labels, clf = planted_problem(PLANTED)
+  exp = jlime.explain_lime(image, clf, segments=labels, num_samples=120, seed=3, num_features=num_features,
+                           feature_selection=feature_selection,
+                           config=el.ELimeConfig(fill="black", genome_length=24, faithfulness=False))
+  host = jlime.fit_program(jlime.KERNEL_WIDTH, 1.0, num_features, feature_selection)(exp.samples,
+                                                                                     exp.sample_probabilities)
+  np.testing.assert_array_equal(exp.used, np.asarray(host.used))
+  np.testing.assert_allclose(exp.weights, host.weights, atol=1e-5)
+  np.testing.assert_allclose([exp.intercept, exp.score, exp.local_prediction],
+                             [host.intercept, host.score, host.local_prediction], atol=1e-5)
+  assert exp.faithfulness is None and exp.scoring_evaluations == 0  # faithfulness=False is honoured

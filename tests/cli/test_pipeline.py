@@ -106,7 +106,7 @@ def test_a_photo_with_one_superpixel_fails_before_its_batch(tmp_path):
   Image.new("RGB", (120, 80), (90, 120, 200)).save(tmp_path / "blank.png")
   photo = Photo(tmp_path / "blank.png", "blank.png", "blank", "blank.png", "0" * 64)
   config = el.ELimeConfig(segmentation="felzenszwalb")
-  with pytest.raises(CliError, match="blank.png: the photo has fewer than 2 superpixels"):
+  with pytest.raises(CliError, match="blank.png: the image has fewer than 2 superpixels"):
     photo_input(photo, input_size=32, config=config, overlay_side=1024)
   ok = photo_input(photo, input_size=32, config=el.ELimeConfig(segmentation="grid"), overlay_side=50)
   assert ok.size == (80, 120) and ok.display.shape == (33, 50, 3) and ok.image.shape == (32, 32, 3)

@@ -96,17 +96,22 @@ def test_forwards_of_a_batch_with_restarts_and_patience(problem):
   assert all(r.generations_run < 4 for e in exps for r in e.runs)  # stopped early
 
 
-def test_forwards_of_a_front_and_of_lime_sampling(problem):
+@pytest.mark.parametrize("faithfulness", [False, True])
+def test_forwards_of_a_front_and_of_lime_sampling(problem, faithfulness):
   image, labels, clf = problem
   chunk = 7  # 12 candidates a population: 7 + 5; 50 samples: 7 * 7 + 1
   classifier, _, calls = _recording(clf)
-  cfg = el.ELimeConfig(population_size=12, generations=2, fill="black", chunk_size=chunk)
+  cfg = el.ELimeConfig(population_size=12, generations=2, fill="black", chunk_size=chunk, faithfulness=faithfulness)
   front = el.explain_front(image, classifier, segments=labels, config=cfg)
-  assert sum(calls) == front.num_evaluations == 12 * 3
+  assert front.num_evaluations == 12 * 3
+  assert sum(calls) == front.num_evaluations + front.scoring_evaluations
+  assert front.scoring_evaluations == (2 * 6 - 1 if faithfulness else 0)  # K = 12: 6 curve steps for 12 rows
   calls.clear()
   lime = el.explain_lime(image, classifier, segments=labels, num_samples=50,
-                         config=el.ELimeConfig(fill="black", chunk_size=chunk))
-  assert sum(calls) == lime.num_evaluations == 50
+                         config=el.ELimeConfig(fill="black", chunk_size=chunk, faithfulness=faithfulness))
+  assert lime.num_evaluations == 50
+  assert sum(calls) == lime.num_evaluations + lime.scoring_evaluations
+  assert lime.scoring_evaluations == (2 * 12 - 1 if faithfulness else 0)  # K = 12: exact curves for 50 rows
 
 
 @pytest.mark.parametrize("faithfulness", [pytest.param(False, marks=pytest.mark.slow), True])

@@ -29,6 +29,13 @@ class OperatorTest(chex.TestCase):
     np.testing.assert_array_equal(ranking, [3, 1, 4, 0, 5, 2, 6, 7])
 
   @chex.variants(with_jit=True, without_jit=True)
+  def test_importance_ranking_orders_the_real_genes_by_importance_then_the_padding(self):
+    importance = jnp.array([0.1, 0.5, -0.2, 0.5, 0.0, 0.0])  # genes 4, 5 are padding (K = 4)
+    ranking = self.variant(f.importance_ranking)(importance, jnp.int32(4))
+    chex.assert_shape(ranking, (6,))
+    np.testing.assert_array_equal(ranking, [1, 3, 0, 2, 4, 5])  # a tie keeps id order
+
+  @chex.variants(with_jit=True, without_jit=True)
   def test_archive_frequency_counts_the_sizes_found(self):
     genomes = jnp.array([[0, 0, 0], [0, 1, 0], [1, 1, 0], [1, 1, 1]], bool)
     probability = jnp.array([0.1, 0.5, -jnp.inf, 0.9])  # no mask of 2 was found (its row is stale)

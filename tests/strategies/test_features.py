@@ -8,7 +8,7 @@ import pytest
 
 import evojax_lime as el
 from evojax_lime.engine.search import schedule_for
-from evojax_lime.strategies import GA, STRATEGIES, LimeSampling
+from evojax_lime.strategies import GA, NSGA2, STRATEGIES, LimeSampling
 from evojax_lime.strategies.base import Features, NoParams
 from tests.engine.planted import planted_problem
 
@@ -32,8 +32,15 @@ def test_the_schedule_follows_the_features():
   config = el.ELimeConfig(patience=3, answer="sufficient")
   rules = {name: schedule_for(cls(population_size=8), config, 1) for name, cls in STRATEGIES.items()}
   assert (rules["ga"].answer, rules["ga"].patience, rules["ga"].faithfulness) == ("sufficient", 3, True)
-  assert (rules["nsga2"].answer, rules["nsga2"].patience, rules["nsga2"].faithfulness) == ("fittest", None, False)
+  assert (rules["nsga2"].answer, rules["nsga2"].patience, rules["nsga2"].faithfulness) == ("fittest", None, True)
   assert (rules["kernelshap"].answer, rules["kernelshap"].patience) == ("sufficient", None)
+
+
+@pytest.mark.parametrize("cls", ALL, ids=lambda c: c.name)
+def test_every_strategy_honours_faithfulness(cls):
+  strategy = cls(population_size=8)
+  for on in (True, False):
+    assert schedule_for(strategy, el.ELimeConfig(faithfulness=on), 1).faithfulness is on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,3 +59,21 @@ def test_a_strategy_is_judged_by_its_features_not_its_name():
   assert renamed.stability is not None and renamed.faithfulness is not None  # consensus and curves
   np.testing.assert_array_equal(ga.genome, renamed.genome)
   assert ga.explanation_probability == renamed.explanation_probability
+
+
+def test_nsga2_importance_is_how_often_its_front_keeps_each_gene_weighted_by_p():
+  strategy = NSGA2(population_size=4)
+  state = strategy.init(jax.random.PRNGKey(0), length=3).replace(
+      population=np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1], [1, 1, 1]], bool),
+      probability=np.array([0.5, 0.2, 0.9, -np.inf], np.float32), rank=np.array([0, 0, 1, 0], np.int32))
+  expected = (0.5 * np.array([1, 0, 1]) + 0.2 * np.array([1, 1, 0])) / 0.7  # rank 1 and p = -inf count for nothing
+  for importance in (strategy.importance, jax.jit(strategy.importance)):
+    np.testing.assert_allclose(importance(state), expected, rtol=1e-6)
+
+
+def test_a_strategy_that_ranks_by_importance_has_its_curves_in_that_order():
+  image, labels, clf = planted_problem((1, 2), side=16, n_segments=9)
+  config = el.ELimeConfig(population_size=8, generations=1, fill="black")
+  exp = el.Search([image], clf, strategy="nsga2", segments=[labels], config=config).advance().explanations()[0]
+  np.testing.assert_array_equal(exp.faithfulness.ranking, np.argsort(-exp.importance, kind="stable"))
+  assert exp.scores()["insertion_auc"] is not None
