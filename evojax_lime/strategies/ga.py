@@ -13,10 +13,10 @@ from flax import struct
 from evojax_lime.config import DEFAULT_SIZES, ELimeConfig, GAParams
 from evojax_lime.strategies.base import Features
 from evojax_lime.strategies.importance import gene_importance
-from evojax_lime.strategies.operators import (BestSoFar, alone_probability, bernoulli_init, best_so_far,
-                                              bit_flip_mutation, chain_step, crossover, elitist_replacement,
-                                              greedy_rows, kept_alone, leave_one_out, occlusion_drop, ranked_prefixes,
-                                              removal_score, tournament_selection)
+from evojax_lime.strategies.operators import (BestSoFar, alone_probability, bernoulli_genes, best_so_far,
+                                              chain_step, elitist_replacement, flip_genes, greedy_rows, kept_alone,
+                                              leave_one_out, occlusion_drop, ranked_prefixes, recombine,
+                                              removal_score, step_draws, tournament_winners)
 from evojax_lime.strategies.operators.exchange import (alone_populations, incumbent_step, size_blocks, size_prefixes,
                                                        size_rows)
 
@@ -98,33 +98,36 @@ class GA:
     return rates
 
   def ask(self, state: GAState, *, num_genes: jax.Array, params: GAParams) -> tuple[GAState, jax.Array]:
-    length = state.population.shape[1]
-    # One split for both branches: each PRNG call is a threefry loop of its own in the program.
-    key, k_init, k_sel, k_cx, k_mut = jax.random.split(state.key, 5)
+    pop, length, size = self.population_size, state.population.shape[1], self.tournament_size
+    # Every draw of the step and the next key from one PRNG call (each call is a threefry loop of its own in the
+    # program): per individual, its two tournaments' entrants and its crossover's three numbers; per gene, the
+    # crossover's and the mutation's (the initial population reads the latter).
+    key, per_individual, (cx_genes, gene_draws) = step_draws(state.key, pop, length, leading=2 * size + 3,
+                                                             per_gene=2)
 
     def initial():
-      population = bernoulli_init(k_init, self.population_size, length, num_genes=num_genes, p=params.init_prob)
+      population = bernoulli_genes(gene_draws, num_genes=num_genes, p=params.init_prob)
       if self.seeding == "occlusion":
-        population = _seeded(leave_one_out(num_genes, self.population_size, length), population)
+        population = _seeded(leave_one_out(num_genes, pop, length), population)
       elif self.seeding in ("greedy", "sizes"):
-        population = _seeded(kept_alone(num_genes, self.population_size, length), population)
+        population = _seeded(kept_alone(num_genes, pop, length), population)
       return population, state.inserted, state
 
     def offspring():
-      parents = tournament_selection(k_sel, state.fitness, 2 * self.population_size, size=self.tournament_size)
-      children = crossover(k_cx, state.population[parents[:self.population_size]],
-                           state.population[parents[self.population_size:]], num_genes=num_genes,
-                           kind=self.crossover, rate=params.crossover_rate)
-      rate = params.gene_mutation_rate(num_genes)
-      children = bit_flip_mutation(k_mut, children, num_genes=num_genes, rate=rate)
+      entrants = per_individual[:, :2 * size].reshape(pop, 2, size).transpose(1, 0, 2).reshape(2 * pop, size)
+      parents = tournament_winners(entrants, state.fitness)
+      children = recombine(per_individual[:, 2 * size:], cx_genes, state.population[parents[:pop]],
+                           state.population[parents[pop:]], num_genes=num_genes, kind=self.crossover,
+                           rate=params.crossover_rate)
+      children = flip_genes(gene_draws, children, num_genes=num_genes, rate=params.gene_mutation_rate(num_genes))
       if self.seeding == "occlusion":  # the second population: prefixes of the occlusion ranking
         drop = occlusion_drop(state.population, state.probability, num_genes)
-        prefixes, seeded = ranked_prefixes(drop, num_genes, self.population_size)
+        prefixes, seeded = ranked_prefixes(drop, num_genes, pop)
         children = jnp.where(state.generation == 1, _seeded((prefixes, seeded), children), children)
       inserted = jnp.zeros_like(state.inserted)
       if self.seeding == "greedy":  # the chain plus one or two; then the removals and their ranking's prefixes
         seeds, seeded, inserted = greedy_rows(state.chain, state.alone, state.removal, num_genes,
-                                              state.generation, self.population_size)
+                                              state.generation, pop)
         children = _seeded((seeds, seeded), children)
       told = state
       if self.seeding == "sizes":  # singles until every gene was kept alone, then each size's block of moves

@@ -1,4 +1,6 @@
 """Properties of the GA operators, jitted and not."""
+import re
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -6,6 +8,7 @@ import numpy as np
 import pytest
 
 from evojax_lime.config import ELimeConfig, GAParams
+from evojax_lime.strategies import ga
 from evojax_lime.strategies import operators as ops
 from evojax_lime.strategies.lime_sampling import lime_samples
 from evojax_lime.strategies.operators.crossover import CROSSOVER_FNS
@@ -150,6 +153,33 @@ class OperatorsTest(chex.TestCase):
       c_long = ops.crossover(key, long, m_long, num_genes=10, kind=kind, rate=0.7)
       chex.assert_trees_all_equal(c_short[:, :10], c_long[:, :10])
     chex.assert_trees_all_equal(lime_samples(key, 8, 10, length=16)[:, :10], lime_samples(key, 8, 10, length=128)[:, :10])
+
+  @chex.variants(with_jit=True, without_jit=True)
+  def test_step_draws_are_uniform_keyed_and_do_not_depend_on_padding(self):
+    draw = self.variant(lambda k, length: ops.step_draws(k, 8, length, leading=3, per_gene=2), static_argnums=1)
+    key = jax.random.PRNGKey(5)
+    next_key, per_individual, genes = draw(key, 16)
+    chex.assert_shape((next_key, per_individual, genes), ((2,), (8, 3), (2, 8, 16)))
+    chex.assert_type((next_key, per_individual, genes), (jnp.uint32, jnp.float32, jnp.float32))
+    assert float(genes.min()) >= 0.0 and float(genes.max()) < 1.0
+    assert not np.array_equal(next_key, key)
+    _, per_individual_long, genes_long = draw(key, 128)
+    chex.assert_trees_all_equal((per_individual, genes), (per_individual_long, genes_long[:, :, :16]))
+    again = draw(jax.random.PRNGKey(5), 16)
+    chex.assert_trees_all_equal(again, (next_key, per_individual, genes))
+    typed, _, typed_genes = draw(jax.random.key(5), 16)  # a typed key gives a typed key and the same draws
+    chex.assert_trees_all_equal((jax.random.key_data(typed), typed_genes), (next_key, genes))
+    # The draws are jax.random.uniform's own for the same counters.
+    flat = jax.random.uniform(key, (2 + (3 + 2 * 16) * 8,))
+    np.testing.assert_array_equal(genes[1, :, 0], flat[2 + 4 * 8:2 + 5 * 8])
+
+  def test_ga_ask_makes_one_prng_call(self):
+    strategy = ga.GA(population_size=8)
+    state = jax.tree_util.tree_map(jnp.asarray, strategy.init(jax.random.PRNGKey(0), length=16))
+    params = ELimeConfig().ga_params()
+    jaxpr = str(jax.make_jaxpr(lambda s: strategy.ask(s, num_genes=jnp.int32(12), params=params))(state))
+    # Each call (bits, uniform, split, fold_in) is a threefry loop of its own in the compiled program.
+    assert re.findall(r"\brandom_(bits|split|fold_in)\b", jaxpr) == ["bits"]
 
   def test_unknown_crossover_kind(self):
     with pytest.raises(ValueError, match="crossover kind"):

@@ -55,9 +55,16 @@ def crossover(key: jax.Array, parents_a: jax.Array, parents_b: jax.Array, *, num
   Returns:
     ``(P, L)`` bool children.
   """
+  pop_size, length = parents_a.shape
+  per_pair, genes = gene_uniform(key, pop_size, length, leading=3)
+  return recombine(per_pair, genes, parents_a, parents_b, num_genes=num_genes, kind=kind, rate=rate)
+
+
+def recombine(per_pair: jax.Array, genes: jax.Array, parents_a: jax.Array, parents_b: jax.Array, *,
+              num_genes: jax.Array | int, kind: str = "uniform", rate: jax.Array | float = 0.9) -> jax.Array:
+  """:func:`crossover` on given uniform [0, 1) draws: ``per_pair`` ``(P, 3)`` (whether to recombine, then two
+  cuts) and ``genes`` ``(P, L)``."""
   if kind not in CROSSOVER_FNS:
     raise ValueError(f"crossover kind must be one of {', '.join(CROSSOVER_FNS)}; got {kind!r}")
-  pop_size, length = parents_a.shape
-  per_pair, genes = gene_uniform(key, pop_size, length, leading=3)  # whether to recombine, then two cuts
   children = CROSSOVER_FNS[kind](per_pair[:, 1:], genes, parents_a, parents_b, jnp.asarray(num_genes))
   return jnp.where(per_pair[:, :1] < rate, children, parents_a)

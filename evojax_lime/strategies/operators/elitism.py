@@ -61,7 +61,7 @@ def elitist_replacement(parents: Any, parent_fitness: jax.Array, offspring: Any,
   if num_elite == 0:
     return offspring, offspring_fitness
   _, elite = jax.lax.top_k(_rank_key(parent_fitness), num_elite)
-  worst = jnp.argsort(_rank_key(offspring_fitness), stable=True)[:num_elite]
+  _, worst = jax.lax.top_k(-_rank_key(offspring_fitness), num_elite)  # ties: the lower index, as a stable sort
   replace = lambda o, p: o.at[worst].set(p[elite])
   return jax.tree_util.tree_map(replace, offspring, parents), replace(offspring_fitness, parent_fitness)
 

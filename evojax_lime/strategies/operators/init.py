@@ -21,4 +21,9 @@ def bernoulli_init(key: jax.Array, pop_size: int, length: int, *, num_genes: jax
     ``(P, L)`` bool; padding genes are always False.
   """
   _, draws = gene_uniform(key, pop_size, length)
-  return (draws < p) & valid_genes(num_genes, length)
+  return bernoulli_genes(draws, num_genes=num_genes, p=p)
+
+
+def bernoulli_genes(draws: jax.Array, *, num_genes: jax.Array | int, p: jax.Array | float = 0.5) -> jax.Array:
+  """:func:`bernoulli_init` on given ``(P, L)`` uniform [0, 1) draws."""
+  return (draws < p) & valid_genes(num_genes, draws.shape[1])

@@ -83,7 +83,7 @@ def insertion_rows(chain: jax.Array, score: jax.Array, size: int) -> Rows:
     pairs; a row is False where one of its genes is not available.
   """
   free = jnp.where(chain, -jnp.inf, score)
-  pool = jnp.argsort(-free, stable=True)[:size]  # ties: the lower gene first
+  _, pool = jax.lax.top_k(free, size)  # ties: the lower gene first
   ok = jnp.isfinite(free[pool])
   first, second = np.triu_indices(size, k=1)
   genes = jnp.arange(chain.shape[0])

@@ -20,9 +20,14 @@ def bit_flip_mutation(key: jax.Array, population: jax.Array, *, num_genes: jax.A
   Returns:
     ``(P, L)`` bool mutated genomes.
   """
-  pop_size, length = population.shape
+  _, draws = gene_uniform(key, *population.shape)
+  return flip_genes(draws, population, num_genes=num_genes, rate=rate)
+
+
+def flip_genes(draws: jax.Array, population: jax.Array, *, num_genes: jax.Array | int,
+               rate: jax.Array | float | None = None) -> jax.Array:
+  """:func:`bit_flip_mutation` on given ``(P, L)`` uniform [0, 1) draws."""
   per_gene = 1.0 / jnp.asarray(num_genes, jnp.float32)
   if rate is not None:
     per_gene = jnp.asarray(rate, jnp.float32)
-  _, draws = gene_uniform(key, pop_size, length)
-  return population ^ ((draws < per_gene) & valid_genes(num_genes, length))
+  return population ^ ((draws < per_gene) & valid_genes(num_genes, population.shape[1]))

@@ -48,8 +48,10 @@ def ranked_prefixes(drop: jax.Array, num_genes: jax.Array, pop_size: int) -> tup
     ``((P, L) bool, (P,) bool)``: the rows that are seeded (``j + 1 < K``: the full image is not repeated).
   """
   length = drop.shape[0]
-  order = jnp.argsort(-drop, stable=True)
-  rank = jnp.zeros((length,), jnp.int32).at[order].set(jnp.arange(length, dtype=jnp.int32))
+  # Each gene's place in that order, counted: half the compile of a sort and a scatter.
+  genes = jnp.arange(length)
+  ahead = (drop[None, :] > drop[:, None]) | ((drop[None, :] == drop[:, None]) & (genes[None, :] < genes[:, None]))
+  rank = ahead.sum(1, dtype=jnp.int32)
   rows = jnp.arange(pop_size)
   out = (rank[None, :] <= rows[:, None]) & valid_genes(num_genes, length)[None, :]
   return out, rows + 1 < num_genes

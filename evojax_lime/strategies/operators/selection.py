@@ -22,7 +22,12 @@ def tournament_selection(key: jax.Array, fitness: jax.Array, num_selected: int, 
   Returns:
     ``(S,)`` int32 indices into the population.
   """
+  return tournament_winners(jax.random.uniform(key, (num_selected, size)), fitness)
+
+
+def tournament_winners(draws: jax.Array, fitness: jax.Array) -> jax.Array:
+  """:func:`tournament_selection` on given draws: ``(S, size)`` uniform [0, 1) -> ``(S,)`` int32 winners."""
   fit = jnp.where(jnp.isnan(fitness), -jnp.inf, fitness)
-  entrants = uniform_index(jax.random.uniform(key, (num_selected, size)), fitness.shape[0])
+  entrants = uniform_index(draws, fitness.shape[0])
   winner = jnp.argmax(fit[entrants], axis=1)
   return jnp.take_along_axis(entrants, winner[:, None], axis=1)[:, 0].astype(jnp.int32)
