@@ -111,7 +111,8 @@ def test_rerun_refuses_other_shapes_and_plain_functions(weighted):
   search = Search([image], _weighted(24, weights), segments=[labels], config=BASE).advance()
   with pytest.raises(ValueError, match="same shapes"):
     search.rerun(_weighted(24, weights[:-1]), seeds=1)
-  _, _, plain = planted_problem((1,), side=24, n_segments=12)
+  _, _, planted = planted_problem((1,), side=24, n_segments=12)
+  plain = lambda images: planted(images)  # a closure: its weights are constants, none to swap
   with pytest.raises(ValueError, match="same shapes"):
     Search([image], plain, segments=[labels], config=BASE).advance().rerun(plain, seeds=1)
 
