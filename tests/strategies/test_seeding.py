@@ -154,7 +154,7 @@ def test_pool_size_takes_a_third_of_the_population(pop_size):
   assert pool_size(64) == 6 and pool_size(2) == 0
 
 
-@pytest.mark.parametrize("size", [2, 4])
+@pytest.mark.parametrize("size", [2, 4, 12])  # 12: more slots than the 9 genes (a population far larger)
 def test_insertion_rows_property(size):
   rng = np.random.default_rng(size)
   for _ in range(20):

@@ -83,8 +83,12 @@ def insertion_rows(chain: jax.Array, score: jax.Array, size: int) -> Rows:
     pairs; a row is False where one of its genes is not available.
   """
   free = jnp.where(chain, -jnp.inf, score)
-  _, pool = jax.lax.top_k(free, size)  # ties: the lower gene first
+  k = min(size, chain.shape[0])
+  _, pool = jax.lax.top_k(free, k)  # ties: the lower gene first
   ok = jnp.isfinite(free[pool])
+  if k < size:  # more slots than genes (a population far larger than the genome): the rest are unavailable
+    pool = jnp.concatenate([pool, jnp.zeros(size - k, pool.dtype)])
+    ok = jnp.concatenate([ok, jnp.zeros(size - k, bool)])
   first, second = np.triu_indices(size, k=1)
   genes = jnp.arange(chain.shape[0])
   singles = chain[None, :] | (genes[None, :] == pool[:, None])
