@@ -76,6 +76,8 @@ def results(tmp_path_factory):
                                  "--lime-superpixels", "engine"], out),
       "answer_rules": _start(["benchmarks.answer_rules", *TINY, "--photos", "chelsea", "coffee", "--seeds", "2",
                               "--population", "6", "--generations", "2"], out),
+      # k = 2 has more masks than the limit: reported as not enumerated.
+      "best_of_size": _start(["benchmarks.best_of_size", *TINY, "--ks", "1", "2", "--limit", "100"], out),
       # Every script's --help in one process (each would otherwise pay the imports alone).
       "help": _start(["tests.help_of", *[f"benchmarks.{name}" for name in HELP_ONLY]]),
   }
@@ -109,6 +111,16 @@ def test_time_to_quality(results):
     assert row["photos"] == 1 and 0 <= row["raised"] <= 1 and row["worst_speedup"] <= row["median_speedup"]
     assert row["forwards_median"] is None or row["forwards_median"] % 6 == 0
     assert 0 <= row["stability_default_median"] <= 1 and 0 <= row["as_lime_at_answer_size"] <= 1
+
+
+def test_best_of_size(results):
+  out, _ = results
+  rows = json.loads((out / "best_of_size_cpu.json").read_text())["rows"]
+  assert [(r["photo"], r["k"]) for r in rows] == [("chelsea", 1), ("chelsea", 2)]
+  one, two = rows
+  assert one["masks"] == one["K"] and one["best_kept"] == 1 and 0 < one["best_p"] <= 1
+  assert two["masks"] == one["K"] + one["K"] * (one["K"] - 1) // 2 > 100 and two["best_p"] is None
+  assert one["lime_p"] is None and one["reachable"] is None  # no lime record given
 
 
 def test_answer_rules(results):
