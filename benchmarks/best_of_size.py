@@ -57,9 +57,14 @@ def best_mask(subject, masks: np.ndarray, classifier, config: el.ELimeConfig) ->
   return float(ps[row]), masks[row]
 
 
+def config_of(args: argparse.Namespace) -> el.ELimeConfig:
+  """The engine's default config, with ``--segmentation`` where given: the superpixels and fill enumerated."""
+  return el.ELimeConfig(**({"segmentation": args.segmentation} if args.segmentation else {}))
+
+
 def run(args: argparse.Namespace, on_photo=lambda rows: None) -> list[dict]:
   model = _common.load_model(args.model)
-  config = el.ELimeConfig(**({"segmentation": args.segmentation} if args.segmentation else {}))
+  config = config_of(args)
   lime = recorded_lime(args.lime_recorded) if args.lime_recorded else {}
   rows = []
   for photo, pixels in _common.load_photos(args.photos, model.input_size, args.images):
@@ -115,12 +120,12 @@ def main(argv=None):
     raise SystemExit("--ks sizes must be >= 1 and --limit >= 1")
   start = time.perf_counter()
   name = args.name or f"best_of_size_{jax.default_backend()}"
-  config = el.ELimeConfig()
+  config = config_of(args)
   columns = ["photo", "K", "k", "masks", "best_p", "best_kept", "best_mask", "lime_p", "reachable", "seconds"]
 
   def save(rows: list[dict]) -> str:
     md = (_report.markdown_table(rows, columns)
-          + f"\nModel {args.model}; the engine's superpixels and fill ({args.segmentation or config.segmentation}, "
+          + f"\nModel {args.model}; the engine's superpixels and fill ({config.segmentation}, "
           f"{config.fill}), every mask of 1..k superpixels evaluated (masks: how many; sizes with more "
           f"than {args.limit} are not enumerated); best_p: the most probable of them (best_mask: its superpixels); "
           f"lime_p: reference lime's top-k on its own superpixels"
